@@ -1,0 +1,88 @@
+import { heartbeat } from '@temporalio/activity';
+import { RangeTooLargeError, RpcRequestError } from '../errors';
+import type { LogRouter, DecodedLog } from '../indexing/log-router';
+import { getHeaderChain, type ChainRpc, type RawLog } from '../rpc/client';
+
+/** More logs than this in one answer and the range is split: memory stays bounded whatever the density. */
+export const MAX_LOGS_PER_REQUEST = 10_000;
+
+export interface FetchedRange {
+  logs: DecodedLog[];
+  blocks: Map<number, string>;
+  splits: number;
+  acceptedRange?: number;
+}
+
+/**
+ * Fetches and decodes the logs of [from, to]. When the RPC refuses a range as too large, the range
+ * is halved and both halves fetched, down to single blocks; a refused single block is a real fault.
+ */
+export async function fetchRange(rpc: ChainRpc, router: LogRouter, fromBlock: number, toBlock: number): Promise<FetchedRange> {
+  const out: FetchedRange = { logs: [], blocks: new Map(), splits: 0 };
+  const pending: Array<[number, number]> = [[fromBlock, toBlock]];
+  while (pending.length > 0) {
+    const [from, to] = pending.shift()!;
+    const filter = router.filterFor(from, to);
+    if (!filter) continue;
+    let raw: RawLog[];
+    try {
+      raw = await rpc.getLogs(filter);
+    } catch (error) {
+      if (error instanceof RangeTooLargeError && to > from) {
+        const mid = from + Math.floor((to - from) / 2);
+        pending.unshift([from, mid], [mid + 1, to]);
+        out.splits += 1;
+        heartbeat({ from, to, split: true });
+        continue;
+      }
+      throw error;
+    }
+    if (raw.length > MAX_LOGS_PER_REQUEST && to > from) {
+      // Too dense to hold at once: halve it like a provider's refusal, and let the workflow shrink.
+      const mid = from + Math.floor((to - from) / 2);
+      pending.unshift([from, mid], [mid + 1, to]);
+      out.splits += 1;
+      continue;
+    }
+    if (out.splits > 0) out.acceptedRange = Math.max(out.acceptedRange ?? 0, to - from + 1);
+    for (const log of raw) {
+      const decoded = router.decode(log);
+      if (!decoded) continue;
+      out.logs.push(decoded);
+      const known = out.blocks.get(decoded.blockNumber);
+      if (known && known !== decoded.blockHash) {
+        // Two hashes for one block inside one answer: the node switched forks mid-query.
+        throw new RpcRequestError(`logs of block ${decoded.blockNumber} carry two block hashes; the chain reorganised during the query`);
+      }
+      out.blocks.set(decoded.blockNumber, decoded.blockHash);
+    }
+    heartbeat({ from, to, logs: out.logs.length });
+  }
+  return out;
+}
+
+/**
+ * Block hashes to store for a range: every block with logs, and the full header chain of the
+ * blocks at or above `trackFrom` (near the head, where reorgs happen). Logs must carry the hash of
+ * the header of their block, or the chain moved between requests and the range is fetched again.
+ */
+export async function hashesToStore(
+  rpc: ChainRpc,
+  fetched: FetchedRange,
+  fromBlock: number,
+  toBlock: number,
+  trackFrom: number | undefined,
+): Promise<Array<{ number: number; hash: string; parentHash?: string }>> {
+  const blocks = new Map<number, { number: number; hash: string; parentHash?: string }>();
+  for (const [number, hash] of fetched.blocks) blocks.set(number, { number, hash });
+  if (trackFrom !== undefined && toBlock >= trackFrom) {
+    for (const header of await getHeaderChain(rpc, Math.max(fromBlock, trackFrom), toBlock)) {
+      const fromLogs = fetched.blocks.get(header.number);
+      if (fromLogs && fromLogs !== header.hash) {
+        throw new RpcRequestError(`${rpc.label}: logs of block ${header.number} carry hash ${fromLogs} but its header says ${header.hash}; the chain moved during the sync`);
+      }
+      blocks.set(header.number, { number: header.number, hash: header.hash, parentHash: header.parentHash });
+    }
+  }
+  return [...blocks.values()];
+}

@@ -1,0 +1,117 @@
+import type { RollbackWrite } from '../db/rollback';
+import type { VerificationRecord } from '../db/verify';
+import type { EndpointHealth } from '../rpc/endpoint';
+import type { IndexerSpec } from '../spec';
+
+/** Inputs and summaries of the activities: small JSON, never the logs themselves. */
+
+export interface PrepareIndexerInput {
+  spec: IndexerSpec;
+}
+export interface PrepareIndexerResult {
+  /** Every block ≤ checkpoint is indexed. */
+  checkpoint: number;
+  logsIndexed: number;
+  tables: string[];
+}
+
+export interface GetHeadInput {
+  spec: IndexerSpec;
+}
+export interface GetHeadResult {
+  head: number;
+  safeHead: number;
+  rpc?: EndpointHealth[];
+}
+
+export interface IndexRangeInput {
+  spec: IndexerSpec;
+  fromBlock: number;
+  toBlock: number;
+  /** Realtime: move the checkpoint to toBlock in the same transaction (only if it stood at fromBlock - 1). */
+  advanceCheckpoint?: boolean;
+  /** Store the full header chain of blocks ≥ this (near the head, where reorgs happen). */
+  trackHashesFrom?: number;
+}
+export interface IndexRangeResult {
+  fromBlock: number;
+  toBlock: number;
+  logs: number;
+  /** How many times the RPC refused a range and it was split. */
+  splits: number;
+  /** The largest range the RPC accepted when it had to split, so the workflow can shrink its range size. */
+  acceptedRange?: number;
+  durationMs: number;
+  checkpointAdvanced: boolean;
+  /** The worker's view of the chain's endpoints after this activity (breaker state, counters). */
+  rpc?: EndpointHealth[];
+}
+
+export interface SaveCheckpointInput {
+  name: string;
+  chainId: number;
+  block: number;
+}
+
+export interface SyncTipInput {
+  spec: IndexerSpec;
+  /** The workflow's checkpoint; the stored hash of this block must still be canonical. */
+  checkpoint: number;
+  /** At most this many new blocks per call. */
+  maxBlocks: number;
+  /** With nothing new yet, poll the head inside the activity for up to this long before returning. */
+  waitMs?: number;
+}
+export interface SyncTipResult {
+  head: number;
+  safeHead: number;
+  fromBlock: number;
+  toBlock: number;
+  logs: number;
+  durationMs: number;
+  checkpointAdvanced: boolean;
+  /** Set when the stored chain is no longer canonical; nothing was written. */
+  reorg?: { detectedBlock: number; storedHash: string; canonicalHash: string };
+  rpc?: EndpointHealth[];
+}
+
+export interface FindCommonAncestorInput {
+  spec: IndexerSpec;
+  /** The highest block known to differ (or to be suspect). */
+  detectedBlock: number;
+}
+export interface FindCommonAncestorResult {
+  ancestor: number;
+  depth: number;
+  oldHash: string | null;
+  newHash: string | null;
+}
+
+/** What the workflow knows of a rollback; the worker adds schema, tables and the idempotency key. */
+export type RollbackInput = Omit<RollbackWrite, 'schema' | 'chainId' | 'tables' | 'key'> & { spec: IndexerSpec };
+export interface RollbackResult {
+  checkpoint: number;
+  rowsDeleted: number;
+}
+
+export interface VerifyRangeInput {
+  spec: IndexerSpec;
+  fromBlock: number;
+  toBlock: number;
+  /** Re-index the chunk when it does not match. */
+  repair: boolean;
+}
+export interface VerifyRangeResult {
+  fromBlock: number;
+  toBlock: number;
+  rowsOnChain: number;
+  rowsStored: number;
+  mismatch: boolean;
+  repaired: boolean;
+  /** A rollback moved the checkpoint below the chunk while it was checked: left to indexing. */
+  skipped: boolean;
+  /** What differed, a few lines at most. */
+  problems: string[];
+}
+
+export type RecordVerificationInput = Omit<VerificationRecord, 'schema' | 'chainId'> & { spec: IndexerSpec };

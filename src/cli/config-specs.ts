@@ -1,0 +1,44 @@
+import { loadConfig } from '../config/load';
+import { buildSpecs } from '../config/resolve';
+import type { ResolvedConfig } from '../config/schema';
+import { ChainIdMismatchError, RpcRequestError, oneLine } from '../errors';
+import { ChainRpc } from '../rpc/client';
+import { configRpcUrls, envRpcUrls } from '../rpc/endpoints';
+import type { IndexerSpec } from '../spec';
+
+export interface LoadedSpecs {
+  configPath: string;
+  config: ResolvedConfig;
+  specs: IndexerSpec[];
+}
+
+/** Loads and validates the config offline, down to every table name. Warnings go to stderr. */
+export async function loadSpecs(configPath: string | undefined): Promise<LoadedSpecs> {
+  const { path, config } = await loadConfig(configPath);
+  const specs = buildSpecs(config, (message) => process.stderr.write(`warning: ${message}\n`));
+  return { configPath: path, config, specs };
+}
+
+/** The RPC URLs for a chain as a worker resolves them: `RPC_URL_<id>` first, then the config. */
+export function chainRpcUrls(config: ResolvedConfig, chainId: number): string[] | undefined {
+  const chain = Object.values(config.chains).find((c) => c.id === chainId);
+  return envRpcUrls(chainId) ?? configRpcUrls(chain?.rpc);
+}
+
+export type ChainCheck = { ok: true } | { ok: false; fatal: boolean; message: string };
+
+/**
+ * eth_chainId against the config. A mismatch is fatal; an unreachable endpoint is not (the
+ * workflow retries and shows lastError), so it comes back as a warning.
+ */
+export async function checkChainId(chainId: number, urls: string[]): Promise<ChainCheck> {
+  const rpc = new ChainRpc(chainId, urls, { timeoutMs: 5_000 });
+  try {
+    await rpc.assertChainId();
+    return { ok: true };
+  } catch (error) {
+    if (error instanceof ChainIdMismatchError) return { ok: false, fatal: true, message: error.shortMessage };
+    if (error instanceof RpcRequestError) return { ok: false, fatal: false, message: `RPC for chain ${chainId} (${rpc.label}) is unreachable now: ${oneLine(error)}` };
+    return { ok: false, fatal: false, message: rpc.redact(oneLine(error)) };
+  }
+}

@@ -1,0 +1,181 @@
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import getPort from 'get-port';
+import { findConfigPath, loadConfig } from '../config/load';
+import { buildSpecs } from '../config/resolve';
+import type { ResolvedConfig } from '../config/schema';
+import { startAnvil, type Anvil } from '../dev/anvil';
+import { resolveDatabase } from '../dev/database';
+import { demoTokenArtifact, startDemoChain } from '../dev/demo';
+import { startTemporalDevServer } from '../dev/temporal-server';
+import { oneLine } from '../errors';
+import { createLogger } from '../logger';
+import { IndexerMetrics } from '../metrics';
+import { startOpsServer } from '../ops-server';
+import { redactUrl } from '../redact';
+import { envRpcUrls, configRpcUrls } from '../rpc/endpoints';
+import { createIndexerWorker } from '../worker';
+import { checkChainId } from './config-specs';
+import { CliError, cliSettings } from './settings';
+import { startIndexers } from './start-command';
+import { watchStatus } from './status-command';
+import { connectClient } from './temporal';
+import { installTemporalRuntime } from './worker-command';
+
+export interface DevOptions {
+  config?: string;
+  temporalPort?: number;
+  uiPort?: number;
+  anvilPort?: number;
+  postgresPort?: number;
+  metricsPort?: number;
+  /** Where Temporal's and anvil's state (and the worker log) live; `.indexer` by default. */
+  stateDir?: string;
+}
+
+async function isFree(port: number): Promise<boolean> {
+  return (await getPort({ port, host: '127.0.0.1' })) === port;
+}
+
+function demoConfig(rpc: string, token: string): ResolvedConfig {
+  return {
+    name: 'demo',
+    chains: { local: { id: 31337, rpc, confirmations: 0, pollIntervalMs: 1000, maxBlockRange: 2000, maxInFlight: 4, maxReorgDepth: 64, rpcTimeoutMs: 30_000 } },
+    contracts: [{ name: 'Token', chain: 'local', address: token, abi: demoTokenArtifact().abi, startBlock: 0 }],
+  };
+}
+
+/**
+ * `indexer dev`: everything local. The Temporal dev server (state kept in .indexer/ so a restart
+ * resumes the same workflows), PostgreSQL (embedded unless DATABASE_URL), anvil with a demo token
+ * and steady transfers (unless a config names its own chains), a worker, the workflows, and a
+ * live status view. Ctrl-C stops everything it started.
+ */
+export async function devCommand(options: DevOptions): Promise<void> {
+  const TEMPORAL_PORT = options.temporalPort ?? 7233;
+  const TEMPORAL_UI_PORT = options.uiPort ?? 8233;
+  const ANVIL_PORT = options.anvilPort ?? 8545;
+  const stateDir = path.resolve(options.stateDir ?? '.indexer');
+  mkdirSync(stateDir, { recursive: true });
+  const logFile = path.join(stateDir, 'worker.log');
+  const logger = createLogger({ name: 'dev', pretty: false, destination: createWriteStream(logFile, { flags: 'a' }) });
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const settings = cliSettings();
+
+  const shutdown = async () => {
+    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+  };
+
+  try {
+    // Temporal
+    let uiUrl: string | undefined;
+    if (!process.env.TEMPORAL_ADDRESS) {
+      if (!(await isFree(TEMPORAL_PORT))) {
+        throw new CliError(`port ${TEMPORAL_PORT} is in use: stop the other Temporal server or set TEMPORAL_ADDRESS to use it`);
+      }
+      say('starting Temporal dev server …');
+      const uiPort = (await isFree(TEMPORAL_UI_PORT)) ? TEMPORAL_UI_PORT : await getPort();
+      const server = await startTemporalDevServer({ port: TEMPORAL_PORT, uiPort, dbFilename: path.join(stateDir, 'temporal.db') });
+      cleanups.push(() => server.stop());
+      settings.temporalAddress = server.address;
+      uiUrl = server.uiUrl;
+    }
+
+    // PostgreSQL
+    say(process.env.DATABASE_URL ? 'using DATABASE_URL' : 'starting embedded PostgreSQL …');
+    const database = await resolveDatabase({ port: options.postgresPort, stateDir });
+    cleanups.push(() => database.stop());
+
+    // Chains: the user's config, or the demo chain.
+    const configPath = findConfigPath(options.config);
+    let config: ResolvedConfig;
+    const anvils: Anvil[] = [];
+    if (configPath) {
+      config = (await loadConfig(configPath)).config;
+      for (const [key, chain] of Object.entries(config.chains)) {
+        if (envRpcUrls(chain.id) ?? configRpcUrls(chain.rpc)) continue;
+        say(`starting anvil for chain ${key} (${chain.id}) …`);
+        const anvil = await startAnvil({ port: await getPort(), chainId: chain.id, blockTime: 1, stateFile: path.join(stateDir, `anvil-${chain.id}.json`) });
+        cleanups.push(() => anvil.stop());
+        anvils.push(anvil);
+        config.chains[key] = { ...chain, rpc: anvil.url };
+      }
+    } else {
+      say('starting anvil with a demo token and transfers …');
+      const port = (await isFree(ANVIL_PORT)) ? ANVIL_PORT : await getPort();
+      const anvil = await startAnvil({ port, chainId: 31337, blockTime: 1, stateFile: path.join(stateDir, 'anvil-state.json') });
+      cleanups.push(() => anvil.stop());
+      anvils.push(anvil);
+      const demo = await startDemoChain(anvil.url, { onError: (e) => logger.warn({ err: oneLine(e) }, 'demo traffic') });
+      cleanups.push(() => demo.stopTraffic());
+      config = demoConfig(anvil.url, demo.token);
+    }
+    const specs = buildSpecs(config, (m) => say(`warning: ${m}`));
+    const urlsFor = (chainId: number) => {
+      const chain = Object.values(config.chains).find((c) => c.id === chainId);
+      return envRpcUrls(chainId) ?? configRpcUrls(chain?.rpc);
+    };
+    for (const spec of specs) {
+      const urls = urlsFor(spec.chainId);
+      if (!urls) continue;
+      const check = await checkChainId(spec.chainId, urls);
+      if (!check.ok && check.fatal) throw new CliError(check.message);
+      if (!check.ok) say(`warning: ${check.message}`);
+    }
+
+    // Worker, in this process; its logs go to a file so the status view stays readable.
+    const metrics = new IndexerMetrics();
+    const sdkMetricsAddress = `127.0.0.1:${await getPort({ host: '127.0.0.1' })}`;
+    installTemporalRuntime(logger, { sdkMetricsAddress });
+    const worker = await createIndexerWorker({
+      ...settings,
+      databaseUrl: database.url,
+      rpcUrls: urlsFor,
+      knownRpcUrls: specs.flatMap((s) => urlsFor(s.chainId) ?? []),
+      logger,
+      metrics,
+    });
+    const metricsPort = (await isFree(options.metricsPort ?? 9464)) ? (options.metricsPort ?? 9464) : await getPort();
+    const ops = await startOpsServer({
+      port: metricsPort,
+      host: '127.0.0.1',
+      metrics,
+      sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`,
+      ready: async () => ({ ready: worker.worker.getState() === 'RUNNING' }),
+    });
+    cleanups.push(() => ops.close());
+    const workerDone = worker.run();
+    cleanups.push(async () => {
+      worker.shutdown();
+      await workerDone.catch(() => undefined);
+    });
+
+    const client = await connectClient(settings);
+    cleanups.push(() => client.connection.close());
+    await startIndexers(client, specs, settings.taskQueue);
+
+    const header = [
+      '',
+      `Temporal     ${settings.temporalAddress}${uiUrl ? `   Web UI ${uiUrl}/namespaces/${settings.namespace}/workflows` : ''}`,
+      `PostgreSQL   ${database.embedded ? database.url : redactUrl(database.url)}   (schema "${config.name}")`,
+      ...anvils.map((a) => `anvil        ${a.url}   (chain ${a.chainId})`),
+      `metrics      ${ops.url}/metrics   (health: /health/live, /health/ready)`,
+      `worker log   ${path.relative(process.cwd(), logFile)}`,
+      'Ctrl-C stops everything; indexer dev again resumes from the checkpoint.',
+      '',
+    ];
+    if (!process.stdout.isTTY) header.forEach(say);
+    const abort = new AbortController();
+    process.once('SIGINT', () => abort.abort());
+    process.once('SIGTERM', () => abort.abort());
+    workerDone.catch((error) => {
+      say(`worker failed: ${oneLine(error)}`);
+      abort.abort();
+    });
+    await watchStatus(client, config.name, { intervalMs: process.stdout.isTTY ? 1000 : 5000, header, signal: abort.signal });
+    say('stopping …');
+  } finally {
+    await shutdown();
+  }
+}

@@ -1,0 +1,55 @@
+import type { IndexerStatus } from '../workflows/messages';
+
+/** Share of the way from startBlock to the target (endBlock, else the safe head), 0..1. */
+export function progressOf(s: IndexerStatus): number | null {
+  const target = s.endBlock ?? s.safeHead;
+  if (target === null || target < s.startBlock) return null;
+  const total = target - s.startBlock + 1;
+  return Math.min(1, Math.max(0, (s.checkpoint - s.startBlock + 1) / total));
+}
+
+function formatEta(s: IndexerStatus): string {
+  const target = s.endBlock ?? s.safeHead;
+  if (target === null || s.blocksPerSecond <= 0 || s.checkpoint >= target) return '';
+  const seconds = Math.round((target - s.checkpoint) / s.blocksPerSecond);
+  if (seconds < 90) return ` eta ${seconds}s`;
+  if (seconds < 5400) return ` eta ${Math.round(seconds / 60)}m`;
+  return ` eta ${(seconds / 3600).toFixed(1)}h`;
+}
+
+export function bar(fraction: number, width = 24): string {
+  const filled = Math.round(fraction * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+/** A few lines per indexer × chain for a person watching. */
+export function renderStatus(s: IndexerStatus): string[] {
+  const progress = progressOf(s);
+  const lines = [
+    `${s.name} · chain ${s.chainId} · ${s.mode}${s.paused ? ' (paused)' : ''}`,
+    `  checkpoint ${s.checkpoint} / head ${s.head ?? '?'} (safe ${s.safeHead ?? '?'}, lag ${s.lag ?? '?'})`,
+  ];
+  if (progress !== null && s.mode !== 'realtime') lines.push(`  ${bar(progress)} ${(progress * 100).toFixed(1)}%${formatEta(s)}`);
+  lines.push(`  ${s.blocksPerSecond} blocks/s · ${s.logsPerSecond} logs/s · ${s.logsIndexed} logs indexed · ${s.reorgs} reorgs`);
+  if (s.lastVerification) lines.push(`  last verification ${s.lastVerification.at}: ${s.lastVerification.mismatches} mismatches, ${s.lastVerification.repaired} repaired`);
+  if (s.lastError) lines.push(`  last error: ${s.lastError}`);
+  return lines;
+}
+
+/** One line per indexer, for logs and non-terminal output. */
+export function statusLine(s: IndexerStatus): string {
+  const progress = progressOf(s);
+  return [
+    `${s.name}:${s.chainId}`,
+    `mode=${s.paused ? 'paused' : s.mode}`,
+    `checkpoint=${s.checkpoint}`,
+    `head=${s.head ?? '?'}`,
+    progress === null ? '' : `progress=${(progress * 100).toFixed(1)}%`,
+    `blocks/s=${s.blocksPerSecond}`,
+    `logs/s=${s.logsPerSecond}`,
+    `logs=${s.logsIndexed}`,
+    s.lastError ? `lastError=${JSON.stringify(s.lastError)}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+}

@@ -1,0 +1,75 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { indexerWorkflowId, type IndexerSpec } from '../spec';
+import type { indexerWorkflow } from '../workflows/indexer';
+import { chainRpcUrls, checkChainId, loadSpecs } from './config-specs';
+import { CliError, cliSettings } from './settings';
+import { INDEXER_CHAIN_ID, INDEXER_MODE, INDEXER_NAME } from '../search-attributes';
+import { connectClient, hasSearchAttributes } from './temporal';
+
+export interface StartOptions {
+  config?: string;
+  fromBlock?: number;
+}
+
+export interface StartResult {
+  spec: IndexerSpec;
+  workflowId: string;
+  alreadyRunning: boolean;
+}
+
+/** Starts one workflow per chain; an indexer already running is left as it is. */
+export async function startIndexers(client: Client, specs: IndexerSpec[], taskQueue: string, fromBlock?: number): Promise<StartResult[]> {
+  const results: StartResult[] = [];
+  const searchAttributes = await hasSearchAttributes(client, client.options.namespace);
+  for (const spec of specs) {
+    const workflowId = indexerWorkflowId(spec.name, spec.chainId);
+    try {
+      await client.workflow.start<typeof indexerWorkflow>('indexerWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ spec, fromBlock, searchAttributes }],
+        ...(searchAttributes
+          ? {
+              typedSearchAttributes: [
+                { key: INDEXER_NAME, value: spec.name },
+                { key: INDEXER_CHAIN_ID, value: spec.chainId },
+                { key: INDEXER_MODE, value: 'backfill' },
+              ],
+            }
+          : {}),
+        memo: { contracts: spec.contracts.map((c) => `${c.name} ${c.addresses.join(',')}`).join('; ') },
+      });
+      results.push({ spec, workflowId, alreadyRunning: false });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) results.push({ spec, workflowId, alreadyRunning: true });
+      else throw error;
+    }
+  }
+  return results;
+}
+
+/** `indexer start`: validate offline, check chain ids where an RPC is known, then start. */
+export async function startCommand(options: StartOptions): Promise<void> {
+  const { config, specs } = await loadSpecs(options.config);
+  for (const spec of specs) {
+    const urls = chainRpcUrls(config, spec.chainId);
+    if (!urls) continue;
+    const check = await checkChainId(spec.chainId, urls);
+    if (check.ok) continue;
+    if (check.fatal) throw new CliError(check.message);
+    process.stderr.write(`warning: ${check.message}; the indexer will keep retrying\n`);
+  }
+  const settings = cliSettings();
+  const client = await connectClient(settings);
+  try {
+    for (const r of await startIndexers(client, specs, settings.taskQueue, options.fromBlock)) {
+      process.stdout.write(
+        r.alreadyRunning
+          ? `${r.workflowId} is already running\n`
+          : `started ${r.workflowId} (${r.spec.contracts.map((c) => c.name).join(', ')}) on task queue ${settings.taskQueue}\n`,
+      );
+    }
+  } finally {
+    await client.connection.close();
+  }
+}

@@ -1,0 +1,70 @@
+import type { Client } from '@temporalio/client';
+import type { IndexerStatus } from '../workflows/messages';
+import { renderStatus, statusLine } from './render';
+import { CliError, cliSettings } from './settings';
+import { connectClient, findIndexers, queryStatus } from './temporal';
+
+export async function collectStatuses(client: Client, name?: string): Promise<IndexerStatus[]> {
+  const indexers = await findIndexers(client, name);
+  if (indexers.length === 0) {
+    throw new CliError(name ? `no indexer named "${name}": see indexer list` : 'no indexers yet: start one with indexer start');
+  }
+  return Promise.all(indexers.map((i) => queryStatus(client.workflow.getHandle(i.workflowId))));
+}
+
+export interface StatusOptions {
+  json?: boolean;
+  watch?: boolean;
+  intervalMs?: number;
+}
+
+/** Redraws the status in place on a terminal, or prints a line per indexer per tick elsewhere. */
+export async function watchStatus(client: Client, name: string | undefined, options: { intervalMs: number; header?: string[]; signal?: AbortSignal }): Promise<void> {
+  const tty = Boolean(process.stdout.isTTY);
+  let drawn = 0;
+  while (!options.signal?.aborted) {
+    let lines: string[];
+    try {
+      const statuses = await collectStatuses(client, name);
+      lines = tty ? statuses.flatMap(renderStatus) : statuses.map(statusLine);
+    } catch (error) {
+      lines = [`status unavailable: ${(error as Error).message.split('\n')[0]}`];
+    }
+    if (tty) {
+      const all = [...(options.header ?? []), ...lines];
+      if (drawn > 0) process.stdout.write(`\x1b[${drawn}A`);
+      process.stdout.write(all.map((l) => `\x1b[2K${l}\n`).join(''));
+      drawn = all.length;
+    } else {
+      process.stdout.write(`${new Date().toISOString()} ${lines.join('\n')}\n`);
+    }
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        options.signal?.removeEventListener('abort', wake);
+        resolve();
+      }, options.intervalMs);
+      options.signal?.addEventListener('abort', wake, { once: true });
+    });
+  }
+}
+
+export async function statusCommand(name: string | undefined, options: StatusOptions): Promise<void> {
+  const client = await connectClient(cliSettings());
+  try {
+    if (options.watch) {
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort());
+      await watchStatus(client, name, { intervalMs: options.intervalMs ?? (process.stdout.isTTY ? 1000 : 5000), signal: abort.signal });
+      return;
+    }
+    const statuses = await collectStatuses(client, name);
+    if (options.json) process.stdout.write(`${JSON.stringify(name && statuses.length === 1 ? statuses[0] : statuses, null, 2)}\n`);
+    else process.stdout.write(`${statuses.flatMap(renderStatus).join('\n')}\n`);
+  } finally {
+    await client.connection.close();
+  }
+}

@@ -1,0 +1,102 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { devCommand, type DevOptions } from './cli/dev-command';
+import { listCommand, resetCommand, signalCommand, verifyCommand } from './cli/control-commands';
+import { CliError } from './cli/settings';
+import { startCommand } from './cli/start-command';
+import { statusCommand } from './cli/status-command';
+import { workerCommand } from './cli/worker-command';
+import { IndexerError, oneLine } from './errors';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a TCP port (1-65535)');
+  return n;
+}
+
+function blockNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a block number (a whole number ≥ 0)');
+  return Number(value);
+}
+
+export function buildCli(): Command {
+  const program = new Command('indexer')
+    .description('EVM event indexer on Temporal: every event of your contracts in PostgreSQL, exactly once, in order')
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+
+  program
+    .command('dev')
+    .description('everything local: Temporal dev server, PostgreSQL, anvil with demo traffic, worker, indexer, live status')
+    .option('-c, --config <path>', 'config file (default: indexer.config.{ts,mjs,js,json}; none: the demo)')
+    .option('--temporal-port <port>', 'Temporal dev server port', port, 7233)
+    .option('--ui-port <port>', 'Temporal Web UI port', port, 8233)
+    .option('--anvil-port <port>', 'demo chain port (another free one when taken)', port, 8545)
+    .option('--postgres-port <port>', 'embedded PostgreSQL port', port, 54329)
+    .option('--metrics-port <port>', 'the worker\'s /metrics and /health (another free one when taken)', port, 9464)
+    .option('--state-dir <dir>', 'where Temporal and anvil keep their state', '.indexer')
+    .action((opts: DevOptions) => devCommand(opts));
+
+  program
+    .command('worker')
+    .description('run a worker (RPC URLs and DATABASE_URL come from its environment or --config)')
+    .option('-c, --config <path>', 'config file')
+    .action((opts: { config?: string }) => workerCommand(opts));
+
+  program
+    .command('start')
+    .description('start the indexer workflow(s), one per chain')
+    .option('-c, --config <path>', 'config file')
+    .option('--from-block <n>', 'start (or restart) at this block instead of the stored checkpoint', blockNumber)
+    .action((opts: { config?: string; fromBlock?: number }) => startCommand(opts));
+
+  program
+    .command('status [name]')
+    .description('sync status of one indexer or all')
+    .option('--json', 'machine-readable')
+    .option('--watch', 'live view, redrawn in place')
+    .action((name: string | undefined, opts: { json?: boolean; watch?: boolean }) => statusCommand(name, opts));
+
+  for (const signal of ['pause', 'resume', 'stop'] as const) {
+    const what = { pause: 'stop scheduling new ranges (in-flight ones finish)', resume: 'continue after pause', stop: 'stop gracefully; start resumes from the checkpoint' }[signal];
+    program
+      .command(`${signal} <name>`)
+      .description(what)
+      .action((name: string) => signalCommand(name, signal));
+  }
+
+  program
+    .command('verify <name>')
+    .description('compare stored data with the chain now, repair what differs, print the result')
+    .option('--from <n>', 'first block (default: the start block)', blockNumber)
+    .option('--to <n>', 'last block (default: the checkpoint)', blockNumber)
+    .option('--json', 'machine-readable')
+    .action((name: string, opts: { from?: number; to?: number; json?: boolean }) => verifyCommand(name, opts));
+
+  program
+    .command('reset <name>')
+    .description('roll data back to block N (one transaction per chain) and continue from N+1')
+    .requiredOption('--to-block <n>', 'the last block to keep', blockNumber)
+    .action((name: string, opts: { toBlock: number }) => resetCommand(name, opts.toBlock));
+
+  program
+    .command('list')
+    .description('indexers known to Temporal, with mode and progress')
+    .option('--json', 'machine-readable')
+    .action((opts: { json?: boolean }) => listCommand(opts));
+
+  return program;
+}
+
+/** Runs the CLI; any failure is one line on stderr and a non-zero exit. */
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+    process.exitCode ??= 0;
+  } catch (error) {
+    const code = error instanceof CliError ? error.exitCode : 1;
+    const message = error instanceof CliError || error instanceof IndexerError ? oneLine(error) : `unexpected error: ${oneLine(error)}`;
+    process.stderr.write(`error: ${message}\n`);
+    if (process.env.LOG_LEVEL === 'debug') console.error(error);
+    process.exitCode = code;
+  }
+}

@@ -1,0 +1,132 @@
+import { InvalidConfigError } from '../errors';
+import { eventTables, type EventTable } from '../abi/layout';
+import { eventSignature, invalidTypeReason, type AbiEventItem, type AbiParam } from '../abi/solidity-types';
+import type { IndexerSpec } from '../spec';
+import { parseDurationMs, type ResolvedConfig } from './schema';
+
+export interface ResolvedContract {
+  name: string;
+  chain: string;
+  abi: readonly unknown[];
+  events?: string[];
+}
+
+/** Warnings a user should see but that do not stop the indexer (e.g. skipped anonymous events). */
+export type Warn = (message: string) => void;
+
+/**
+ * Picks the events a contract indexes. `events` entries are names (every overload) or full
+ * signatures (`Transfer(address,address,uint256)`); the default is every non-anonymous event.
+ */
+export function selectEvents(contract: ResolvedContract, warn: Warn): AbiEventItem[] {
+  const where = `contracts.${contract.name}`;
+  const events: AbiEventItem[] = [];
+  contract.abi.forEach((raw, i) => {
+    const item = raw as { type?: unknown; name?: unknown; inputs?: unknown; anonymous?: unknown };
+    if (item.type !== 'event') return;
+    if (typeof item.name !== 'string' || !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(item.name)) {
+      throw new InvalidConfigError(`${where}.abi[${i}]: event has no valid name; check the ABI file`);
+    }
+    const inputs = (item.inputs ?? []) as AbiParam[];
+    for (const input of inputs) {
+      const reason = invalidTypeReason(input);
+      if (reason) throw new InvalidConfigError(`${where}.abi: event ${item.name}: ${reason}; check the ABI file`);
+    }
+    events.push({ type: 'event', name: item.name, inputs: inputs.map(cleanParam), anonymous: item.anonymous === true });
+  });
+  if (events.length === 0) throw new InvalidConfigError(`${where}.abi: the ABI has no events to index`);
+
+  let selected: AbiEventItem[];
+  if (!contract.events) {
+    selected = events.filter((e) => {
+      if (e.anonymous) warn(`${where}: skipping anonymous event ${e.name} (anonymous events are not supported yet)`);
+      return !e.anonymous;
+    });
+  } else {
+    selected = [];
+    for (const wanted of contract.events) {
+      const matches = events.filter((e) => e.name === wanted || eventSignature(e) === wanted.replace(/\s+/g, ''));
+      if (matches.length === 0) {
+        const known = [...new Set(events.map((e) => e.name))].join(', ');
+        throw new InvalidConfigError(`${where}.events: no event "${wanted}" in the ABI (it has: ${known})`);
+      }
+      for (const m of matches) {
+        if (m.anonymous) throw new InvalidConfigError(`${where}.events: "${wanted}" is anonymous; anonymous events are not supported yet`);
+        if (!selected.includes(m)) selected.push(m);
+      }
+    }
+  }
+  if (selected.length === 0) throw new InvalidConfigError(`${where}: no indexable events selected`);
+  return selected;
+}
+
+/** Keeps only the ABI fields that matter, so the spec stays small and stable. */
+function cleanParam(p: AbiParam): AbiParam {
+  const out: AbiParam = { name: p.name ?? '', type: p.type };
+  if (p.indexed) out.indexed = true;
+  if (p.components) out.components = p.components.map(cleanParam);
+  return out;
+}
+
+/** The config as one spec per chain that has contracts, validated down to table names. */
+export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
+  const specs = new Map<string, IndexerSpec>();
+  const seenIds = new Map<number, string>();
+  for (const [key, chain] of Object.entries(config.chains)) {
+    const other = seenIds.get(chain.id);
+    if (other) throw new InvalidConfigError(`chains.${key}.id: chain id ${chain.id} is already used by chains.${other}`);
+    seenIds.set(chain.id, key);
+  }
+  const tablesByName = new Map<string, string>();
+  config.contracts.forEach((contract, i) => {
+    const chain = config.chains[contract.chain];
+    if (!chain) {
+      const known = Object.keys(config.chains).join(', ') || 'none';
+      throw new InvalidConfigError(`contracts[${i}].chain: unknown chain "${contract.chain}" (configured: ${known})`);
+    }
+    if (contract.endBlock !== undefined && contract.endBlock < contract.startBlock) {
+      throw new InvalidConfigError(`contracts.${contract.name}.endBlock: ${contract.endBlock} is below startBlock ${contract.startBlock}`);
+    }
+    const events = selectEvents(contract, warn);
+    let tables: EventTable[];
+    try {
+      tables = eventTables(contract.name, events);
+    } catch (error) {
+      throw new InvalidConfigError(`contracts.${contract.name}: ${(error as Error).message}`);
+    }
+    for (const t of tables) {
+      const owner = tablesByName.get(t.table);
+      const id = `${contract.name}.${t.signature}`;
+      if (owner && owner !== id) throw new InvalidConfigError(`contracts.${contract.name}: table "${t.table}" would hold both ${owner} and ${id}; rename a contract`);
+      tablesByName.set(t.table, id);
+    }
+    let spec = specs.get(contract.chain);
+    if (!spec) {
+      spec = {
+        name: config.name,
+        chainId: chain.id,
+        chain: contract.chain,
+        contracts: [],
+        tuning: {
+          confirmations: chain.confirmations,
+          pollIntervalMs: chain.pollIntervalMs,
+          maxBlockRange: chain.maxBlockRange,
+          maxInFlight: chain.maxInFlight,
+          maxReorgDepth: chain.maxReorgDepth,
+          rpcTimeoutMs: chain.rpcTimeoutMs,
+          rpcRequestsPerSecond: chain.rpcRequestsPerSecond,
+        },
+        verify: config.verify?.interval
+          ? { intervalMs: parseDurationMs(config.verify.interval), maxChunksPerRun: config.verify.maxChunksPerRun }
+          : undefined,
+      };
+      specs.set(contract.chain, spec);
+    }
+    if (spec.contracts.some((c) => c.name === contract.name)) {
+      throw new InvalidConfigError(`contracts[${i}].name: "${contract.name}" appears twice on chain ${contract.chain}`);
+    }
+    const addresses = (Array.isArray(contract.address) ? contract.address : [contract.address]).map((a) => a.toLowerCase());
+    spec.contracts.push({ name: contract.name, addresses: [...new Set(addresses)], startBlock: contract.startBlock, endBlock: contract.endBlock, events });
+  });
+  return [...specs.values()];
+}

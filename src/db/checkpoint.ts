@@ -1,0 +1,31 @@
+import { qualified } from '../abi/naming';
+import { BOOKKEEPING } from './schema';
+import type { Pool } from './pool';
+
+/** The stored checkpoint: every block ≤ it is indexed. Undefined when the chain was never indexed. */
+export async function readCheckpoint(pool: Pool, schema: string, chainId: number): Promise<number | undefined> {
+  const { rows } = await pool.query<{ block_number: string }>(
+    `SELECT block_number FROM ${qualified(schema, BOOKKEEPING.checkpoints)} WHERE chain_id = $1`,
+    [chainId],
+  );
+  return rows[0] ? Number(rows[0].block_number) : undefined;
+}
+
+/** Sets the checkpoint (the workflow's contiguous watermark). */
+export async function writeCheckpoint(pool: Pool, schema: string, chainId: number, block: number): Promise<void> {
+  await pool.query(
+    `INSERT INTO ${qualified(schema, BOOKKEEPING.checkpoints)} (chain_id, block_number) VALUES ($1, $2)
+     ON CONFLICT (chain_id) DO UPDATE SET block_number = EXCLUDED.block_number, updated_at = now()`,
+    [chainId, block],
+  );
+}
+
+/** Rows stored for a chain across the given tables. */
+export async function countRows(pool: Pool, schema: string, chainId: number, tables: string[]): Promise<number> {
+  let total = 0;
+  for (const table of tables) {
+    const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualified(schema, table)} WHERE chain_id = $1`, [chainId]);
+    total += Number(rows[0]?.n ?? 0);
+  }
+  return total;
+}

@@ -1,0 +1,31 @@
+import pg from 'pg';
+
+// numeric and bigint come back as strings by default; keep that (uint256 does not fit a JS number).
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+export function createPool(connectionString: string, max = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, application_name: 'temporal-evm-indexer' });
+  // A connection lost to a PostgreSQL restart must not crash the worker: idle clients report it on
+  // the pool, checked-out ones on themselves; either way the query in flight rejects (the activity
+  // fails and is retried) and the next query reconnects.
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
+
+/** Runs `work` in one transaction: committed whole or rolled back whole. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,44 @@
+import { COMMON_COLUMNS, type EventTable } from '../abi/layout';
+import { qualified, quoteIdent } from '../abi/naming';
+import { canonicalRow } from '../indexing/canonical';
+import { BOOKKEEPING } from './schema';
+import type { Pool } from './pool';
+
+/** Canonical texts of the rows stored for [fromBlock, toBlock] across the given tables. */
+export async function storedCanonicalRows(pool: Pool, schema: string, chainId: number, tables: EventTable[], fromBlock: number, toBlock: number): Promise<string[]> {
+  const out: string[] = [];
+  for (const table of tables) {
+    const columns = [...COMMON_COLUMNS.map((c) => c.name).filter((c) => c !== 'chain_id'), ...table.columns.map((c) => c.name)];
+    const { rows } = await pool.query({
+      text: `SELECT ${columns.map(quoteIdent).join(', ')} FROM ${qualified(schema, table.table)}
+              WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3 ORDER BY block_number, log_index`,
+      values: [chainId, fromBlock, toBlock],
+      rowMode: 'array',
+    });
+    for (const row of rows as unknown[][]) {
+      const [blockNumber, blockHash, logIndex, txHash, address, ...args] = row;
+      out.push(canonicalRow(table, { blockNumber, logIndex, blockHash, txHash, address }, args));
+    }
+  }
+  return out;
+}
+
+export interface VerificationRecord {
+  schema: string;
+  chainId: number;
+  startedAt: string;
+  fromBlock: number;
+  toBlock: number;
+  chunks: number;
+  mismatches: number;
+  repaired: number;
+  details: unknown;
+}
+
+export async function recordVerification(pool: Pool, r: VerificationRecord): Promise<void> {
+  await pool.query(
+    `INSERT INTO ${qualified(r.schema, BOOKKEEPING.verifications)} (chain_id, started_at, from_block, to_block, chunks, mismatches, repaired, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [r.chainId, r.startedAt, r.fromBlock, r.toBlock, r.chunks, r.mismatches, r.repaired, JSON.stringify(r.details)],
+  );
+}

@@ -1,0 +1,138 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import { COMMON_COLUMNS, type EventTable } from '../abi/layout';
+import { qualified, quoteIdent } from '../abi/naming';
+import type { DecodedLog } from '../indexing/log-router';
+import { lockChainHistory } from './locks';
+import { BOOKKEEPING } from './schema';
+import { inTransaction, type Pool, type PoolClient } from './pool';
+
+// PostgreSQL caps a statement at 65535 bind parameters.
+const MAX_PARAMS = 60_000;
+
+export interface RangeWrite {
+  schema: string;
+  chainId: number;
+  fromBlock: number;
+  toBlock: number;
+  tables: EventTable[];
+  logs: DecodedLog[];
+  /** Hashes of blocks in the range worth keeping for reorg detection (number → hash, parent hash if known). */
+  blocks: Array<{ number: number; hash: string; parentHash?: string }>;
+  /** When set, the checkpoint moves to `toBlock` in the same transaction, but only if it stood at `fromBlock - 1`. */
+  advanceCheckpoint?: boolean;
+  /**
+   * Repair of indexed data (verification): written only while the checkpoint is still at or above
+   * `toBlock`, under the lock rollbacks take, so a reorg or reset in flight wins and the chunk is skipped.
+   */
+  repair?: boolean;
+}
+
+export interface RangeWriteResult {
+  rows: number;
+  /** False when `advanceCheckpoint` was asked but the checkpoint was elsewhere (nothing was written). */
+  checkpointAdvanced: boolean;
+  /** A repair that found the checkpoint below the range (a rollback came first): nothing was written. */
+  skipped?: boolean;
+}
+
+/** Below this many rows a multi-row INSERT is as fast as COPY and simpler to read in logs. */
+const COPY_THRESHOLD = 200;
+
+/** COPY text format: backslash, tab, newline and carriage return escaped; NULL as \N. */
+export function copyCell(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = typeof value === 'boolean' ? (value ? 't' : 'f') : String(value);
+  return text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** COPY of `rows` into `target`: the bulk path, several times faster than INSERT for big ranges. */
+async function copyRows(client: PoolClient, target: string, columns: string[], rows: unknown[][]): Promise<void> {
+  const stream = client.query(copyFrom(`COPY ${target} (${columns.map(quoteIdent).join(', ')}) FROM STDIN`));
+  const lines = (function* () {
+    for (const row of rows) yield `${row.map(copyCell).join('\t')}\n`;
+  })();
+  await pipeline(Readable.from(lines), stream);
+}
+
+/** Multi-row INSERT of `rows` into `table`, chunked to stay under the parameter cap. */
+async function insertRows(client: PoolClient, target: string, columns: string[], rows: unknown[][]): Promise<void> {
+  const perChunk = Math.max(1, Math.floor(MAX_PARAMS / columns.length));
+  const columnList = columns.map(quoteIdent).join(', ');
+  for (let start = 0; start < rows.length; start += perChunk) {
+    const chunk = rows.slice(start, start + perChunk);
+    const params: unknown[] = [];
+    const tuples = chunk.map((row) => {
+      const placeholders = row.map((value) => {
+        params.push(value);
+        return `$${params.length}`;
+      });
+      return `(${placeholders.join(', ')})`;
+    });
+    await client.query(`INSERT INTO ${target} (${columnList}) VALUES ${tuples.join(', ')}`, params);
+  }
+}
+
+/**
+ * Writes one block range in one transaction: its rows (replacing whatever the range held before,
+ * so a re-run is idempotent), its block hashes and its completion record; all or nothing.
+ */
+export async function writeRange(pool: Pool, w: RangeWrite): Promise<RangeWriteResult> {
+  const byTable = new Map<string, DecodedLog[]>();
+  for (const log of w.logs) {
+    const list = byTable.get(log.table);
+    if (list) list.push(log);
+    else byTable.set(log.table, [log]);
+  }
+  return inTransaction(pool, async (client) => {
+    if (w.repair) {
+      await lockChainHistory(client, w.schema, w.chainId);
+      const { rows } = await client.query<{ block_number: string }>(
+        `SELECT block_number FROM ${qualified(w.schema, BOOKKEEPING.checkpoints)} WHERE chain_id = $1`,
+        [w.chainId],
+      );
+      if (!rows[0] || Number(rows[0].block_number) < w.toBlock) return { rows: 0, checkpointAdvanced: false, skipped: true };
+      // The range's stored hashes are replaced whole by canonical ones.
+      await client.query(`DELETE FROM ${qualified(w.schema, BOOKKEEPING.blocks)} WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3`, [
+        w.chainId,
+        w.fromBlock,
+        w.toBlock,
+      ]);
+    }
+    if (w.advanceCheckpoint) {
+      const { rowCount } = await client.query(
+        `UPDATE ${qualified(w.schema, BOOKKEEPING.checkpoints)} SET block_number = $2, updated_at = now() WHERE chain_id = $1 AND block_number = $3`,
+        [w.chainId, w.toBlock, w.fromBlock - 1],
+      );
+      if (rowCount !== 1) return { rows: 0, checkpointAdvanced: false };
+    }
+    for (const table of w.tables) {
+      await client.query(`DELETE FROM ${qualified(w.schema, table.table)} WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3`, [
+        w.chainId,
+        w.fromBlock,
+        w.toBlock,
+      ]);
+      const logs = byTable.get(table.table);
+      if (!logs) continue;
+      const columns = [...COMMON_COLUMNS.map((c) => c.name), ...table.columns.map((c) => c.name)];
+      const rows = logs.map((l) => [w.chainId, l.blockNumber, l.blockHash, l.logIndex, l.txHash, l.address, ...l.args]);
+      if (rows.length >= COPY_THRESHOLD) await copyRows(client, qualified(w.schema, table.table), columns, rows);
+      else await insertRows(client, qualified(w.schema, table.table), columns, rows);
+    }
+    if (w.blocks.length > 0) {
+      const rows = w.blocks.map((b) => [w.chainId, b.number, b.hash, b.parentHash ?? null]);
+      await client.query(
+        `DELETE FROM ${qualified(w.schema, BOOKKEEPING.blocks)} WHERE chain_id = $1 AND block_number = ANY($2::bigint[])`,
+        [w.chainId, w.blocks.map((b) => b.number)],
+      );
+      await insertRows(client, qualified(w.schema, BOOKKEEPING.blocks), ['chain_id', 'block_number', 'block_hash', 'parent_hash'], rows);
+    }
+    await client.query(
+      `INSERT INTO ${qualified(w.schema, BOOKKEEPING.ranges)} (chain_id, from_block, to_block, logs) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (chain_id, from_block) DO UPDATE SET to_block = EXCLUDED.to_block, logs = EXCLUDED.logs, completed_at = clock_timestamp()`,
+      [w.chainId, w.fromBlock, w.toBlock, w.logs.length],
+    );
+    return { rows: w.logs.length, checkpointAdvanced: true };
+  });
+}

@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { devServerSearchAttributeArgs } from '../search-attributes';
+import { spawnManaged, waitForPort } from './processes';
+
+/** Where scripts/install-temporal-cli.sh caches its build (TEMPORAL_CLI_CACHE_DIR moves it, for both). */
+export const TEMPORAL_CLI_CACHE = path.join(process.env.TEMPORAL_CLI_CACHE_DIR || path.join(os.homedir(), '.cache', 'temporal-evm-indexer', 'bin'), 'temporal');
+
+/** `TEMPORAL_CLI_PATH`, then `temporal` on PATH, then the cached build. */
+export function findTemporalCli(): string | undefined {
+  const explicit = process.env.TEMPORAL_CLI_PATH;
+  if (explicit && existsSync(explicit)) return explicit;
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, 'temporal');
+    if (existsSync(candidate)) return candidate;
+  }
+  return existsSync(TEMPORAL_CLI_CACHE) ? TEMPORAL_CLI_CACHE : undefined;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl?: string;
+  stop: () => Promise<void>;
+}
+
+export interface DevServerOptions {
+  port: number;
+  uiPort?: number;
+  /** Keeps workflows across restarts; in memory when unset. */
+  dbFilename?: string;
+  namespace?: string;
+}
+
+/**
+ * Starts `temporal server start-dev` on loopback. Without a local CLI it falls back to the SDK's
+ * own download of the dev server (needs internet).
+ */
+export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServer> {
+  const cli = findTemporalCli();
+  const args = ['--ip', '127.0.0.1', '--port', String(options.port), '--log-level', 'error', '--namespace', options.namespace ?? 'default'];
+  if (options.dbFilename) args.push('--db-filename', options.dbFilename);
+  args.push(...devServerSearchAttributeArgs());
+  if (cli) {
+    const uiArgs = options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless'];
+    const proc = spawnManaged(cli, ['server', 'start-dev', ...args, ...uiArgs], { name: 'temporal server start-dev' });
+    try {
+      await waitForPort(options.port, '127.0.0.1', 60_000, proc.exitReason);
+      if (options.uiPort) await waitForPort(options.uiPort, '127.0.0.1', 30_000, proc.exitReason);
+    } catch (error) {
+      await proc.stop('SIGKILL');
+      throw error;
+    }
+    return {
+      address: `127.0.0.1:${options.port}`,
+      uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
+      stop: () => proc.stop('SIGTERM', 10_000),
+    };
+  }
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { ip: '127.0.0.1', port: options.port, uiPort: options.uiPort, dbFilename: options.dbFilename, namespace: options.namespace, extraArgs: devServerSearchAttributeArgs() },
+  });
+  return {
+    address: env.address,
+    uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
+    stop: () => env.teardown(),
+  };
+}

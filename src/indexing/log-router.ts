@@ -1,0 +1,74 @@
+import { EventDecoder } from '../abi/decode';
+import { eventTables, type EventTable } from '../abi/layout';
+import type { RawLog, LogFilter } from '../rpc/client';
+import type { ContractSpec, IndexerSpec } from '../spec';
+
+interface Route {
+  contract: ContractSpec;
+  decoder: EventDecoder;
+}
+
+export interface DecodedLog {
+  table: string;
+  blockNumber: number;
+  blockHash: string;
+  logIndex: number;
+  txHash: string;
+  address: string;
+  args: Array<string | boolean | null>;
+}
+
+/**
+ * Sends each log to the table of the event it belongs to. A log is indexed only when its address
+ * and topic0 belong to the same contract and its block is inside that contract's start/end.
+ */
+export class LogRouter {
+  readonly tables: EventTable[];
+  private readonly routes = new Map<string, Route>();
+
+  constructor(private readonly spec: IndexerSpec) {
+    this.tables = [];
+    for (const contract of spec.contracts) {
+      for (const table of eventTables(contract.name, contract.events)) {
+        this.tables.push(table);
+        const decoder = new EventDecoder(table);
+        for (const address of contract.addresses) this.routes.set(`${address}:${table.topic0}`, { contract, decoder });
+      }
+    }
+  }
+
+  /** The getLogs filter for a block range: only contracts active somewhere in it. */
+  filterFor(fromBlock: number, toBlock: number): LogFilter | undefined {
+    const addresses = new Set<string>();
+    const topic0s = new Set<string>();
+    for (const contract of this.spec.contracts) {
+      if (contract.startBlock > toBlock || (contract.endBlock !== undefined && contract.endBlock < fromBlock)) continue;
+      contract.addresses.forEach((a) => addresses.add(a));
+    }
+    if (addresses.size === 0) return undefined;
+    for (const table of this.tables) topic0s.add(table.topic0);
+    return { fromBlock, toBlock, addresses: [...addresses], topic0s: [...topic0s] };
+  }
+
+  /** Decoded logs, or undefined for a log that matched the filter but not a (contract, event, block) route. */
+  decode(log: RawLog): DecodedLog | undefined {
+    const address = log.address.toLowerCase();
+    const topic0 = (log.topics[0] ?? '').toLowerCase();
+    const route = this.routes.get(`${address}:${topic0}`);
+    if (!route) return undefined;
+    const blockNumber = Number(BigInt(log.blockNumber));
+    const { contract } = route;
+    if (blockNumber < contract.startBlock || (contract.endBlock !== undefined && blockNumber > contract.endBlock)) return undefined;
+    const logIndex = Number(BigInt(log.logIndex));
+    const args = route.decoder.decode(log.topics, log.data, () => `log ${logIndex} of block ${blockNumber} from ${address}`);
+    return {
+      table: route.decoder.table.table,
+      blockNumber,
+      blockHash: log.blockHash.toLowerCase(),
+      logIndex,
+      txHash: log.transactionHash.toLowerCase(),
+      address,
+      args,
+    };
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * The indexing spec: the workflow's input, fixed for a run and visible in the Web UI.
+ * Plain JSON, no secrets: RPC endpoints and the database URL are resolved by workers.
+ * Types only, so workflow code can import it.
+ */
+import type { AbiEventItem } from './abi/solidity-types';
+
+export interface ContractSpec {
+  name: string;
+  /** Lowercase 0x addresses. */
+  addresses: string[];
+  startBlock: number;
+  endBlock?: number;
+  /** The selected events only. */
+  events: AbiEventItem[];
+}
+
+export interface ChainTuning {
+  confirmations: number;
+  pollIntervalMs: number;
+  maxBlockRange: number;
+  maxInFlight: number;
+  maxReorgDepth: number;
+  /** Per RPC request; a hung request fails over to the next endpoint after this. */
+  rpcTimeoutMs: number;
+  /** Per endpoint and worker; unlimited when unset. */
+  rpcRequestsPerSecond?: number;
+}
+
+export interface IndexerSpec {
+  name: string;
+  chainId: number;
+  /** The key of the chain in the config (`local`, `mainnet` …). */
+  chain: string;
+  contracts: ContractSpec[];
+  tuning: ChainTuning;
+  verify?: { intervalMs?: number; maxChunksPerRun?: number };
+}
+
+export function indexerWorkflowId(name: string, chainId: number): string {
+  return `indexer:${name}:${chainId}`;
+}

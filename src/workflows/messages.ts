@@ -1,0 +1,53 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { VerifyResult } from './verify';
+
+export type IndexerMode = 'backfill' | 'realtime' | 'paused' | 'rolling-back' | 'done';
+
+/** The `status` query's answer (DESIGN.md, "Status"). */
+export interface IndexerStatus {
+  name: string;
+  chainId: number;
+  workflowId: string;
+  runId: string;
+  mode: IndexerMode;
+  paused: boolean;
+  /** Every block ≤ checkpoint is indexed; -1 before the first block. */
+  checkpoint: number;
+  head: number | null;
+  safeHead: number | null;
+  lag: number | null;
+  blocksPerSecond: number;
+  logsPerSecond: number;
+  logsIndexed: number;
+  reorgs: number;
+  lastReorg: { at: string; block: number; depth: number; ancestor: number } | null;
+  lastVerification: { at: string; fromBlock: number; toBlock: number; mismatches: number; repaired: number } | null;
+  lastError: string | null;
+  /** The chain's RPC endpoints as the worker that ran the latest activity sees them (redacted labels). */
+  rpc: Array<{ label: string; state: 'closed' | 'open' | 'half-open'; requests: number; failures: number; latencyMs: number; rateLimitWaits: number }>;
+  /** Where the indexer started and, when every contract has one, where it ends (for progress). */
+  startBlock: number;
+  endBlock: number | null;
+}
+
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const stopSignal = defineSignal('stop');
+export const statusQuery = defineQuery<IndexerStatus>('status');
+
+export interface ResetInput {
+  toBlock: number;
+}
+export interface ResetResult {
+  checkpoint: number;
+  rowsDeleted: number;
+}
+/** An update rather than a signal: `indexer reset` waits for the rollback to be done. */
+export const resetUpdate = defineUpdate<ResetResult, [ResetInput]>('reset');
+
+export interface VerifyRequest {
+  fromBlock?: number;
+  toBlock?: number;
+}
+/** `indexer verify`: runs a verification child now and answers with its result. */
+export const verifyUpdate = defineUpdate<VerifyResult, [VerifyRequest]>('verify');

@@ -1,0 +1,87 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { IndexerActivities } from '../activities';
+import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
+import type { IndexerSpec } from '../spec';
+
+export interface VerifyInput {
+  spec: IndexerSpec;
+  /** Blocks [fromBlock, toBlock] are checked, newest chunk first. */
+  fromBlock: number;
+  toBlock: number;
+  chunkSize: number;
+  /** Stop after this many chunks (the run's RPC budget); unlimited when unset. */
+  maxChunks?: number;
+}
+
+export interface VerifyResult {
+  startedAt: string;
+  /** The range actually checked (lower when the budget ran out first). */
+  fromBlock: number;
+  toBlock: number;
+  chunks: number;
+  mismatches: number;
+  repaired: number;
+  /** Mismatching chunks that still differ after re-indexing. */
+  unrepaired: number;
+  /** Chunks left alone because a rollback moved the checkpoint below them meanwhile. */
+  skipped: number;
+  durationMs: number;
+  problems: string[];
+}
+
+const { verifyRange, recordVerification } = proxyActivities<IndexerActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+});
+
+/**
+ * Compares stored data with the chain chunk by chunk, newest first, and re-indexes what differs.
+ * A child of the indexer workflow (scheduled, or `indexer verify`); each run is recorded.
+ */
+export async function verifyWorkflow(input: VerifyInput): Promise<VerifyResult> {
+  const started = Date.now();
+  const result: VerifyResult = {
+    startedAt: new Date(started).toISOString(),
+    fromBlock: input.toBlock + 1,
+    toBlock: input.toBlock,
+    chunks: 0,
+    mismatches: 0,
+    repaired: 0,
+    unrepaired: 0,
+    skipped: 0,
+    durationMs: 0,
+    problems: [],
+  };
+  for (let to = input.toBlock; to >= input.fromBlock; to -= input.chunkSize) {
+    if (input.maxChunks !== undefined && result.chunks >= input.maxChunks) break;
+    const from = Math.max(input.fromBlock, to - input.chunkSize + 1);
+    const chunk = await verifyRange({ spec: input.spec, fromBlock: from, toBlock: to, repair: true });
+    result.chunks += 1;
+    result.fromBlock = from;
+    if (!chunk.mismatch) continue;
+    if (chunk.skipped) {
+      result.skipped += 1;
+      continue;
+    }
+    result.mismatches += 1;
+    result.problems.push(...chunk.problems.map((p) => `${from}-${to}: ${p}`));
+    // Trust, but check the repair: the chunk must now equal the chain.
+    const again = await verifyRange({ spec: input.spec, fromBlock: from, toBlock: to, repair: false });
+    if (again.mismatch) result.unrepaired += 1;
+    else result.repaired += 1;
+  }
+  result.problems = result.problems.slice(0, 20);
+  result.durationMs = Date.now() - started;
+  await recordVerification({
+    spec: input.spec,
+    startedAt: result.startedAt,
+    fromBlock: result.fromBlock,
+    toBlock: result.toBlock,
+    chunks: result.chunks,
+    mismatches: result.mismatches,
+    repaired: result.repaired,
+    details: { unrepaired: result.unrepaired, skipped: result.skipped, problems: result.problems },
+  });
+  return result;
+}

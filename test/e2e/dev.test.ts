@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import pg from 'pg';
+import { createPublicClient, http, type Abi, type PublicClient } from 'viem';
+import { demoTokenArtifact } from '../../src/dev/demo';
+import { assertMatchesChain } from '../helpers/oracle';
+import { freePort } from '../helpers/ports';
+import { INDEXER_BIN } from '../helpers/workers';
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+interface DevRun {
+  lines: string[];
+  waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
+  interrupt: () => Promise<number | null>;
+}
+
+/** `indexer dev` exactly as the README runs it, in a fresh directory, on the embedded defaults. */
+function runDev(cwd: string, ports: Record<string, number>): DevRun {
+  const env = { ...process.env };
+  delete env.DATABASE_URL; // the embedded PostgreSQL default must stay tested
+  delete env.TEMPORAL_ADDRESS;
+  const child = spawn(
+    process.execPath,
+    [
+      INDEXER_BIN,
+      'dev',
+      '--temporal-port',
+      String(ports.temporal),
+      '--ui-port',
+      String(ports.ui),
+      '--anvil-port',
+      String(ports.anvil),
+      '--postgres-port',
+      String(ports.postgres),
+      '--metrics-port',
+      String(ports.metrics),
+    ],
+    { cwd, env },
+  );
+  const lines: string[] = [];
+  let buffer = '';
+  const waiters: Array<() => void> = [];
+  const onData = (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const parts = buffer.split('\n');
+    buffer = parts.pop()!;
+    lines.push(...parts);
+    waiters.forEach((w) => w());
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  process.once('exit', () => child.kill('SIGKILL'));
+  return {
+    lines,
+    waitFor: (pattern, timeoutMs = 120_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`indexer dev never printed ${pattern}; output:\n${lines.join('\n')}`)), timeoutMs);
+        const check = () => {
+          for (const line of lines) {
+            const m = line.match(pattern);
+            if (m) {
+              clearTimeout(timer);
+              return resolve(m);
+            }
+          }
+        };
+        waiters.push(check);
+        check();
+      }),
+    interrupt: async () => {
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+test('indexer dev: everything local, indexed rows equal the demo chain, Ctrl-C stops cleanly, a second run resumes', { timeout: 420_000 }, async () => {
+  const cwd = mkdtempSync(path.join(os.tmpdir(), 'indexer-dev-'));
+  chmodSync(cwd, 0o755);
+  const ports = { temporal: await freePort(), ui: await freePort(), anvil: await freePort(), postgres: await freePort(), metrics: await freePort() };
+
+  const first = runDev(cwd, ports);
+  const [, uiUrl] = await first.waitFor(/Web UI (http:\S+)/);
+  const [, databaseUrl] = await first.waitFor(/PostgreSQL\s+(postgres:\S+)/);
+  const [, rpcUrl] = await first.waitFor(/anvil\s+(http:\S+)/);
+  const [, checkpointText] = await first.waitFor(/demo:31337 mode=realtime checkpoint=(\d+) .*logs=([1-9]\d*)/);
+  assert.ok(Number(checkpointText) > 0);
+
+  // The Web UI answers, and the worker's metrics count what was indexed.
+  const ui = await fetch(uiUrl!);
+  assert.equal(ui.status, 200);
+  const [, metricsUrl] = await first.waitFor(/metrics\s+(http:\S+)/);
+  const metricsText = await (await fetch(metricsUrl!)).text();
+  assert.match(metricsText, /indexer_logs_indexed_total\{indexer="demo",chain_id="31337"\} [1-9]/);
+  assert.match(metricsText, /# Temporal SDK worker metrics[\s\S]*temporal_/);
+
+  // The rows equal the chain up to the stored checkpoint.
+  const db = new pg.Pool({ connectionString: databaseUrl });
+  const client = createPublicClient({ transport: http(rpcUrl) }) as PublicClient;
+  try {
+    const { rows } = await db.query<{ block_number: string }>('SELECT block_number FROM demo._checkpoints WHERE chain_id = 31337');
+    const checkpoint = BigInt(rows[0]!.block_number);
+    const result = await assertMatchesChain(db, client, {
+      schema: 'demo',
+      abi: demoTokenArtifact().abi as Abi,
+      address: '0x5FbDB2315678afecb367f032d93F642f64180aa3',
+      chainId: 31337,
+      toBlock: checkpoint,
+      tables: [
+        { signature: 'Transfer(address,address,uint256)', table: 'token_transfer', columns: ['from', 'to', 'value'] },
+        { signature: 'Approval(address,address,uint256)', table: 'token_approval', columns: ['owner', 'spender', 'value'] },
+      ],
+    });
+    assert.ok(result.rows > 0, 'demo transfers were indexed');
+  } finally {
+    await db.end();
+  }
+
+  assert.equal(await first.interrupt(), 0, `indexer dev exits 0 on Ctrl-C; output:\n${first.lines.join('\n')}`);
+  const stoppedAt = Math.max(...first.lines.map((l) => Number(/checkpoint=(\d+)/.exec(l)?.[1] ?? -1)));
+  // Everything it started is gone: the ports are free again.
+  for (const port of Object.values(ports)) assert.ok(await canListen(port), `port ${port} was released`);
+
+  const second = runDev(cwd, ports);
+  const [, resumed] = await second.waitFor(/demo:31337 mode=\w+ checkpoint=(\d+)/);
+  assert.ok(Number(resumed) >= stoppedAt, `the second run resumed at ${resumed}, not from the start (first stopped at ${stoppedAt})`);
+  assert.equal(await second.interrupt(), 0);
+});

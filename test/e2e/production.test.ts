@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test, type TestContext } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import type { Address } from 'viem';
+import { startEmbeddedPostgres, type LocalPostgres } from '../../src/dev/postgres';
+import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
+import { FAST_MINING_ANVIL_ARGS, startTestChain, type TestChain } from '../helpers/chain';
+import { specsFrom, startIndexer, status, waitForCheckpoint } from '../helpers/indexer';
+import { assertMatchesChain, EMITTER_TABLES } from '../helpers/oracle';
+import { freePort } from '../helpers/ports';
+import { compileFixture } from '../helpers/solidity';
+import { startStack, uniqueName, type TestStack } from '../helpers/stack';
+import { REPO_ROOT, eventually, spawnWorkerProcess, type WorkerProcess } from '../helpers/workers';
+
+const emitter = compileFixture('Emitter');
+const TABLES = EMITTER_TABLES;
+
+let stack: TestStack;
+let chain: TestChain;
+let address: Address;
+let head: bigint;
+let totalLogs = 0;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+before(async () => {
+  [stack, chain] = await Promise.all([startStack(), startTestChain({ anvilArgs: FAST_MINING_ANVIL_ARGS })]);
+  address = await chain.deploy(emitter.abi, emitter.bytecode);
+  for (let salt = 1n; salt <= 40n; salt++) {
+    await chain.send(address, emitter.abi, 'emitMany', [25n, salt]);
+    totalLogs += 25;
+    await chain.mine(500);
+  }
+  head = await chain.publicClient.getBlockNumber();
+});
+
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await chain?.stop();
+  await stack?.stop();
+});
+
+function spec(name: string) {
+  return specsFrom({
+    name,
+    chains: { local: { id: chain.chainId, maxBlockRange: 20, maxInFlight: 4, pollIntervalMs: 200 } },
+    contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }],
+  })[0]!;
+}
+
+/** A worker process that is killed when the test `t` ends, so tests do not load each other. */
+function worker(t: TestContext, env: NodeJS.ProcessEnv): WorkerProcess {
+  const w = spawnWorkerProcess({ [`RPC_URL_${chain.chainId}`]: chain.url, ...env });
+  t.after(async () => {
+    w.child.kill('SIGKILL');
+    await w.exited;
+  });
+  return w;
+}
+
+async function rangesDone(metricsPort: number): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => '');
+  return [...text.matchAll(/^indexer_ranges_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+const equalsChain = (schema: string, db = stack.db) =>
+  assertMatchesChain(db, chain.publicClient, { schema, abi: emitter.abi, address, chainId: chain.chainId, toBlock: head, tables: TABLES });
+
+test('docker-compose.yml passes docker compose config', () => {
+  const cached = path.join(process.env.TEMPORAL_CLI_CACHE_DIR || path.join(os.homedir(), '.cache', 'temporal-evm-indexer', 'bin'), 'docker-compose');
+  const compose = (() => {
+    try {
+      execFileSync('docker', ['compose', 'version'], { stdio: 'ignore' });
+      return ['docker', 'compose'];
+    } catch {
+      return existsSync(cached) ? [cached] : undefined;
+    }
+  })();
+  assert.ok(compose, 'docker compose is installed (scripts/install-compose.sh)');
+  const out = execFileSync(compose[0]!, [...compose.slice(1), '-f', 'docker-compose.yml', '--env-file', '.env.example', 'config', '--format', 'json'], { cwd: REPO_ROOT }).toString();
+  const config = JSON.parse(out) as { services: Record<string, { deploy?: { replicas?: number }; build?: unknown; environment?: Record<string, string> }> };
+  assert.ok((config.services.worker?.deploy?.replicas ?? 0) >= 2, 'at least two workers');
+  assert.ok(config.services.worker?.build, 'the worker is built from this repository');
+  assert.ok(config.services.start, 'a one-shot indexer start');
+  for (const service of ['temporal', 'temporal-ui', 'temporal-db', 'data-db']) assert.ok(config.services[service], `${service} is there`);
+});
+
+test('two workers share a backfill; one is SIGKILLed, the other finishes and the data equals the chain', { timeout: 300_000 }, async (t) => {
+  const name = uniqueName('two workers');
+  const ports = [await freePort(), await freePort()];
+  const env = { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: stack.databaseUrl };
+  const a = worker(t, { ...env, METRICS_PORT: String(ports[0]) });
+  const b = worker(t, { ...env, METRICS_PORT: String(ports[1]) });
+  await eventually('both workers up', async () => ((await rangesDone(ports[0]!).catch(() => -1)) >= 0 && /worker started/.test(a.output()) && /worker started/.test(b.output()) ? true : undefined), 60_000);
+  const s = spec(name);
+  await startIndexer(stack.client, s, name);
+
+  const shares = await eventually(
+    'both workers executing ranges',
+    async () => {
+      const done = [await rangesDone(ports[0]!), await rangesDone(ports[1]!)];
+      return done[0]! >= 5 && done[1]! >= 5 ? done : undefined;
+    },
+    120_000,
+    200,
+  );
+  a.child.kill('SIGKILL');
+  await a.exited;
+  const atKill = await status(stack.client, s);
+  assert.ok(atKill.checkpoint < Number(head), 'killed mid-backfill');
+  await waitForCheckpoint(stack.client, s, head, 240_000);
+  const result = await equalsChain(name);
+  assert.equal(result.rows, totalLogs);
+  const finalB = await rangesDone(ports[1]!);
+  console.log(`ranges per worker when A was killed: A=${shares[0]} B=${shares[1]}; B finished with ${finalB}`);
+});
+
+test('SIGTERM mid-backfill: the worker stops taking work, exits 0 within the grace time, nothing is lost', { timeout: 300_000 }, async (t) => {
+  const name = uniqueName('sigterm');
+  const port = await freePort();
+  const env = { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: stack.databaseUrl, WORKER_SHUTDOWN_GRACE_TIME: '10s' };
+  const first = worker(t, { ...env, METRICS_PORT: String(port) });
+  const s = spec(name);
+  await startIndexer(stack.client, s, name);
+  await eventually('ranges being indexed', async () => ((await rangesDone(port)) >= 20 ? true : undefined), 120_000, 200);
+  const sent = Date.now();
+  first.child.kill('SIGTERM');
+  const code = await first.exited;
+  assert.equal(code, 0, first.output().slice(-2000));
+  assert.ok(Date.now() - sent < 15_000, `exited within the grace time (${Date.now() - sent} ms)`);
+  // No worker runs now, so nothing can answer a status query: read the stored checkpoint.
+  const { rows } = await stack.db.query(`SELECT block_number FROM "${name}"._checkpoints`);
+  assert.ok(Number(rows[0].block_number) < Number(head), 'stopped mid-backfill');
+
+  worker(t, env);
+  await waitForCheckpoint(stack.client, s, head, 240_000);
+  assert.equal((await equalsChain(name)).rows, totalLogs);
+});
+
+test('the Temporal server is restarted mid-backfill (state on disk): the indexer resumes and ends equal to the chain', { timeout: 300_000 }, async (t) => {
+  const name = uniqueName('temporal restart');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-temporal-'));
+  const port = await freePort();
+  const dbFilename = path.join(dir, 'temporal.db');
+  let server: DevServer = await startTemporalDevServer({ port, dbFilename });
+  t.after(() => server.stop());
+  const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  t.after(() => client.connection.close());
+  const metricsPort = await freePort();
+  worker(t, { TEMPORAL_ADDRESS: server.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: stack.databaseUrl, METRICS_PORT: String(metricsPort) });
+  const s = spec(name);
+  await startIndexer(client, s, name);
+  await eventually('ranges being indexed', async () => ((await rangesDone(metricsPort)) >= 20 ? true : undefined), 120_000, 200);
+
+  await server.stop();
+  await new Promise((r) => setTimeout(r, 3_000));
+  server = await startTemporalDevServer({ port, dbFilename });
+  await waitForCheckpoint(client, s, head, 240_000);
+  assert.equal((await equalsChain(name)).rows, totalLogs);
+});
+
+test('PostgreSQL is restarted mid-backfill: activities retry and the result is exact', { timeout: 300_000 }, async (t) => {
+  const name = uniqueName('pg restart');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-pg-restart-'));
+  chmodSync(dir, 0o755);
+  const pgPort = await freePort();
+  const dataDir = path.join(dir, 'data');
+  let pg: LocalPostgres = await startEmbeddedPostgres({ dataDir, port: pgPort });
+  t.after(() => pg.stop());
+  const metricsPort = await freePort();
+  worker(t, { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: pg.url, METRICS_PORT: String(metricsPort) });
+  const s = spec(name);
+  await startIndexer(stack.client, s, name);
+  await eventually('ranges being indexed', async () => ((await rangesDone(metricsPort)) >= 20 ? true : undefined), 120_000, 200);
+
+  await pg.stop();
+  await eventually('the outage to show', async () => ((await status(stack.client, s)).lastError ? true : undefined), 60_000, 200).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 2_000));
+  pg = await startEmbeddedPostgres({ dataDir, port: pgPort });
+  await waitForCheckpoint(stack.client, s, head, 240_000);
+  const { default: pgLib } = await import('pg');
+  const db = new pgLib.Pool({ connectionString: pg.url });
+  db.on('error', () => undefined);
+  try {
+    assert.equal((await equalsChain(name, db)).rows, totalLogs);
+  } finally {
+    await db.end();
+  }
+});

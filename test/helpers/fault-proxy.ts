@@ -1,0 +1,344 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { freePort } from './ports';
+
+/**
+ * A fault-injecting JSON-RPC proxy on loopback, in front of a real node (anvil). Every POST body,
+ * single call or batch, is forwarded to `target`; the answer goes back unchanged unless a fault
+ * switched on with `fault()` fires. Faults can be switched on, changed and off while a test runs,
+ * each one counts how often it fired, and the proxy can be stopped and restarted on the same port
+ * to take the endpoint down and up.
+ *
+ * Transport faults (the whole HTTP exchange goes wrong):
+ * - `http429`       answers HTTP 429 Too Many Requests (body: a provider-style JSON-RPC error)
+ * - `http500`       answers HTTP 500
+ * - `reset`         destroys the socket without answering
+ * - `timeout`       holds the request `holdMs` (longer than the client's timeout), then drops it
+ * - `truncate`      forwards, then sends only the first half of the answer's body
+ * Content faults (one call inside the exchange goes wrong; the HTTP status stays 200):
+ * - `tooManyResults` eth_getLogs whose real answer has more than `maxLogs` logs gets
+ *                    `{"code":-32005,"message":"query returned more than 10000 results"}`
+ * - `rangeCap`       eth_getLogs spanning more than `maxRange` blocks gets
+ *                    `{"code":-32600,"message":"block range is too large, max <maxRange>"}`
+ * - `outsideRange`   eth_getLogs answers carry an extra copy of one of their logs whose
+ *                    blockNumber lies just outside the requested range
+ * - `wrongChainId`   eth_chainId answers `chainId`
+ *
+ * When a fault fires is set per fault: among the requests it applies to (its `methods`, and for
+ * content faults only where it can: a getLogs answer with logs to copy, a range over the cap …),
+ * `every: N, burst: K` fires on K consecutive ones out of every N (the last K), `times: T` stops
+ * after T firings. `every` defaults to 1 (always); `{ times: K }` alone is "the next K requests".
+ */
+
+export type FaultKind = 'http429' | 'http500' | 'reset' | 'timeout' | 'truncate' | 'tooManyResults' | 'rangeCap' | 'outsideRange' | 'wrongChainId';
+
+export const FAULT_KINDS: readonly FaultKind[] = ['http429', 'http500', 'reset', 'timeout', 'truncate', 'tooManyResults', 'rangeCap', 'outsideRange', 'wrongChainId'];
+
+export interface FaultSchedule {
+  /** Period in applicable requests; the fault fires on the last `burst` of every `every`. Default 1. */
+  every?: number;
+  /** Consecutive firings per period. Default 1. */
+  burst?: number;
+  /** Stop firing after this many firings (the rule stays, inert). Default: no limit. */
+  times?: number;
+  /** Only requests calling one of these methods (in a batch: any of its calls). Default: every method. */
+  methods?: string[];
+}
+
+export interface FaultOptions {
+  http429: FaultSchedule & { body?: string };
+  http500: FaultSchedule & { body?: string };
+  reset: FaultSchedule;
+  /** `holdMs`: how long the request is held before its socket is destroyed. Default 3000. */
+  timeout: FaultSchedule & { holdMs?: number };
+  truncate: FaultSchedule;
+  tooManyResults: FaultSchedule & { maxLogs: number };
+  rangeCap: FaultSchedule & { maxRange: number };
+  outsideRange: FaultSchedule;
+  wrongChainId: FaultSchedule & { chainId: number };
+}
+
+interface Rule<K extends FaultKind = FaultKind> {
+  options: FaultOptions[K];
+  /** Applicable requests seen, and firings, since the rule was set. */
+  seen: number;
+  fired: number;
+}
+
+export interface FaultProxy {
+  port: number;
+  /** `http://127.0.0.1:<port><path>` (the path is ignored by the proxy). */
+  url: (path?: string) => string;
+  /** Switches a fault on (or replaces its schedule; counters of the rule restart, `counts` do not). */
+  fault: <K extends FaultKind>(kind: K, options: FaultOptions[K]) => void;
+  /** Switches one fault, or every fault, off. */
+  clear: (kind?: FaultKind) => void;
+  /** How many times each fault fired since the proxy started (or `resetCounts`). */
+  counts: Record<FaultKind, number>;
+  /** HTTP requests received, JSON-RPC calls in them, calls per method, and requests per URL path. */
+  stats: { requests: number; calls: number; batches: number; methods: Map<string, number>; paths: Map<string, number> };
+  resetCounts: () => void;
+  /** Extra latency added to every forwarded answer (to make a backfill last long enough to interrupt). */
+  setDelay: (ms: number) => void;
+  /** Stops listening and drops every open connection, held ones too: callers see connection errors. */
+  stop: () => Promise<void>;
+  /** Listens again on the same port. */
+  restart: () => Promise<void>;
+  readonly listening: boolean;
+}
+
+interface JsonRpcCall {
+  jsonrpc?: string;
+  id?: unknown;
+  method?: string;
+  params?: unknown[];
+}
+
+interface JsonRpcAnswer {
+  jsonrpc: string;
+  id: unknown;
+  result?: unknown;
+  error?: { code: number; message: string };
+}
+
+const TRANSPORT_FAULTS = ['reset', 'timeout', 'http429', 'http500'] as const;
+
+const emptyCounts = (): Record<FaultKind, number> => Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+
+const hexNumber = (value: unknown): number | undefined => (typeof value === 'string' && /^0x[0-9a-f]+$/i.test(value) ? Number(BigInt(value)) : undefined);
+
+export async function startFaultProxy(target: string, options: { port?: number } = {}): Promise<FaultProxy> {
+  const port = options.port ?? (await freePort());
+  const rules = new Map<FaultKind, Rule>();
+  const counts = emptyCounts();
+  const stats = { requests: 0, calls: 0, batches: 0, methods: new Map<string, number>(), paths: new Map<string, number>() };
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  let delayMs = 0;
+  let server: http.Server | undefined;
+
+  /**
+   * Whether the rule for `kind` fires on this request, given that it applies. Counts the request
+   * among the rule's applicable ones, and the firing.
+   */
+  function fires(kind: FaultKind, methods: string[], applies = true): boolean {
+    const rule = rules.get(kind);
+    if (!rule || !applies) return false;
+    const { every = 1, burst = 1, times, methods: only } = rule.options as FaultSchedule;
+    if (only && !methods.some((m) => only.includes(m))) return false;
+    if (times !== undefined && rule.fired >= times) return false;
+    const index = rule.seen;
+    rule.seen += 1;
+    if (index % every < every - Math.min(burst, every)) return false;
+    rule.fired += 1;
+    counts[kind] += 1;
+    return true;
+  }
+
+  const option = <K extends FaultKind>(kind: K): FaultOptions[K] | undefined => rules.get(kind)?.options as FaultOptions[K] | undefined;
+
+  function rpcError(call: JsonRpcCall, code: number, message: string): JsonRpcAnswer {
+    return { jsonrpc: '2.0', id: call.id ?? null, error: { code, message } };
+  }
+
+  /** Content faults decided before forwarding (no need to ask the node). */
+  function answerBefore(call: JsonRpcCall): JsonRpcAnswer | undefined {
+    if (call.method === 'eth_getLogs') {
+      const cap = option('rangeCap');
+      const filter = (call.params?.[0] ?? {}) as { fromBlock?: unknown; toBlock?: unknown };
+      const from = hexNumber(filter.fromBlock);
+      const to = hexNumber(filter.toBlock);
+      const span = from !== undefined && to !== undefined ? to - from + 1 : Infinity;
+      if (cap && fires('rangeCap', [call.method], span > cap.maxRange)) {
+        return rpcError(call, -32600, `block range is too large, max ${cap.maxRange}`);
+      }
+    }
+    if (call.method === 'eth_chainId') {
+      const wrong = option('wrongChainId');
+      if (wrong && fires('wrongChainId', [call.method])) return { jsonrpc: '2.0', id: call.id ?? null, result: `0x${wrong.chainId.toString(16)}` };
+    }
+    return undefined;
+  }
+
+  /** Content faults decided on the node's real answer. */
+  function answerAfter(call: JsonRpcCall, answer: JsonRpcAnswer): JsonRpcAnswer {
+    if (call.method !== 'eth_getLogs' || !Array.isArray(answer.result)) return answer;
+    const logs = answer.result as Array<Record<string, unknown>>;
+    const tooMany = option('tooManyResults');
+    if (tooMany && fires('tooManyResults', [call.method], logs.length > tooMany.maxLogs)) {
+      return rpcError(call, -32005, 'query returned more than 10000 results');
+    }
+    if (fires('outsideRange', [call.method], logs.length > 0)) {
+      const filter = (call.params?.[0] ?? {}) as { fromBlock?: unknown; toBlock?: unknown };
+      const to = hexNumber(filter.toBlock) ?? Number(BigInt(String(logs[logs.length - 1]!.blockNumber)));
+      const from = hexNumber(filter.fromBlock) ?? 0;
+      // Alternate above and below the range (below only where there is a block below).
+      const outside = counts.outsideRange % 2 === 1 || from === 0 ? to + 1 : from - 1;
+      const copy = { ...logs[0]!, blockNumber: `0x${outside.toString(16)}` };
+      return { ...answer, result: [...logs, copy] };
+    }
+    return answer;
+  }
+
+  async function forward(body: unknown): Promise<{ status: number; text: string }> {
+    const response = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: response.status, text: await response.text() };
+  }
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        resolve();
+      }, ms);
+      timers.add(t);
+    });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string): Promise<void> {
+    stats.requests += 1;
+    stats.paths.set(req.url ?? '/', (stats.paths.get(req.url ?? '/') ?? 0) + 1);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse error' } }));
+      return;
+    }
+    const batch = Array.isArray(parsed);
+    if (batch) stats.batches += 1;
+    const calls = (batch ? parsed : [parsed]) as JsonRpcCall[];
+    const methods = calls.map((c) => String(c.method));
+    stats.calls += calls.length;
+    for (const m of methods) stats.methods.set(m, (stats.methods.get(m) ?? 0) + 1);
+
+    // Transport faults: the exchange itself fails.
+    for (const kind of TRANSPORT_FAULTS) {
+      if (!fires(kind, methods)) continue;
+      if (kind === 'reset') {
+        req.socket.destroy();
+        return;
+      }
+      if (kind === 'timeout') {
+        await sleep(option('timeout')?.holdMs ?? 3_000);
+        req.socket.destroy();
+        return;
+      }
+      if (kind === 'http429') {
+        const id = batch ? null : (calls[0]?.id ?? null);
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+        res.end(option('http429')?.body ?? JSON.stringify({ jsonrpc: '2.0', id, error: { code: 429, message: 'Too Many Requests: your app has hit its request rate' } }));
+        return;
+      }
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(option('http500')?.body ?? 'Internal Server Error');
+      return;
+    }
+
+    // Content faults, call by call; only the calls not answered here go to the node.
+    const answers: Array<JsonRpcAnswer | undefined> = calls.map(answerBefore);
+    const pending = calls.map((c, i) => ({ c, i })).filter(({ i }) => !answers[i]);
+    let status = 200;
+    let text: string;
+    if (pending.length > 0) {
+      const forwarded = await forward(batch ? pending.map((p) => p.c) : pending[0]!.c);
+      status = forwarded.status;
+      let real: unknown;
+      try {
+        real = JSON.parse(forwarded.text);
+      } catch {
+        real = undefined;
+      }
+      if (real === undefined || (batch && !Array.isArray(real))) {
+        // Not JSON-RPC (a node error page): pass it through untouched.
+        text = forwarded.text;
+        if (delayMs) await sleep(delayMs);
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(maybeTruncate(text, methods));
+        return;
+      }
+      const realAnswers = (batch ? real : [real]) as JsonRpcAnswer[];
+      const byId = new Map(realAnswers.map((a) => [JSON.stringify(a.id), a]));
+      pending.forEach(({ c, i }, n) => {
+        const answer = (batch ? byId.get(JSON.stringify(c.id ?? null)) : realAnswers[n]) ?? rpcError(c, -32603, 'proxy: the node gave no answer for this call');
+        answers[i] = answerAfter(c, answer);
+      });
+    }
+    text = JSON.stringify(batch ? answers : answers[0]);
+    if (delayMs) await sleep(delayMs);
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(maybeTruncate(text, methods));
+  }
+
+  function maybeTruncate(text: string, methods: string[]): string {
+    return fires('truncate', methods) ? text.slice(0, Math.floor(text.length / 2)) : text;
+  }
+
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const s = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((error: Error) => {
+            if (res.headersSent || res.destroyed) return;
+            res.writeHead(502, { 'content-type': 'text/plain' });
+            res.end(`proxy: ${error.message}`);
+          });
+        });
+      });
+      s.on('connection', (socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+      });
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => {
+        server = s;
+        resolve();
+      });
+    });
+
+  const stop = async () => {
+    const s = server;
+    server = undefined;
+    if (!s) return;
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    for (const socket of sockets) socket.destroy();
+    // Held requests (timeout fault, delay) die with their sockets.
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+    s.closeAllConnections();
+    await closed;
+  };
+
+  await start();
+  return {
+    port,
+    url: (path = '') => `http://127.0.0.1:${port}${path}`,
+    fault: (kind, opts) => {
+      rules.set(kind, { options: opts, seen: 0, fired: 0 });
+    },
+    clear: (kind) => {
+      if (kind) rules.delete(kind);
+      else rules.clear();
+    },
+    counts,
+    stats,
+    resetCounts: () => {
+      Object.assign(counts, emptyCounts());
+      stats.requests = 0;
+      stats.calls = 0;
+      stats.batches = 0;
+      stats.methods.clear();
+      stats.paths.clear();
+    },
+    setDelay: (ms) => {
+      delayMs = ms;
+    },
+    stop,
+    restart: start,
+    get listening() {
+      return server !== undefined;
+    },
+  };
+}

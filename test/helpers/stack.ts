@@ -1,0 +1,85 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../src/dev/postgres';
+import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
+import { WORKFLOWS_PATH } from '../../src/worker';
+import { freePort } from './ports';
+
+export interface TestStack {
+  temporal: DevServer;
+  client: Client;
+  databaseUrl: string;
+  /** A pool for the test's own checks (not the worker's). */
+  db: pg.Pool;
+  bundle: WorkflowBundleWithSourceMap;
+  /** Which PostgreSQL: the running server through DATABASE_URL, or an embedded one. */
+  postgresKind: 'DATABASE_URL' | 'embedded';
+  stop: () => Promise<void>;
+}
+
+let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Workflows are bundled once per test file and reused by every worker in it. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundlePromise ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  return bundlePromise;
+}
+
+export interface StackOptions {
+  /** Force an embedded PostgreSQL even when DATABASE_URL is set (the default path must stay tested). */
+  embeddedPostgres?: boolean;
+}
+
+/** A real Temporal dev server (in memory, random ports) and a real PostgreSQL for one test file. */
+export async function startStack(options: StackOptions = {}): Promise<TestStack> {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  try {
+    const temporal = await startTemporalDevServer({ port: await freePort() });
+    cleanups.push(() => temporal.stop());
+    let databaseUrl = process.env.DATABASE_URL;
+    let postgresKind: TestStack['postgresKind'] = 'DATABASE_URL';
+    if (!databaseUrl || options.embeddedPostgres) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-test-pg-'));
+      chmodSync(dir, 0o755); // as root, PostgreSQL runs as the postgres user and must reach its data directory
+      const embedded = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), port: await freePort() });
+      cleanups.push(async () => {
+        await embedded.stop();
+        rmSync(dir, { recursive: true, force: true });
+      });
+      databaseUrl = embedded.url;
+      postgresKind = 'embedded';
+    }
+    const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+    // pool.end() resolves before its sockets close; a server stopping right after must not crash the file.
+    db.on('error', () => undefined);
+    cleanups.push(() => db.end());
+    const connection = await Connection.connect({ address: temporal.address });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection });
+    const bundle = await workflowBundle();
+    return {
+      temporal,
+      client,
+      databaseUrl,
+      db,
+      bundle,
+      postgresKind,
+      stop: async () => {
+        for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A unique indexer name (also its schema) and task queue per test, derived from its title. */
+export function uniqueName(title: string): string {
+  const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 24);
+  return `t_${slug}_${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
+const ALLOWED_PACKAGES = new Set(['@temporalio/workflow', '@temporalio/common']);
+
+/** Value (non-type) imports of a file: `import type` is erased at build time and harmless. */
+function valueImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const imports: string[] = [];
+  for (const m of text.matchAll(/^(?:import|export)\s+(?!type\b)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm)) imports.push(m[1]!);
+  for (const m of text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) imports.push(m[1]!);
+  return imports;
+}
+
+function resolveLocal(from: string, spec: string): string {
+  const base = path.resolve(path.dirname(from), spec);
+  for (const candidate of [base, `${base}.ts`, path.join(base, 'index.ts')]) {
+    try {
+      readFileSync(candidate);
+      return candidate;
+    } catch {
+      // try the next form
+    }
+  }
+  throw new Error(`cannot resolve ${spec} from ${from}`);
+}
+
+// Workflow code is replayed deterministically in a sandbox: it may not reach I/O, Node modules,
+// database or RPC clients, loggers, or the activity/worker/client SDKs, directly or through a helper.
+test('src/workflows imports nothing with side effects, directly or transitively', () => {
+  const seen = new Set<string>();
+  const queue = [path.join(SRC, 'workflows', 'index.ts')];
+  const offenders: string[] = [];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const spec of valueImports(file)) {
+      if (spec.startsWith('.')) queue.push(resolveLocal(file, spec));
+      else if (!ALLOWED_PACKAGES.has(spec)) offenders.push(`${path.relative(SRC, file)} imports ${spec}`);
+    }
+  }
+  assert.ok(seen.size >= 3, 'the walk found the workflow modules');
+  assert.deepEqual(offenders, []);
+});
