@@ -15,6 +15,7 @@ import { syncTip } from './sync-tip';
 import { verifyRange } from './verify-range';
 import { recordVerification } from '../db/verify';
 import { toActivityFailure } from './failure';
+import { keepAlive } from './keep-alive';
 import type {
   FindCommonAncestorInput,
   FindCommonAncestorResult,
@@ -84,11 +85,11 @@ export function createActivities(deps: ActivityDeps) {
     return logger.child({ workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId, activity: info.activityType });
   }
 
-  /** Every activity's errors pass through here on their way into workflow history. */
+  /** Every activity runs here: it heartbeats while alive, and its errors pass through on their way into history. */
   function guarded<I, O>(fn: (input: I) => Promise<O>): (input: I) => Promise<O> {
     return async (input: I) => {
       try {
-        return await fn(input);
+        return await keepAlive(() => fn(input));
       } catch (error) {
         const failure = toActivityFailure(error, redact);
         log().warn({ err: failure.message, ...rangeOf(input) }, 'activity failed');

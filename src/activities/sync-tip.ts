@@ -1,4 +1,4 @@
-import { heartbeat } from '@temporalio/activity';
+import { Context, heartbeat } from '@temporalio/activity';
 import { storedHash } from '../db/blocks';
 import { RpcRequestError } from '../errors';
 import { pruneBlockHashes } from '../db/rollback';
@@ -24,7 +24,8 @@ async function waitForNewHead(deps: { pool: Pool; rpc: ChainRpc }, input: { spec
     const latest = await deps.rpc.getBlockHeader('latest');
     if (latest.number !== checkpoint || (stored && latest.hash !== stored) || Date.now() >= deadline) return latest.number;
     heartbeat({ waiting: true, head: latest.number });
-    await new Promise((resolve) => setTimeout(resolve, Math.min(spec.tuning.pollIntervalMs, Math.max(0, deadline - Date.now()))));
+    // The activity's own sleep ends early when the activity is cancelled (workflow stopped or gone).
+    await Context.current().sleep(Math.min(spec.tuning.pollIntervalMs, Math.max(0, deadline - Date.now())));
   }
 }
 

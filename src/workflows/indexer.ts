@@ -14,6 +14,7 @@ import type { ActivityOptions } from '@temporalio/common';
 import type { IndexerActivities } from '../activities';
 import type { IndexRangeResult } from '../activities/types';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
+import { HEARTBEAT_TIMEOUT } from './heartbeat';
 import { INDEXER_MODE } from '../search-attributes';
 import type { IndexerSpec } from '../spec';
 import {
@@ -74,8 +75,7 @@ const retry = {
 
 const rangeOptions: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
-  // A worker that dies mid-range is noticed within this, and the range runs elsewhere.
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry,
 };
 const { indexRange } = proxyActivities<IndexerActivities>(rangeOptions);
@@ -83,10 +83,10 @@ const { indexRange } = proxyActivities<IndexerActivities>(rangeOptions);
 /** Activity summaries name the block range, so the Web UI's event list reads without opening payloads. */
 const withSummary = (summary: string): ActivityOptions => ({ ...rangeOptions, summary });
 
-const shortOptions: ActivityOptions = { startToCloseTimeout: '1 minute', retry };
+const shortOptions: ActivityOptions = { startToCloseTimeout: '1 minute', heartbeatTimeout: HEARTBEAT_TIMEOUT, retry };
 // syncTip waits for new blocks itself (up to TIP_WAIT_MS), heartbeating while it does.
 const TIP_WAIT_MS = 5_000;
-const tipOptions: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '20 seconds', retry };
+const tipOptions: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT, retry };
 const { prepareIndexer, getHead, saveCheckpoint, syncTip } = proxyActivities<IndexerActivities>(shortOptions);
 
 const HISTORY_LIMIT = 5_000;

@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { IndexerActivities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
+import { HEARTBEAT_TIMEOUT } from './heartbeat';
 import type { IndexerSpec } from '../spec';
 
 export interface ReorgRollbackInput {
@@ -22,6 +23,7 @@ export interface ReorgRollbackResult {
 
 const { findCommonAncestor, rollbackTo } = proxyActivities<IndexerActivities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
 });
 

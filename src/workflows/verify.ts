@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { IndexerActivities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
+import { HEARTBEAT_TIMEOUT } from './heartbeat';
 import type { IndexerSpec } from '../spec';
 
 export interface VerifyInput {
@@ -31,7 +32,7 @@ export interface VerifyResult {
 
 const { verifyRange, recordVerification } = proxyActivities<IndexerActivities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
 });
 
