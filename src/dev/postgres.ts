@@ -97,6 +97,9 @@ export async function startEmbeddedPostgres(options: { dataDir?: string; port: n
     dataDir,
     stop: async () => {
       process.removeListener('exit', onExit);
+      // A Ctrl-C in the terminal reaches the server too (it shares our process group) and it shuts
+      // down on its own; pg.stop() would then wait forever for an exit that already happened.
+      if (!server || server.exitCode !== null || server.signalCode !== null) return;
       await pg.stop();
     },
   };

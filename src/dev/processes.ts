@@ -29,9 +29,13 @@ export interface ManagedProcess {
   stop: (signal?: NodeJS.Signals, graceMs?: number) => Promise<void>;
 }
 
-/** Spawns a helper process whose output is kept (not printed) and which stops with us. */
+/**
+ * Spawns a helper process whose output is kept (not printed) and which stops with us. It gets its
+ * own process group, so a Ctrl-C in the terminal reaches only us: we then stop things in order
+ * (the worker first, while the Temporal server can still take its last reports), not all at once.
+ */
 export function spawnManaged(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; name: string }): ManagedProcess {
-  const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let tail = '';
   let exit: string | undefined;
   const keep = (chunk: Buffer) => {

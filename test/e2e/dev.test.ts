@@ -47,7 +47,8 @@ function runDev(cwd: string, ports: Record<string, number>): DevRun {
       '--metrics-port',
       String(ports.metrics),
     ],
-    { cwd, env },
+    // Its own process group, so interrupt() can signal the group the way a terminal's Ctrl-C does.
+    { cwd, env, detached: true },
   );
   const lines: string[] = [];
   let buffer = '';
@@ -81,7 +82,8 @@ function runDev(cwd: string, ports: Record<string, number>): DevRun {
         check();
       }),
     interrupt: async () => {
-      child.kill('SIGINT');
+      // A terminal's Ctrl-C: SIGINT to the whole foreground process group, helpers included.
+      process.kill(-child.pid!, 'SIGINT');
       const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
       const code = await exited;
       clearTimeout(timer);
@@ -133,6 +135,9 @@ test('indexer dev: everything local, indexed rows equal the demo chain, Ctrl-C s
   }
 
   assert.equal(await first.interrupt(), 0, `indexer dev exits 0 on Ctrl-C; output:\n${first.lines.join('\n')}`);
+  // Stopped in order: the worker reported its last activity before the Temporal server went away.
+  const shutdownWarnings = first.lines.filter((l) => /temporalio_(sdk_core|client)\S*: /.test(l));
+  assert.deepEqual(shutdownWarnings, [], 'no Temporal core warnings on Ctrl-C');
   const stoppedAt = Math.max(...first.lines.map((l) => Number(/checkpoint=(\d+)/.exec(l)?.[1] ?? -1)));
   // Everything it started is gone: the ports are free again.
   for (const port of Object.values(ports)) assert.ok(await canListen(port), `port ${port} was released`);
