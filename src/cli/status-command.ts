@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { createLogUpdate } from 'log-update';
 import type { IndexerStatus } from '../workflows/messages';
 import { renderStatus, statusLine } from './render';
 import { CliError, cliSettings } from './settings';
@@ -18,38 +19,44 @@ export interface StatusOptions {
   intervalMs?: number;
 }
 
-/** Redraws the status in place on a terminal, or prints a line per indexer per tick elsewhere. */
+/**
+ * Redraws the status in place on a terminal (log-update: it counts wrapped lines, so a long
+ * lastError does not break the redraw), or prints a line per indexer per tick elsewhere.
+ */
 export async function watchStatus(client: Client, name: string | undefined, options: { intervalMs: number; header?: string[]; signal?: AbortSignal }): Promise<void> {
-  const tty = Boolean(process.stdout.isTTY);
-  let drawn = 0;
-  while (!options.signal?.aborted) {
-    let lines: string[];
-    try {
-      const statuses = await collectStatuses(client, name);
-      lines = tty ? statuses.flatMap(renderStatus) : statuses.map(statusLine);
-    } catch (error) {
-      lines = [`status unavailable: ${(error as Error).message.split('\n')[0]}`];
+  // A terminal that reports no size (some pseudo-terminals) cannot be redrawn in place: lines there.
+  const tty = Boolean(process.stdout.isTTY) && process.stdout.columns > 0 && process.stdout.rows > 0;
+  const draw = tty ? createLogUpdate(process.stdout, { showCursor: true }) : undefined;
+  try {
+    while (!options.signal?.aborted) {
+      let lines: string[];
+      try {
+        const statuses = await collectStatuses(client, name);
+        lines = tty ? statuses.flatMap(renderStatus) : statuses.map(statusLine);
+      } catch (error) {
+        lines = [`status unavailable: ${(error as Error).message.split('\n')[0]}`];
+      }
+      if (draw) draw([...(options.header ?? []), ...lines].join('\n'));
+      else process.stdout.write(`${new Date().toISOString()} ${lines.join('\n')}\n`);
+      await sleepUnlessAborted(options.intervalMs, options.signal);
     }
-    if (tty) {
-      const all = [...(options.header ?? []), ...lines];
-      if (drawn > 0) process.stdout.write(`\x1b[${drawn}A`);
-      process.stdout.write(all.map((l) => `\x1b[2K${l}\n`).join(''));
-      drawn = all.length;
-    } else {
-      process.stdout.write(`${new Date().toISOString()} ${lines.join('\n')}\n`);
-    }
-    await new Promise<void>((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        options.signal?.removeEventListener('abort', wake);
-        resolve();
-      }, options.intervalMs);
-      options.signal?.addEventListener('abort', wake, { once: true });
-    });
+  } finally {
+    draw?.done(); // leaves the last view on screen; later output goes below it
   }
+}
+
+function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', wake);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', wake, { once: true });
+  });
 }
 
 export async function statusCommand(name: string | undefined, options: StatusOptions): Promise<void> {

@@ -75,7 +75,7 @@ test('/health/ready is 503 while Temporal is unreachable and 200 once it is up; 
   assert.match(worker!.output(), /cannot reach Temporal .* retrying/);
 });
 
-test('/metrics during a backfill: counters move, and logs indexed match PostgreSQL at the end', { timeout: 180_000 }, async () => {
+test('/metrics during a backfill: counters move, and logs indexed match PostgreSQL at the end', { timeout: 180_000 }, async (t) => {
   assert.ok(client, 'Temporal is up (previous test)');
   const [spec] = specsFrom({
     name,
@@ -87,7 +87,9 @@ test('/metrics during a backfill: counters move, and logs indexed match PostgreS
 
   // status --watch in a pseudo-terminal (script(1) gives it one): it redraws a progress bar in place.
   const env = { ...process.env, TEMPORAL_ADDRESS: temporal!.address, TEMPORAL_TASK_QUEUE: name };
-  const tty = spawn('script', ['-qfec', `${process.execPath} ${INDEXER_BIN} status ${name} --watch`, '/dev/null'], { env });
+  // A sized terminal, as a terminal emulator gives (script's own pty reports 0×0).
+  const tty = spawn('script', ['-qfec', `stty rows 40 cols 120; ${process.execPath} ${INDEXER_BIN} status ${name} --watch`, '/dev/null'], { env });
+  t.after(() => tty.kill('SIGKILL'));
   let ttyOut = '';
   tty.stdout.on('data', (c) => (ttyOut += c));
 
@@ -123,6 +125,7 @@ test('/metrics during a backfill: counters move, and logs indexed match PostgreS
 
   // Without a terminal the same command prints lines.
   const plain = spawn(process.execPath, [INDEXER_BIN, 'status', name, '--watch'], { env });
+  t.after(() => plain.kill('SIGKILL'));
   let plainOut = '';
   plain.stdout.on('data', (c) => (plainOut += c));
   await eventually('a status line', async () => (/mode=realtime checkpoint=\d+/.test(plainOut) ? true : undefined), 30_000);
