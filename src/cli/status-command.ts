@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { createLogUpdate } from 'log-update';
 import type { IndexerStatus } from '../workflows/messages';
@@ -38,25 +39,11 @@ export async function watchStatus(client: Client, name: string | undefined, opti
       }
       if (draw) draw([...(options.header ?? []), ...lines].join('\n'));
       else process.stdout.write(`${new Date().toISOString()} ${lines.join('\n')}\n`);
-      await sleepUnlessAborted(options.intervalMs, options.signal);
+      await sleep(options.intervalMs, undefined, { signal: options.signal }).catch(() => undefined); // an abort ends the wait
     }
   } finally {
     draw?.done(); // leaves the last view on screen; later output goes below it
   }
-}
-
-function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const wake = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', wake);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', wake, { once: true });
-  });
 }
 
 export async function statusCommand(name: string | undefined, options: StatusOptions): Promise<void> {

@@ -14,7 +14,7 @@ import type { ActivityOptions } from '@temporalio/common';
 import type { IndexerActivities } from '../activities';
 import type { IndexRangeResult } from '../activities/types';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
-import { HEARTBEAT_TIMEOUT } from './heartbeat';
+import { activityOptions } from './activity-options';
 import { INDEXER_MODE } from '../search-attributes';
 import type { IndexerSpec } from '../spec';
 import {
@@ -65,28 +65,17 @@ export interface IndexerWorkflowResult {
 
 // Each activity call retries transient faults a few times with backoff; past that the workflow
 // itself records lastError and keeps retrying, so a long outage is visible in the status.
-const retry = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '30 seconds',
-  maximumAttempts: 4,
-  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
-};
-
-const rangeOptions: ActivityOptions = {
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry,
-};
+const ACTIVITY_ATTEMPTS = 4;
+const rangeOptions = activityOptions('10 minutes', ACTIVITY_ATTEMPTS);
 const { indexRange } = proxyActivities<IndexerActivities>(rangeOptions);
 
 /** Activity summaries name the block range, so the Web UI's event list reads without opening payloads. */
 const withSummary = (summary: string): ActivityOptions => ({ ...rangeOptions, summary });
 
-const shortOptions: ActivityOptions = { startToCloseTimeout: '1 minute', heartbeatTimeout: HEARTBEAT_TIMEOUT, retry };
+const shortOptions = activityOptions('1 minute', ACTIVITY_ATTEMPTS);
 // syncTip waits for new blocks itself (up to TIP_WAIT_MS), heartbeating while it does.
 const TIP_WAIT_MS = 5_000;
-const tipOptions: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT, retry };
+const tipOptions = activityOptions('2 minutes', ACTIVITY_ATTEMPTS);
 const { prepareIndexer, getHead, saveCheckpoint, syncTip } = proxyActivities<IndexerActivities>(shortOptions);
 
 const HISTORY_LIMIT = 5_000;

@@ -1,7 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { IndexerActivities } from '../activities';
-import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
-import { HEARTBEAT_TIMEOUT } from './heartbeat';
+import { activityOptions } from './activity-options';
 import type { IndexerSpec } from '../spec';
 
 export interface ReorgRollbackInput {
@@ -21,11 +20,8 @@ export interface ReorgRollbackResult {
   newHash: string | null;
 }
 
-const { findCommonAncestor, rollbackTo } = proxyActivities<IndexerActivities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
-});
+// Rollbacks retry until they succeed: the indexer cannot go on with data above a fork.
+const { findCommonAncestor, rollbackTo } = proxyActivities<IndexerActivities>(activityOptions('2 minutes'));
 
 /**
  * Rolls an indexer × chain back to the common ancestor of its stored chain and the canonical one

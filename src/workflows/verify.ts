@@ -1,7 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { IndexerActivities } from '../activities';
-import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
-import { HEARTBEAT_TIMEOUT } from './heartbeat';
+import { activityOptions } from './activity-options';
 import type { IndexerSpec } from '../spec';
 
 export interface VerifyInput {
@@ -30,11 +29,7 @@ export interface VerifyResult {
   problems: string[];
 }
 
-const { verifyRange, recordVerification } = proxyActivities<IndexerActivities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
-});
+const { verifyRange, recordVerification } = proxyActivities<IndexerActivities>(activityOptions('10 minutes', 10));
 
 /**
  * Compares stored data with the chain chunk by chunk, newest first, and re-indexes what differs.
