@@ -1,4 +1,3 @@
-import { heartbeat } from '@temporalio/activity';
 import { RangeTooLargeError, RpcRequestError } from '../errors';
 import type { LogRouter, DecodedLog } from '../indexing/log-router';
 import { getHeaderChain, type ChainRpc, type RawLog } from '../rpc/client';
@@ -32,7 +31,6 @@ export async function fetchRange(rpc: ChainRpc, router: LogRouter, fromBlock: nu
         const mid = from + Math.floor((to - from) / 2);
         pending.unshift([from, mid], [mid + 1, to]);
         out.splits += 1;
-        heartbeat({ from, to, split: true });
         continue;
       }
       throw error;
@@ -56,7 +54,6 @@ export async function fetchRange(rpc: ChainRpc, router: LogRouter, fromBlock: nu
       }
       out.blocks.set(decoded.blockNumber, decoded.blockHash);
     }
-    heartbeat({ from, to, logs: out.logs.length });
   }
   return out;
 }

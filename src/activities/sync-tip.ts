@@ -1,4 +1,4 @@
-import { Context, heartbeat } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { storedHash } from '../db/blocks';
 import { RpcRequestError } from '../errors';
 import { pruneBlockHashes } from '../db/rollback';
@@ -23,7 +23,6 @@ async function waitForNewHead(deps: { pool: Pool; rpc: ChainRpc }, input: { spec
   for (;;) {
     const latest = await deps.rpc.getBlockHeader('latest');
     if (latest.number !== checkpoint || (stored && latest.hash !== stored) || Date.now() >= deadline) return latest.number;
-    heartbeat({ waiting: true, head: latest.number });
     // The activity's own sleep ends early when the activity is cancelled (workflow stopped or gone).
     await Context.current().sleep(Math.min(spec.tuning.pollIntervalMs, Math.max(0, deadline - Date.now())));
   }
