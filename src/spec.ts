@@ -35,6 +35,8 @@ export interface IndexerSpec {
   contracts: ContractSpec[];
   tuning: ChainTuning;
   verify?: { intervalMs?: number; maxChunksPerRun?: number };
+  /** User handlers (config `handlers`): the module's absolute path; workers import it from there. */
+  handlers?: { module: string };
 }
 
 export function indexerWorkflowId(name: string, chainId: number): string {

@@ -119,6 +119,7 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
         verify: config.verify?.interval
           ? { intervalMs: parseDurationMs(config.verify.interval), maxChunksPerRun: config.verify.maxChunksPerRun }
           : undefined,
+        ...(config.handlers ? { handlers: { module: config.handlers } } : {}),
       };
       specs.set(contract.chain, spec);
     }
