@@ -7,8 +7,11 @@ export interface StoredEvent {
   table: EventTable;
   blockNumber: number;
   blockHash: string;
+  /** Unix seconds; null where unknown (rows stored before the column existed). */
+  blockTimestamp: number | null;
   logIndex: number;
   txHash: string;
+  txIndex: number | null;
   address: string;
   /** The argument columns, in the table's order, as node-pg returns them (numeric as text, jsonb parsed). */
   cells: unknown[];
@@ -41,7 +44,17 @@ export async function readStoredEvents(
       rowMode: 'array',
     });
     for (const [blockNumber, blockHash, logIndex, txHash, address, ...cells] of rows as unknown[][]) {
-      events.push({ table, blockNumber: Number(blockNumber), blockHash: String(blockHash), logIndex: Number(logIndex), txHash: String(txHash), address: String(address), cells });
+      events.push({
+        table,
+        blockNumber: Number(blockNumber),
+        blockHash: String(blockHash),
+        blockTimestamp: null,
+        logIndex: Number(logIndex),
+        txHash: String(txHash),
+        txIndex: null,
+        address: String(address),
+        cells,
+      });
     }
   }
   events.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);

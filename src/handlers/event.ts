@@ -32,9 +32,9 @@ export function handlerEvent(chainId: number, stored: StoredEvent): HandlerEvent
     contract: table.contract,
     name: table.event.name,
     args,
-    block: { number: stored.blockNumber, hash: stored.blockHash, timestamp: null },
+    block: { number: stored.blockNumber, hash: stored.blockHash, timestamp: stored.blockTimestamp },
     log: { index: stored.logIndex, address: stored.address },
-    transaction: { hash: stored.txHash, index: null },
+    transaction: { hash: stored.txHash, index: stored.txIndex },
   };
 }
 
