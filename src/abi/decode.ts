@@ -2,7 +2,7 @@ import { decodeAbiParameters, type AbiParameter, type Hex } from 'viem';
 import { AbiDecodeError } from '../errors';
 import { columnValue } from './encode';
 import type { EventTable } from './layout';
-import type { AbiParam } from './solidity-types';
+import type { AbiEventParameter } from './event-abi';
 
 type CellValue = string | boolean | null;
 
@@ -12,7 +12,7 @@ type CellValue = string | boolean | null;
  */
 export class EventDecoder {
   readonly table: EventTable;
-  private readonly indexed: Array<{ column: number; param: AbiParam; hashed: boolean }> = [];
+  private readonly indexed: Array<{ column: number; param: AbiEventParameter; hashed: boolean }> = [];
   private readonly dataParams: AbiParameter[] = [];
   private readonly dataColumns: number[] = [];
 

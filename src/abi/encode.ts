@@ -1,5 +1,5 @@
 import type { ArgColumn } from './layout';
-import { arrayElementType, type AbiParam } from './solidity-types';
+import type { AbiParameter } from './event-abi';
 
 /** PostgreSQL text cannot hold NUL characters (DESIGN.md, "Strings"). */
 export function stripNul(s: string): string {
@@ -32,14 +32,14 @@ export function columnValue(column: ArgColumn, value: unknown): string | boolean
  * JSON form of an array or tuple: tuples as objects keyed by component name (positional "0", "1" …
  * where unnamed), integers as decimal strings, addresses and bytes as lowercase hex.
  */
-export function jsonValue(param: AbiParam, value: unknown): unknown {
-  const element = arrayElementType(param.type);
+export function jsonValue(param: AbiParameter, value: unknown): unknown {
+  const element = /^(.*)\[\d*\]$/.exec(param.type)?.[1];
   if (element !== undefined) {
     const items = value as readonly unknown[];
-    return items.map((item) => jsonValue({ ...param, type: element, name: undefined }, item));
+    return items.map((item) => jsonValue({ ...param, type: element, name: undefined } as AbiParameter, item));
   }
   if (param.type === 'tuple') {
-    const components = param.components ?? [];
+    const components = 'components' in param ? param.components : [];
     const out: Record<string, unknown> = {};
     components.forEach((component, i) => {
       const key = component.name ? component.name : String(i);
