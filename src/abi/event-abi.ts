@@ -52,7 +52,7 @@ function unsupportedReason(params: readonly AbiParameter[]): string | undefined 
     if (p.type.startsWith('function')) return `function-typed arguments are not supported ("${p.type}")`;
     if (TUPLE.test(p.type)) {
       const components = 'components' in p ? p.components : [];
-      if (components.length === 0) return `tuple "${p.name ?? ''}" has no components`;
+      if (components.length === 0) return `tuple ${p.name ? `"${p.name}"` : 'argument'} has no components`;
       const reason = unsupportedReason(components);
       if (reason) return reason;
     }
@@ -63,10 +63,12 @@ function unsupportedReason(params: readonly AbiParameter[]): string | undefined 
 /** The first type string abitype rejects, explained; undefined when the problem is elsewhere. */
 function rejectedTypeReason(raw: unknown): string | undefined {
   if (!Array.isArray(raw)) return undefined;
-  for (const p of raw as Array<{ name?: unknown; type?: unknown; components?: unknown }>) {
-    if (typeof p !== 'object' || p === null || typeof p.type !== 'string') continue;
+  for (const [i, p] of (raw as Array<{ name?: unknown; type?: unknown; components?: unknown }>).entries()) {
+    if (typeof p !== 'object' || p === null) continue;
+    const name = typeof p.name === 'string' && p.name ? `"${p.name}"` : `#${i}`;
+    if (typeof p.type !== 'string') return `argument ${name} has no type`;
     if (TUPLE.test(p.type)) {
-      if (!Array.isArray(p.components) || p.components.length === 0) return `tuple "${typeof p.name === 'string' ? p.name : ''}" has no components`;
+      if (!Array.isArray(p.components) || p.components.length === 0) return `tuple ${name} has no components`;
       const reason = rejectedTypeReason(p.components);
       if (reason) return reason;
     } else if (!AbiParameterSchema.safeParse({ type: p.type }).success) {
@@ -77,8 +79,10 @@ function rejectedTypeReason(raw: unknown): string | undefined {
 }
 
 function whyNotSolidity(type: string): string {
-  if (/^u?int\d/.test(type)) return `bad integer width in "${type}"`;
-  if (/^bytes\d/.test(type)) return `bad bytes length in "${type}"`;
+  const base = type.replace(/(\[\d*\])+$/, '');
+  if (base.includes('[') || base.includes(']')) return `bad array suffix in "${type}"`;
+  if (/^u?int\d/.test(base)) return `bad integer width in "${type}"`;
+  if (/^bytes\d/.test(base)) return `bad bytes length in "${type}"`;
   return `unknown type "${type}"`;
 }
 

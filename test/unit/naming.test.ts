@@ -86,6 +86,9 @@ test('invalid ABI types are named in one line', () => {
   assert.equal(reason([{ name: 'x', type: 'function' }]), 'function-typed arguments are not supported ("function")');
   assert.equal(reason([{ name: 'x', type: 'uint256', indexed: 'yes' }]), 'inputs[0].indexed: Invalid input: expected boolean, received string');
   assert.match(reason('not a list') ?? '', /^inputs: /);
+  assert.equal(reason([{ name: 'x', type: 'uint256[2' }]), 'bad array suffix in "uint256[2"');
+  assert.equal(reason([{ name: 'x' }]), 'argument "x" has no type');
+  assert.equal(reason([{ type: 'uint256' }, { type: 7 }]), 'argument #1 has no type');
   for (const r of [reason([{ type: 'uint7' }]), reason([{ name: 'x', type: 'uint256', indexed: 1 }])]) assert.ok(!r?.includes('\n'), 'one line');
   assert.equal(reason([{ name: 'x', type: 'uint256[][3]' }, { name: 'y', type: 'tuple[2]', components: [{ name: 'z', type: 'bytes' }] }]), undefined);
   assert.equal(reason(undefined), undefined, 'an event without inputs is fine');
