@@ -48,7 +48,9 @@ function canonicalParam<P extends AbiParameter & { indexed?: boolean }>(p: P): P
 /** Types abitype accepts that the indexer does not: nothing to store, or nothing to decode. */
 function unsupportedReason(params: readonly AbiParameter[]): string | undefined {
   for (const p of params) {
-    if (/\[0\]/.test(p.type)) return `zero-length array in "${p.type}"`;
+    if (/\[0+\]/.test(p.type)) return `zero-length array in "${p.type}"`;
+    // Solidity writes `[1]`; `[01]` would hash to another selector.
+    if (/\[0\d/.test(p.type)) return `bad array length in "${p.type}"`;
     if (p.type.startsWith('function')) return `function-typed arguments are not supported ("${p.type}")`;
     if (TUPLE.test(p.type)) {
       const components = 'components' in p ? p.components : [];

@@ -268,7 +268,10 @@ export function readerFor(param: ComponentSpec, path: string): Reader {
   const array = /^(.*)\[(\d*)\]$/.exec(type);
   if (array) {
     const element = readerFor({ ...param, type: array[1]! }, `${path}[]`);
-    return arrayReader(element, array[2] ? Number(array[2]) : undefined, label);
+    const length = array[2] ? Number(array[2]) : undefined;
+    // A zero-size element would let a huge length loop without reading anything (event-abi.ts refuses these).
+    if (length === 0) throw new Error(`cannot decode zero-length array type "${type}"`);
+    return arrayReader(element, length, label);
   }
   if (type === 'tuple') {
     const components = param.components ?? [];

@@ -83,6 +83,8 @@ test('invalid ABI types are named in one line', () => {
   assert.equal(reason([{ name: 'x', type: 'tuple[]', components: [] }]), 'tuple "x" has no components');
   assert.equal(reason([{ name: 'x', type: 'tuple', components: [{ name: 'a', type: 'uint8' }, { name: 'b', type: 'bytes0' }] }]), 'bad bytes length in "bytes0"');
   assert.equal(reason([{ name: 'x', type: 'uint256[0]' }]), 'zero-length array in "uint256[0]"');
+  assert.equal(reason([{ name: 'x', type: 'uint256[2][00]' }]), 'zero-length array in "uint256[2][00]"');
+  assert.equal(reason([{ name: 'x', type: 'uint256[01]' }]), 'bad array length in "uint256[01]"');
   assert.equal(reason([{ name: 'x', type: 'function' }]), 'function-typed arguments are not supported ("function")');
   assert.equal(reason([{ name: 'x', type: 'uint256', indexed: 'yes' }]), 'inputs[0].indexed: Invalid input: expected boolean, received string');
   assert.match(reason('not a list') ?? '', /^inputs: /);
