@@ -91,9 +91,10 @@ export class EventDecoder {
         src.hex = '';
       }
     } catch (error) {
-      if (!(error instanceof MalformedLogError)) throw error;
       this.source.hex = '';
-      throw new AbiDecodeError(`${where()} does not decode as ${table.contract}.${table.signature}: ${error.message}; is the ABI for this address right?`);
+      // Anything else thrown here is as deterministic as a malformed log: retrying cannot help.
+      const reason = error instanceof MalformedLogError ? error.message : `${(error as Error).name}: ${String((error as Error).message).split('\n')[0]}`;
+      throw new AbiDecodeError(`${where()} does not decode as ${table.contract}.${table.signature}: ${reason}; is the ABI for this address right?`, { cause: error });
     }
     return cells;
   }
