@@ -88,6 +88,8 @@ export class EventDecoder {
         for (const arg of this.data) {
           cells[arg.column] = arg.reader.cell(src, arg.reader.dynamic ? followOffset(src, arg.head, 2, arg.label) : arg.head);
         }
+        // As viem: data for non-indexed arguments is at least one word (a lone short bytesN reads less).
+        if (hex.length < 2 + 64) throw new MalformedLogError(`the data is ${(hex.length - 2) / 2} bytes, less than one 32-byte word`);
         src.hex = '';
       }
     } catch (error) {
