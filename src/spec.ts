@@ -11,6 +11,8 @@ export interface ContractSpec {
   addresses: string[];
   startBlock: number;
   endBlock?: number;
+  /** `["transaction"]`: rows also carry the transaction's from, to and value. */
+  include?: Array<'transaction'>;
   /** The selected events only. */
   events: AbiEvent[];
 }

@@ -1,4 +1,5 @@
 import { RangeTooLargeError, RpcRequestError } from '../errors';
+import { fillBlockTimestamps } from '../indexing/block-fields';
 import type { LogRouter, DecodedLog } from '../indexing/log-router';
 import { getHeaderChain, type ChainRpc, type RawLog } from '../rpc/client';
 import type { ActivityEnv } from './env';
@@ -13,6 +14,7 @@ export async function indexRange(env: ActivityEnv, { spec, fromBlock, toBlock, t
   const started = Date.now();
   const rpc = env.rpcFor(spec);
   const fetched = await fetchRange(rpc, env.routerFor(spec), fromBlock, toBlock);
+  await fillBlockTimestamps(rpc, fetched.logs);
   const blocks = await hashesToStore(rpc, fetched, fromBlock, toBlock, trackHashesFrom);
   const written = await env.storeRange(spec, { fromBlock, toBlock, logs: fetched.logs, blocks });
   const durationMs = Date.now() - started;

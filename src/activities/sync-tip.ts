@@ -5,6 +5,7 @@ import { pruneBlockHashes } from '../db/rollback';
 import type { Pool } from '../db/pool';
 import { getHeaderChain, type ChainRpc } from '../rpc/client';
 import type { IndexerSpec } from '../spec';
+import { fillBlockTimestamps } from '../indexing/block-fields';
 import type { ActivityEnv } from './env';
 import { fetchRange } from './index-range';
 import type { SyncTipInput, SyncTipResult } from './types';
@@ -77,6 +78,7 @@ async function indexTip(env: ActivityEnv, rpc: ChainRpc, input: SyncTipInput): P
   if (toBlock <= checkpoint) return { ...base, durationMs: Date.now() - started };
 
   const fetched = await fetchRange(rpc, router, checkpoint + 1, toBlock);
+  await fillBlockTimestamps(rpc, fetched.logs, headers);
   const byNumber = new Map(headers.map((h) => [h.number, h]));
   for (const [number, hash] of fetched.blocks) {
     if (byNumber.get(number)?.hash !== hash) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { storedHashes } from '../db/blocks';
 import { storedCanonicalRows } from '../db/verify';
+import { fillBlockTimestamps } from '../indexing/block-fields';
 import { canonicalRow } from '../indexing/canonical';
 import type { ActivityEnv } from './env';
 import { fetchRange } from './index-range';
@@ -32,6 +33,7 @@ async function compareChunk(env: ActivityEnv, input: VerifyRangeInput): Promise<
   const rpc = env.rpcFor(spec);
   const router = env.routerFor(spec);
   const fetched = await fetchRange(rpc, router, fromBlock, toBlock);
+  await fillBlockTimestamps(rpc, fetched.logs);
   const byTable = new Map(router.tables.map((t) => [t.table, t]));
   const chainRows = fetched.logs.map((l) => canonicalRow(byTable.get(l.table)!, l, l.args));
   const dbRows = await storedCanonicalRows(pool, spec.name, spec.chainId, router.tables, fromBlock, toBlock);

@@ -79,7 +79,7 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
     const events = selectEvents(contract, warn);
     let tables: EventTable[];
     try {
-      tables = eventTables(contract.name, events);
+      tables = eventTables(contract.name, events, { includeTransaction: contract.include?.includes('transaction') });
     } catch (error) {
       throw new InvalidConfigError(`contracts.${contract.name}: ${(error as Error).message}`);
     }
@@ -116,7 +116,14 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
       throw new InvalidConfigError(`contracts[${i}].name: "${contract.name}" appears twice on chain ${contract.chain}`);
     }
     const addresses = (Array.isArray(contract.address) ? contract.address : [contract.address]).map((a) => a.toLowerCase());
-    spec.contracts.push({ name: contract.name, addresses: [...new Set(addresses)], startBlock: contract.startBlock, endBlock: contract.endBlock, events });
+    spec.contracts.push({
+      name: contract.name,
+      addresses: [...new Set(addresses)],
+      startBlock: contract.startBlock,
+      endBlock: contract.endBlock,
+      events,
+      ...(contract.include?.length ? { include: [...new Set(contract.include)] } : {}),
+    });
   });
   return [...specs.values()];
 }

@@ -51,6 +51,8 @@ export const contractConfigSchema = z.strictObject({
   startBlock: blockNumber.default(0),
   endBlock: blockNumber.optional(),
   events: z.array(z.string().min(1)).min(1).optional(),
+  /** Extra fields per row that cost extra requests: the transaction's from, to and value. */
+  include: z.array(z.enum(['transaction'])).optional(),
 });
 
 export const configSchema = z.strictObject({

@@ -13,6 +13,8 @@ export interface RawLog {
   blockHash: string;
   transactionHash: string;
   transactionIndex?: string;
+  /** Not every RPC gives it (it is newer than eth_getLogs); headers have it otherwise. */
+  blockTimestamp?: string;
   logIndex: string;
   removed?: boolean;
 }
