@@ -1,8 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { bundleWorkflowsInChildProcess } from './workflow-bundle';
-import { InvalidConfigError } from './errors';
+import { bundleWorkflowsInChildProcess, prebuiltWorkflowBundle } from './workflow-bundle';
 import { createPool, type Pool } from './db/pool';
 import type { Logger } from './logger';
 import type { IndexerMetrics } from './metrics';
@@ -22,7 +21,7 @@ export interface WorkerSettings {
   /** Every RPC URL the worker may use, so all of them are redacted wherever they might surface. */
   knownRpcUrls: string[];
   logger: Logger;
-  /** Prebuilt bundle (tests and production); bundled from source when unset. */
+  /** A bundle built by the caller (tests); else the compiled CLI's prebuilt one, else bundled from source. */
   workflowBundle?: WorkflowBundleOption;
   metrics?: IndexerMetrics;
   maxConcurrentActivityTaskExecutions?: number;
@@ -77,7 +76,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
     activities,
-    workflowBundle: settings.workflowBundle ?? (await bundleWorkflowsInChildProcess(WORKFLOWS_PATH)),
+    workflowBundle: settings.workflowBundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflowsInChildProcess(WORKFLOWS_PATH)),
     maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivityTaskExecutions ?? 16,
     maxTaskQueueActivitiesPerSecond: settings.maxTaskQueueActivitiesPerSecond,
     ...(settings.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: settings.maxCachedWorkflows } : {}),
@@ -96,33 +95,5 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
         await connection.close().catch(() => undefined);
       }
     },
-  };
-}
-
-/**
- * Worker tuning from the environment (documented in the README, "Running in production"):
- * activity slots per worker, a task-queue-wide activity rate, the sticky workflow cache, and how
- * long in-flight activities get to finish on SIGTERM before they are handed back.
- */
-export function workerTuningFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<
-  WorkerSettings,
-  'maxConcurrentActivityTaskExecutions' | 'maxTaskQueueActivitiesPerSecond' | 'maxCachedWorkflows' | 'shutdownGraceTime'
-> {
-  const positive = (name: string): number | undefined => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return undefined;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidConfigError(`${name}=${raw} must be a positive number`);
-    return n;
-  };
-  const grace = env.WORKER_SHUTDOWN_GRACE_TIME;
-  if (grace !== undefined && !/^\d+(ms|s|m)?$/.test(grace.replace(/\s+/g, ''))) {
-    throw new InvalidConfigError(`WORKER_SHUTDOWN_GRACE_TIME=${grace} must be a duration like 25s`);
-  }
-  return {
-    maxConcurrentActivityTaskExecutions: positive('WORKER_MAX_CONCURRENT_ACTIVITIES'),
-    maxTaskQueueActivitiesPerSecond: positive('WORKER_MAX_ACTIVITIES_PER_SECOND'),
-    maxCachedWorkflows: positive('WORKER_MAX_CACHED_WORKFLOWS'),
-    shutdownGraceTime: grace?.replace(/\s+/g, ''),
   };
 }

@@ -6,6 +6,7 @@ import { buildSpecs } from '../config/resolve';
 import type { ResolvedConfig } from '../config/schema';
 import { startAnvil, type Anvil } from '../dev/anvil';
 import { resolveDatabase } from '../dev/database';
+import { databaseUrl, temporalEnv } from '../env';
 import { demoTokenArtifact, startDemoChain } from '../dev/demo';
 import { startTemporalDevServer } from '../dev/temporal-server';
 import { oneLine } from '../errors';
@@ -70,7 +71,7 @@ export async function devCommand(options: DevOptions): Promise<void> {
   try {
     // Temporal
     let uiUrl: string | undefined;
-    if (!process.env.TEMPORAL_ADDRESS) {
+    if (!temporalEnv().addressSet) {
       if (!(await isFree(TEMPORAL_PORT))) {
         throw new CliError(`port ${TEMPORAL_PORT} is in use: stop the other Temporal server or set TEMPORAL_ADDRESS to use it`);
       }
@@ -83,8 +84,9 @@ export async function devCommand(options: DevOptions): Promise<void> {
     }
 
     // PostgreSQL
-    say(process.env.DATABASE_URL ? 'using DATABASE_URL' : 'starting embedded PostgreSQL …');
-    const database = await resolveDatabase({ port: options.postgresPort, stateDir });
+    const url = databaseUrl();
+    say(url ? 'using DATABASE_URL' : 'starting embedded PostgreSQL …');
+    const database = await resolveDatabase({ url, port: options.postgresPort, stateDir });
     cleanups.push(() => database.stop());
 
     // Chains: the user's config, or the demo chain.

@@ -1,7 +1,8 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { indexerWorkflowId, type IndexerSpec } from '../spec';
 import type { indexerWorkflow } from '../workflows/indexer';
-import { chainRpcUrls, checkChainId, loadSpecs } from './config-specs';
+import { requireDatabaseUrl } from '../env';
+import { chainRpcUrls, checkChainId, checkDatabase, loadSpecs } from './config-specs';
 import { CliError, cliSettings } from './settings';
 import { INDEXER_CHAIN_ID, INDEXER_MODE, INDEXER_NAME } from '../search-attributes';
 import { connectClient, hasSearchAttributes } from './temporal';
@@ -48,8 +49,13 @@ export async function startIndexers(client: Client, specs: IndexerSpec[], taskQu
   return results;
 }
 
-/** `indexer start`: validate offline, check chain ids where an RPC is known, then start. */
+/**
+ * `indexer start`: validate offline, check chain ids where an RPC is known and that the database
+ * the workers write to answers, then start.
+ */
 export async function startCommand(options: StartOptions): Promise<void> {
+  const settings = cliSettings();
+  const databaseUrl = requireDatabaseUrl('start', '');
   const { config, specs } = await loadSpecs(options.config);
   for (const spec of specs) {
     const urls = chainRpcUrls(config, spec.chainId);
@@ -59,7 +65,8 @@ export async function startCommand(options: StartOptions): Promise<void> {
     if (check.fatal) throw new CliError(check.message);
     process.stderr.write(`warning: ${check.message}; the indexer will keep retrying\n`);
   }
-  const settings = cliSettings();
+  const database = await checkDatabase(databaseUrl);
+  if (!database.ok) process.stderr.write(`warning: ${database.message}; the workers will keep retrying\n`);
   const client = await connectClient(settings);
   try {
     for (const r of await startIndexers(client, specs, settings.taskQueue, options.fromBlock)) {

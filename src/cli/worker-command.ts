@@ -1,7 +1,8 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { findConfigPath, loadConfig } from '../config/load';
 import type { ResolvedConfig } from '../config/schema';
-import { resolveDatabase } from '../dev/database';
+import { EMBEDDED_POSTGRES_PORT, resolveDatabase } from '../dev/database';
+import { allRpcUrls, databaseUrl as databaseUrlFromEnv, metricsPort as metricsPortFromEnv, requireDatabaseUrl, workerTuning } from '../env';
 import { oneLine } from '../errors';
 import { createLogger, type Logger } from '../logger';
 import { redactUrl } from '../redact';
@@ -9,7 +10,7 @@ import { configRpcUrls, rpcUrlResolver } from '../rpc/endpoints';
 import getPort from 'get-port';
 import { IndexerMetrics } from '../metrics';
 import { startOpsServer } from '../ops-server';
-import { createIndexerWorker, workerTuningFromEnv, type IndexerWorker } from '../worker';
+import { createIndexerWorker, type IndexerWorker } from '../worker';
 import { chainRpcUrls, checkChainId } from './config-specs';
 import { CliError, cliSettings } from './settings';
 
@@ -42,25 +43,29 @@ function chainsToCheck(config: ResolvedConfig | undefined): Map<number, string[]
     const urls = config ? chainRpcUrls(config, chain.id) : undefined;
     if (urls) chains.set(chain.id, urls);
   }
-  for (const [key, value] of Object.entries(process.env)) {
-    const m = /^RPC_URL_(\d+)$/.exec(key);
-    if (m && value) chains.set(Number(m[1]), value.split(',').map((s) => s.trim()).filter(Boolean));
-  }
+  for (const [chainId, urls] of allRpcUrls()) chains.set(chainId, urls);
   return chains;
 }
 
 export interface WorkerCommandOptions {
   config?: string;
+  /** Explicit opt-in: when DATABASE_URL is not set, an embedded PostgreSQL (on this port, or 54329). */
+  embeddedPostgres?: boolean | number;
+  /** Where the embedded PostgreSQL keeps its data. */
+  stateDir?: string;
 }
 
 /** `indexer worker`: check every configured chain's id, then host workflows and activities until SIGINT/SIGTERM. */
 export async function workerCommand(options: WorkerCommandOptions): Promise<void> {
-  const logger = createLogger({ name: 'worker' });
+  // The environment first: a bad or missing variable is one line before anything starts.
   const settings = cliSettings();
+  const databaseUrl = options.embeddedPostgres ? databaseUrlFromEnv() : requireDatabaseUrl('worker', 'indexer worker --embedded-postgres');
+  const tuning = workerTuning();
+  const metricsPort = metricsPortFromEnv();
+  const logger = createLogger({ name: 'worker' });
   const configPath = findConfigPath(options.config);
   const config = configPath ? (await loadConfig(configPath)).config : undefined;
 
-  const tuning = workerTuningFromEnv();
   const chains = chainsToCheck(config);
   for (const [chainId, urls] of chains) {
     const check = await checkChainId(chainId, urls);
@@ -69,13 +74,17 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
     logger.warn(check.message);
   }
 
-  const database = await resolveDatabase();
+  const database = await resolveDatabase({
+    url: databaseUrl,
+    port: typeof options.embeddedPostgres === 'number' ? options.embeddedPostgres : EMBEDDED_POSTGRES_PORT,
+    stateDir: options.stateDir,
+  });
+  if (database.embedded) logger.warn({ url: database.url }, 'using an embedded PostgreSQL (--embedded-postgres): for local use only; set DATABASE_URL in production');
   const metrics = new IndexerMetrics();
   let indexerWorker: IndexerWorker | undefined;
   let stopping = false;
 
   // /metrics and /health first, so an orchestrator sees "not ready" while Temporal is unreachable.
-  const metricsPort = process.env.METRICS_PORT ? Number(process.env.METRICS_PORT) : undefined;
   let ops: { url: string; close: () => Promise<void> } | undefined;
   let sdkMetricsAddress: string | undefined;
   if (metricsPort) {
