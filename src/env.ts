@@ -188,15 +188,18 @@ export function inCi(env: Env = process.env): boolean {
 export interface TracingEnv {
   /** OTEL_EXPORTER_OTLP_ENDPOINT (or …_TRACES_ENDPOINT): tracing is on when set. */
   endpoint: string;
+  /** The endpoint came from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: a full URL, used as is. */
+  signalSpecific: boolean;
   serviceName?: string;
 }
 
 /** OpenTelemetry over OTLP when an endpoint is set; undefined (tracing off) otherwise. */
 export function tracingEnv(env: Env = process.env): TracingEnv | undefined {
   const httpUrl = urlWithProtocols(['http:', 'https:'], 'an http(s):// URL, e.g. http://otel-collector:4318');
-  const endpoint = read('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', env, httpUrl) ?? read('OTEL_EXPORTER_OTLP_ENDPOINT', env, httpUrl);
+  const tracesEndpoint = read('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', env, httpUrl);
+  const endpoint = tracesEndpoint ?? read('OTEL_EXPORTER_OTLP_ENDPOINT', env, httpUrl);
   if (!endpoint) return undefined;
-  return { endpoint, serviceName: read('OTEL_SERVICE_NAME', env, nonEmptyName) };
+  return { endpoint, signalSpecific: tracesEndpoint !== undefined, serviceName: read('OTEL_SERVICE_NAME', env, nonEmptyName) };
 }
 
 // --- Streams (v2) ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Worker, type InjectedSinks, type WorkerInterceptors, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { bundleWorkflowsInChildProcess, prebuiltWorkflowBundle } from './workflow-bundle';
 import { createPool, type Pool } from './db/pool';
@@ -9,6 +9,7 @@ import { Redactor } from './redact';
 import { ChainRpc } from './rpc/client';
 import { requireRpcUrls, type RpcUrlSource } from './rpc/endpoints';
 import type { IndexerSpec } from './spec';
+import type { Tracing } from './tracing';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 
@@ -24,6 +25,8 @@ export interface WorkerSettings {
   /** A bundle built by the caller (tests); else the compiled CLI's prebuilt one, else bundled from source. */
   workflowBundle?: WorkflowBundleOption;
   metrics?: IndexerMetrics;
+  /** OpenTelemetry (src/tracing.ts); off when unset. */
+  tracing?: Tracing;
   maxConcurrentActivityTaskExecutions?: number;
   maxTaskQueueActivitiesPerSecond?: number;
   maxCachedWorkflows?: number;
@@ -71,8 +74,11 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
     await pool.end().catch(() => undefined);
     throw error;
   }
+  const { interceptors, sinks } = await tracingOptions(settings.tracing);
   const worker = await Worker.create({
     connection,
+    interceptors,
+    sinks,
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
     activities,
@@ -95,5 +101,23 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
         await connection.close().catch(() => undefined);
       }
     },
+  };
+}
+
+/**
+ * The Temporal SDK's OpenTelemetry interceptors for activities and the sink that carries workflow
+ * spans out of the sandbox. The workflow interceptors are in every bundle (workflow-bundle.ts), so
+ * the sink is registered even with tracing off, as a no-op: an unregistered sink is an error per call.
+ */
+async function tracingOptions(tracing: Tracing | undefined): Promise<{ interceptors?: WorkerInterceptors; sinks: InjectedSinks<Record<string, never>> }> {
+  if (!tracing) {
+    return { sinks: { exporter: { export: { fn: () => undefined, callDuringReplay: false } } } as never };
+  }
+  const otel = await import('@temporalio/interceptors-opentelemetry');
+  return {
+    interceptors: {
+      activity: [(ctx) => ({ inbound: new otel.OpenTelemetryActivityInboundInterceptor(ctx), outbound: new otel.OpenTelemetryActivityOutboundInterceptor(ctx) })],
+    },
+    sinks: { exporter: otel.makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } as never,
   };
 }

@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { indexerWorkflowId, type IndexerSpec } from '../spec';
 import type { indexerWorkflow } from '../workflows/indexer';
 import { requireDatabaseUrl } from '../env';
+import { startTracing } from '../tracing';
 import { chainRpcUrls, checkChainId, checkDatabase, loadSpecs } from './config-specs';
 import { CliError, cliSettings } from './settings';
 import { INDEXER_CHAIN_ID, INDEXER_MODE, INDEXER_NAME } from '../search-attributes';
@@ -67,7 +68,10 @@ export async function startCommand(options: StartOptions): Promise<void> {
   }
   const database = await checkDatabase(databaseUrl);
   if (!database.ok) process.stderr.write(`warning: ${database.message}; the workers will keep retrying\n`);
-  const client = await connectClient(settings);
+  // With tracing on, the start is the root of each indexer's trace: the workflow and its activities follow it.
+  const tracing = await startTracing({ serviceName: 'indexer-cli' });
+  const interceptors = tracing ? [new (await import('@temporalio/interceptors-opentelemetry')).OpenTelemetryWorkflowClientInterceptor()] : [];
+  const client = await connectClient(settings, { interceptors });
   try {
     for (const r of await startIndexers(client, specs, settings.taskQueue, options.fromBlock)) {
       process.stdout.write(
@@ -78,5 +82,6 @@ export async function startCommand(options: StartOptions): Promise<void> {
     }
   } finally {
     await client.connection.close();
+    await tracing?.shutdown();
   }
 }

@@ -1,12 +1,12 @@
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowClientInterceptor, type WorkflowHandle } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../search-attributes';
 import type { IndexerStatus } from '../workflows/messages';
 import { CliError, type CliSettings } from './settings';
 
-export async function connectClient(settings: CliSettings): Promise<Client> {
+export async function connectClient(settings: CliSettings, options: { interceptors?: WorkflowClientInterceptor[] } = {}): Promise<Client> {
   try {
     const connection = await Connection.connect({ address: settings.temporalAddress, connectTimeout: '5 seconds' });
-    return new Client({ connection, namespace: settings.namespace });
+    return new Client({ connection, namespace: settings.namespace, interceptors: { workflow: options.interceptors ?? [] } });
   } catch {
     throw new CliError(`cannot reach Temporal at ${settings.temporalAddress}: start it (indexer dev, or temporal server start-dev) or set TEMPORAL_ADDRESS`);
   }

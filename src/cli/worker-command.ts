@@ -2,7 +2,7 @@ import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { findConfigPath, loadConfig } from '../config/load';
 import type { ResolvedConfig } from '../config/schema';
 import { EMBEDDED_POSTGRES_PORT, resolveDatabase } from '../dev/database';
-import { allRpcUrls, databaseUrl as databaseUrlFromEnv, metricsPort as metricsPortFromEnv, requireDatabaseUrl, workerTuning } from '../env';
+import { allRpcUrls, databaseUrl as databaseUrlFromEnv, metricsPort as metricsPortFromEnv, requireDatabaseUrl, tracingEnv, workerTuning } from '../env';
 import { oneLine } from '../errors';
 import { createLogger, type Logger } from '../logger';
 import { redactUrl } from '../redact';
@@ -10,6 +10,7 @@ import { configRpcUrls, rpcUrlResolver } from '../rpc/endpoints';
 import getPort from 'get-port';
 import { IndexerMetrics } from '../metrics';
 import { startOpsServer } from '../ops-server';
+import { startTracing } from '../tracing';
 import { createIndexerWorker, type IndexerWorker } from '../worker';
 import { chainRpcUrls, checkChainId } from './config-specs';
 import { CliError, cliSettings } from './settings';
@@ -62,6 +63,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   const databaseUrl = options.embeddedPostgres ? databaseUrlFromEnv() : requireDatabaseUrl('worker', 'indexer worker --embedded-postgres');
   const tuning = workerTuning();
   const metricsPort = metricsPortFromEnv();
+  tracingEnv(); // OTEL_EXPORTER_OTLP_ENDPOINT, checked now; the exporter starts with the worker
   const logger = createLogger({ name: 'worker' });
   const configPath = findConfigPath(options.config);
   const config = configPath ? (await loadConfig(configPath)).config : undefined;
@@ -106,6 +108,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
     logger.info({ url: ops.url }, 'metrics and health endpoints up');
   }
   installTemporalRuntime(logger, { sdkMetricsAddress });
+  const tracing = await startTracing({ serviceName: 'indexer-worker' });
   const rpcUrls = rpcUrlResolver((chainId) => {
     const chain = Object.values(config?.chains ?? {}).find((c) => c.id === chainId);
     return configRpcUrls(chain?.rpc);
@@ -121,11 +124,12 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   // Temporal may come up after the worker (compose, Kubernetes): keep trying instead of exiting.
   for (let attempt = 1; !indexerWorker && !stopping; attempt++) {
     try {
-      indexerWorker = await createIndexerWorker({ ...settings, ...tuning, databaseUrl: database.url, rpcUrls, knownRpcUrls: [...chains.values()].flat(), logger, metrics });
+      indexerWorker = await createIndexerWorker({ ...settings, ...tuning, databaseUrl: database.url, rpcUrls, knownRpcUrls: [...chains.values()].flat(), logger, metrics, tracing });
     } catch (error) {
       const message = oneLine(error);
       if (!/connect|transport|unavailable|dns|refused|deadline/i.test(message)) {
         await ops?.close();
+        await tracing?.shutdown();
         await database.stop();
         throw new CliError(message);
       }
@@ -135,6 +139,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   }
   if (!indexerWorker) {
     await ops?.close();
+    await tracing?.shutdown();
     await database.stop();
     return;
   }
@@ -151,6 +156,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
     await indexerWorker.run();
   } finally {
     await ops?.close();
+    await tracing?.shutdown();
     await database.stop();
   }
   logger.info('worker stopped');

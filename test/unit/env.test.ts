@@ -50,7 +50,7 @@ test('good values are parsed and typed', () => {
     [10, ['http://x:1']],
   ]);
   assert.equal(databaseUrl({ DATABASE_URL: 'postgresql://u:p@h:5432/d' }), 'postgresql://u:p@h:5432/d');
-  assert.deepEqual(tracingEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }), { endpoint: 'http://collector:4318', serviceName: undefined });
+  assert.deepEqual(tracingEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }), { endpoint: 'http://collector:4318', signalSpecific: false, serviceName: undefined });
   assert.equal(logLevel({ LOG_LEVEL: 'debug' }), 'debug');
 });
 
