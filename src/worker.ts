@@ -109,7 +109,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
  * spans out of the sandbox. The workflow interceptors are in every bundle (workflow-bundle.ts), so
  * the sink is registered even with tracing off, as a no-op: an unregistered sink is an error per call.
  */
-async function tracingOptions(tracing: Tracing | undefined): Promise<{ interceptors?: WorkerInterceptors; sinks: InjectedSinks<Record<string, never>> }> {
+export async function tracingOptions(tracing: Tracing | undefined): Promise<{ interceptors?: WorkerInterceptors; sinks: InjectedSinks<Record<string, never>> }> {
   if (!tracing) {
     return { sinks: { exporter: { export: { fn: () => undefined, callDuringReplay: false } } } as never };
   }
