@@ -35,6 +35,8 @@ export interface WorkerSettings {
 
 export interface IndexerWorker {
   worker: Worker;
+  /** The worker's Temporal connection; a Client can share it. */
+  connection: NativeConnection;
   pool: Pool;
   redactor: Redactor;
   /** Runs until shutdown, then closes the database pool and the Temporal connection. */
@@ -90,6 +92,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
   });
   return {
     worker,
+    connection,
     pool,
     redactor,
     shutdown: () => worker.shutdown(),

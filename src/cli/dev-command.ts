@@ -13,6 +13,7 @@ import { oneLine } from '../errors';
 import { createLogger } from '../logger';
 import { IndexerMetrics } from '../metrics';
 import { startOpsServer } from '../ops-server';
+import { exportIndexerStatuses } from '../status-metrics';
 import { redactUrl } from '../redact';
 import { envRpcUrls, configRpcUrls } from '../rpc/endpoints';
 import { createIndexerWorker } from '../worker';
@@ -155,6 +156,8 @@ export async function devCommand(options: DevOptions): Promise<void> {
 
     const client = await connectClient(settings);
     cleanups.push(() => client.connection.close());
+    metrics.watchReadiness(async () => ({ ready: worker.worker.getState() === 'RUNNING' }));
+    exportIndexerStatuses({ client, taskQueue: settings.taskQueue, metrics, logger });
     await startIndexers(client, specs, settings.taskQueue);
 
     const header = [

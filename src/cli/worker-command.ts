@@ -1,3 +1,4 @@
+import { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { findConfigPath, loadConfig } from '../config/load';
 import type { ResolvedConfig } from '../config/schema';
@@ -10,6 +11,7 @@ import { configRpcUrls, rpcUrlResolver } from '../rpc/endpoints';
 import getPort from 'get-port';
 import { IndexerMetrics } from '../metrics';
 import { startOpsServer } from '../ops-server';
+import { exportIndexerStatuses } from '../status-metrics';
 import { startTracing } from '../tracing';
 import { createIndexerWorker, type IndexerWorker } from '../worker';
 import { chainRpcUrls, checkChainId } from './config-specs';
@@ -91,20 +93,17 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   let sdkMetricsAddress: string | undefined;
   if (metricsPort) {
     sdkMetricsAddress = `127.0.0.1:${await getPort({ host: '127.0.0.1' })}`;
-    ops = await startOpsServer({
-      port: metricsPort,
-      metrics,
-      sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`,
-      ready: async () => {
-        if (!indexerWorker || indexerWorker.worker.getState() !== 'RUNNING') return { ready: false, reason: `not connected to Temporal at ${settings.temporalAddress}` };
-        try {
-          await indexerWorker.pool.query('SELECT 1');
-          return { ready: true };
-        } catch (error) {
-          return { ready: false, reason: `PostgreSQL: ${indexerWorker.redactor.redact(oneLine(error))}` };
-        }
-      },
-    });
+    const ready = async () => {
+      if (!indexerWorker || indexerWorker.worker.getState() !== 'RUNNING') return { ready: false, reason: `not connected to Temporal at ${settings.temporalAddress}` };
+      try {
+        await indexerWorker.pool.query('SELECT 1');
+        return { ready: true };
+      } catch (error) {
+        return { ready: false, reason: `PostgreSQL: ${indexerWorker.redactor.redact(oneLine(error))}` };
+      }
+    };
+    metrics.watchReadiness(ready);
+    ops = await startOpsServer({ port: metricsPort, metrics, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`, ready });
     logger.info({ url: ops.url }, 'metrics and health endpoints up');
   }
   installTemporalRuntime(logger, { sdkMetricsAddress });
@@ -142,6 +141,11 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
     await tracing?.shutdown();
     await database.stop();
     return;
+  }
+  if (ops) {
+    // Paused, lastError, mode, lag … come from the workflows' status, read when Prometheus scrapes.
+    const client = new Client({ connection: indexerWorker.connection, namespace: settings.namespace });
+    exportIndexerStatuses({ client, taskQueue: settings.taskQueue, metrics, logger });
   }
   logger.info(
     {
