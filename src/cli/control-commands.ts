@@ -17,7 +17,7 @@ export async function signalCommand(name: string, signal: 'pause' | 'resume' | '
 }
 
 /** How long `indexer list` waits for a running indexer's status before showing it from visibility alone. */
-export const LIST_QUERY_TIMEOUT_MS = 1_500;
+export const LIST_QUERY_TIMEOUT_MS = 1_000;
 
 /**
  * `indexer list`: every indexer Temporal knows, from visibility (search attributes and memo), so
