@@ -6,7 +6,8 @@
  *   node --import tsx bench/cli.ts [--closed 300] [--orphaned 3] [--runs 5]
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,15 +23,25 @@ const { values: flags } = parseArgs({
   options: { closed: { type: 'string', default: '300' }, orphaned: { type: 'string', default: '3' }, runs: { type: 'string', default: '5' } },
 });
 const say = (line: string) => process.stdout.write(`${line}\n`);
+const cache = path.join(ROOT, 'bench', '.cache');
+mkdirSync(cache, { recursive: true });
 
-/** Wall time of one CLI run, start to exit. */
-function timeRun(argv: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; stderr: string }> {
+/**
+ * Wall time of one CLI run, start to exit, and its CPU time (user + system, from /usr/bin/time):
+ * on a machine busy with other work the wall time stretches, the CPU time much less.
+ */
+function timeRun(argv: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; cpuMs: number; code: number | null; stderr: string }> {
   return new Promise((resolve) => {
+    const usage = path.join(cache, `time-${process.pid}.txt`);
     const t0 = performance.now();
-    const child = spawn(process.execPath, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', usage, process.execPath, ...argv], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
-    child.on('exit', (code) => resolve({ ms: performance.now() - t0, code, stderr }));
+    child.on('exit', (code) => {
+      const ms = performance.now() - t0;
+      const [user, sys] = readFileSync(usage, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+      resolve({ ms, cpuMs: ((user ?? 0) + (sys ?? 0)) * 1000, code, stderr });
+    });
   });
 }
 
@@ -39,8 +50,6 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 say('building dist/ …');
 execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
 // The source path exactly as bin/indexer.mjs takes it when dist/ is stale.
-const cache = path.join(ROOT, 'bench', '.cache');
-mkdirSync(cache, { recursive: true });
 const fromSource = path.join(cache, 'indexer-from-source.mjs');
 writeFileSync(fromSource, `import { register } from 'tsx/esm/api';\nregister();\nconst { main } = await import(${JSON.stringify(path.join(ROOT, 'src', 'client.ts'))});\nawait main();\n`);
 
@@ -71,16 +80,19 @@ try {
     const bin = label.startsWith('compiled') ? [path.join(ROOT, 'bin', 'indexer.mjs')] : [entry];
     for (const args of [['--help'], ['status', live], ['list']]) {
       const times: number[] = [];
+      const cpu: number[] = [];
       for (let i = 0; i < runs; i++) {
         const r = await timeRun([...bin, ...args], env);
         if (r.code !== 0) throw new Error(`indexer ${args.join(' ')} failed: ${r.stderr}`);
         times.push(r.ms);
+        cpu.push(r.cpuMs);
       }
-      rows.push(`| ${label} | indexer ${args.join(' ')} | ${median(times).toFixed(0)} ms | ${Math.min(...times).toFixed(0)}–${Math.max(...times).toFixed(0)} ms |`);
+      rows.push(`| ${label} | indexer ${args.join(' ')} | ${median(times).toFixed(0)} ms | ${Math.min(...times).toFixed(0)}–${Math.max(...times).toFixed(0)} ms | ${median(cpu).toFixed(0)} ms |`);
     }
   }
   say(`\n${Number(flags.closed) + Number(flags.orphaned) + 1} indexers (${flags.closed} closed, ${flags.orphaned} without a worker, 1 live), ${runs} runs each, wall time from spawn to exit:`);
-  say('| CLI | command | median | range |\n|---|---|---|---|');
+  say(`load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores`);
+  say('| CLI | command | wall median | wall range | CPU (user+sys) median |\n|---|---|---|---|---|');
   rows.forEach(say);
   await worker.stop();
   for await (const wf of stack.client.workflow.list({ query: `ExecutionStatus = 'Running'` })) await stack.client.workflow.getHandle(wf.workflowId).terminate('bench over').catch(() => undefined);

@@ -77,12 +77,14 @@ export async function requireIndexers(client: Client, name: string, runningOnly:
  * server keeps one to a workflow whose workers are gone for about 30 s before it fails.
  */
 export async function queryStatus(client: Client, handle: WorkflowHandle, timeoutMs: number): Promise<IndexerStatus> {
+  const deadline = Date.now() + timeoutMs;
   try {
-    return await client.withDeadline(Date.now() + timeoutMs, () => handle.query<IndexerStatus>('status'));
+    return await client.withDeadline(deadline, () => handle.query<IndexerStatus>('status'));
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw new CliError(`indexer workflow ${handle.workflowId} not found`);
     const message = (error as Error).message.split('\n')[0] ?? '';
-    if (timedOut(error)) {
+    // grpc reports our deadline as DEADLINE_EXCEEDED or, for some calls, CANCELLED.
+    if (timedOut(error) || Date.now() >= deadline) {
       throw new CliError(`no worker answered the status query to ${handle.workflowId} within ${timeoutMs / 1000} s: is a worker running on its task queue? (indexer worker)`);
     }
     throw new CliError(`status query to ${handle.workflowId} failed: ${innermost(error) ?? message} (is a worker running? indexer worker)`);
