@@ -85,7 +85,7 @@ export function buildCli(): Command {
     .command('list')
     .description('indexers known to Temporal, with mode and progress')
     .option('--json', 'machine-readable')
-    .action(async (opts: { json?: boolean }) => (await import('./cli/control-commands')).listCommand(opts));
+    .action(async (opts: { json?: boolean }) => (await import('./cli/list-command')).listCommand(opts));
 
   return program;
 }

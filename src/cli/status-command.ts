@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
-import { createLogUpdate } from 'log-update';
 import type { IndexerStatus } from '../workflows/messages';
 import { renderStatus, statusLine } from './render';
 import { CliError, cliSettings } from './settings';
@@ -46,7 +45,7 @@ export interface StatusOptions {
 export async function watchStatus(client: Client, name: string | undefined, options: { intervalMs: number; header?: string[]; signal?: AbortSignal }): Promise<void> {
   // A terminal that reports no size (some pseudo-terminals) cannot be redrawn in place: lines there.
   const tty = Boolean(process.stdout.isTTY) && process.stdout.columns > 0 && process.stdout.rows > 0;
-  const draw = tty ? createLogUpdate(process.stdout, { showCursor: true }) : undefined;
+  const draw = tty ? (await import('log-update')).createLogUpdate(process.stdout, { showCursor: true }) : undefined;
   try {
     while (!options.signal?.aborted) {
       let lines: string[];
