@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Client, Connection } from '@temporalio/client';
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { Address } from 'viem';
 import { indexerWorkflowId } from '../../src/spec';
 import { startTracing, type Tracing } from '../../src/tracing';
+import { WORKFLOWS_PATH, tracingOptions } from '../../src/worker';
 import { startTestChain, type TestChain } from '../helpers/chain';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
 import { specsFrom, startIndexer } from '../helpers/indexer';
@@ -158,4 +160,30 @@ test('a range has one trace: start → workflow → activity → RPC and Postgre
 
   console.log(`the indexer's trace (${trace.length} spans), first levels:\n${render(trace, start, 0, [], 2).join('\n')}`);
   console.log(`one range in it:\n${render(trace, byId.get(parentOf(range)!)!).join('\n')}`);
+});
+
+test('a history recorded before the tracing interceptors existed replays with the bundle that has them', { timeout: 240_000 }, async () => {
+  // Workers upgraded to this version replay histories that older workers (no interceptors in
+  // their bundle, no trace headers) recorded: the interceptors must not change a single command.
+  const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
+  const oldBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silent as never });
+  const address: Address = await chain.deploy(emitter.abi, emitter.bytecode);
+  await chain.send(address, emitter.abi, 'emitMany', [5n, 9n]);
+  await chain.mine(60);
+  const head = Number(await chain.publicClient.getBlockNumber());
+  const name = uniqueName('replay old');
+  const old = await startInProcessWorker({ ...stack, bundle: oldBundle }, { taskQueue: name, rpc: { [chain.chainId]: [chain.url] } });
+  try {
+    const [spec] = specsFrom({
+      name,
+      chains: { local: { id: chain.chainId, maxBlockRange: 20, maxInFlight: 2, pollIntervalMs: 200 } },
+      contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi, startBlock: 0, endBlock: head }],
+    });
+    await (await startIndexer(stack.client, spec!, name)).result();
+  } finally {
+    await old.stop();
+  }
+  const history = await stack.client.workflow.getHandle(indexerWorkflowId(name, chain.chainId)).fetchHistory();
+  assert.ok((history.events?.length ?? 0) > 20, 'a history with activities to replay');
+  await Worker.runReplayHistory({ workflowBundle: stack.bundle, replayName: name, ...(await tracingOptions(undefined)) }, history);
 });
