@@ -42,6 +42,26 @@ export class IndexerMetrics {
   readonly handlersCheckpoint = new Gauge({ name: 'indexer_handlers_checkpoint_block', help: 'Last block whose events the handlers have all handled', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
   readonly verificationMismatches = new Counter({ name: 'indexer_verification_mismatches_total', help: 'Chunks whose stored data differed from the chain', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
 
+  // From the `status` query of the running indexer workflows this worker's task queue serves
+  // (status-metrics.ts): every worker on the queue exports the same series, so alerts and
+  // dashboards aggregate them with max by (indexer, chain_id).
+  readonly paused = new Gauge({ name: 'indexer_paused', help: '1 when the indexer is paused (signal, or an error retries cannot fix)', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
+  readonly lastError = new Gauge({ name: 'indexer_last_error', help: '1 while the indexer status has a lastError', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
+  readonly mode = new Gauge({ name: 'indexer_mode', help: '1 for the mode the indexer is in', labelNames: ['indexer', 'chain_id', 'mode'], registers: [this.registry] });
+  readonly statusCheckpoint = new Gauge({ name: 'indexer_status_checkpoint_block', help: 'Checkpoint as the workflow reports it', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
+  readonly statusLag = new Gauge({ name: 'indexer_status_lag_blocks', help: 'Safe head minus checkpoint as the workflow reports it (backfill and realtime)', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
+  readonly verificationUnrepaired = new Gauge({ name: 'indexer_verification_unrepaired', help: 'Chunks the last verification found wrong and could not repair', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
+  readonly statusPolls = new Counter({ name: 'indexer_status_polls_total', help: 'Status polls of the running indexers, by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  private readiness?: () => Promise<{ ready: boolean }>;
+  readonly ready = new Gauge({
+    name: 'indexer_worker_ready',
+    help: '1 when the worker is connected to Temporal and PostgreSQL (as /health/ready)',
+    registers: [this.registry],
+    collect: async () => {
+      if (this.readiness) this.ready.set((await this.readiness().catch(() => ({ ready: false }))).ready ? 1 : 0);
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'indexer_worker_' });
     const read = () => this.endpointSources.flatMap((source) => source());
@@ -61,6 +81,25 @@ export class IndexerMetrics {
     perEndpoint('indexer_rpc_latency_ms', 'Smoothed latency of successful RPC requests', (e) => e.latencyMs);
     perEndpoint('indexer_rpc_rate_limit_waits', 'Requests that waited for the endpoint rate limit', (e) => e.rateLimitWaits);
     perEndpoint('indexer_rpc_breaker_state', 'Circuit breaker: 0 closed, 1 half-open, 2 open', (e) => ({ closed: 0, 'half-open': 1, open: 2 })[e.state]);
+  }
+
+  private readonly scrapeHooks: Array<() => Promise<void>> = [];
+
+  /** Registers work to do before each scrape (reading the indexers' status). */
+  beforeScrape(hook: () => Promise<void>): void {
+    this.scrapeHooks.push(hook);
+  }
+
+  /** The exposition text, after the scrape hooks have run. */
+  async metrics(): Promise<string> {
+    await Promise.all(this.scrapeHooks.map((hook) => hook().catch(() => undefined)));
+    return this.registry.metrics();
+  }
+
+  /** Registers the readiness check the indexer_worker_ready gauge reads at scrape time. */
+  watchReadiness(check: () => Promise<{ ready: boolean }>): void {
+    this.readiness = check;
+    this.ready.set(0);
   }
 
   /** Registers where endpoint health is read from at scrape time. */

@@ -3,6 +3,7 @@ import { RateLimiter } from 'limiter';
 import { http, webSocket, type EIP1193RequestFn } from 'viem';
 import { RangeTooLargeError, RpcRequestError, oneLine } from '../errors';
 import { redactUrl } from '../redact';
+import { rpcSpan } from '../tracing';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -82,7 +83,7 @@ export class Endpoint {
         const started = Date.now();
         let result: T;
         try {
-          result = (await this.request({ method: method as never, params: params as never })) as T;
+          result = await rpcSpan(method, params, this.label, async () => (await this.request({ method: method as never, params: params as never })) as T);
         } catch (error) {
           throw toError(error);
         }
