@@ -7,14 +7,25 @@ import type { AbiEvent } from 'abitype';
 
 export interface ContractSpec {
   name: string;
-  /** Lowercase 0x addresses. */
+  /** Lowercase 0x addresses; empty for a contract whose addresses a factory names. */
   addresses: string[];
+  /** The contract's instances are the addresses this factory event names, each from its creation block on. */
+  factory?: FactorySpec;
   startBlock: number;
   endBlock?: number;
   /** `["transaction"]`: rows also carry the transaction's from, to and value. */
   include?: Array<'transaction'>;
   /** The selected events only. */
   events: AbiEvent[];
+}
+
+export interface FactorySpec {
+  /** The factory's lowercase addresses. */
+  addresses: string[];
+  /** The factory's event, canonical (event-abi.ts). */
+  event: AbiEvent;
+  /** The event's address argument that names each new contract. */
+  parameter: string;
 }
 
 export interface ChainTuning {

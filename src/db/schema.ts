@@ -15,6 +15,8 @@ export const BOOKKEEPING = {
   stages: '_stages',
   /** Every change handlers made to derived tables, by block, so a rollback can undo it. */
   undoLog: '_undo_log',
+  /** Contracts a factory created: each child's address and the factory event that named it. */
+  factoryChildren: '_factory_children',
 } as const;
 
 interface ColumnDef {
@@ -91,6 +93,13 @@ function bookkeepingDdl(schema: string): string[] {
        new_row jsonb)`,
     `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${BOOKKEEPING.undoLog}_block`)} ON ${t(BOOKKEEPING.undoLog)} (chain_id, block_number)`,
     ...undoCaptureDdl(schema),
+    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.factoryChildren)} (
+       chain_id bigint NOT NULL,
+       contract text NOT NULL,
+       address text NOT NULL,
+       block_number bigint NOT NULL,
+       log_index integer NOT NULL,
+       PRIMARY KEY (chain_id, contract, address))`,
   ];
 }
 
