@@ -9,7 +9,7 @@ import type { IndexerMetrics } from '../metrics';
 import type { ChainRpc } from '../rpc/client';
 import type { IndexerSpec } from '../spec';
 import { rollbackTo } from '../db/rollback';
-import { fetchRange, hashesToStore } from './index-range';
+import { fetchTrackedRange } from './index-range';
 import { findCommonAncestor } from './rollback';
 import { syncTip } from './sync-tip';
 import { verifyRange } from './verify-range';
@@ -120,15 +120,14 @@ export function createActivities(deps: ActivityDeps) {
       const rpc = rpcFor(spec);
       const head = await rpc.getBlockNumber();
       metrics?.head.set(labels(spec), head);
-      return { head, safeHead: Math.max(-1, head - spec.tuning.confirmations), rpc: rpc.health() };
+      return { head, safeHead: Math.max(-1, head - spec.tuning.confirmations), rpc: rpc.health(), notice: rpc.notice() };
     }),
 
     indexRange: guarded(async ({ spec, fromBlock, toBlock, advanceCheckpoint, trackHashesFrom }: IndexRangeInput): Promise<IndexRangeResult> => {
       const started = Date.now();
       const rpc = rpcFor(spec);
       const router = routerFor(spec);
-      const fetched = await fetchRange(rpc, router, fromBlock, toBlock);
-      const blocks = await hashesToStore(rpc, fetched, fromBlock, toBlock, trackHashesFrom);
+      const { fetched, blocks } = await fetchTrackedRange(rpc, router, fromBlock, toBlock, trackHashesFrom);
       const written = await writeRange(pool, {
         schema: spec.name,
         chainId: spec.chainId,
@@ -151,6 +150,7 @@ export function createActivities(deps: ActivityDeps) {
         durationMs,
         checkpointAdvanced: written.checkpointAdvanced,
         rpc: rpc.health(),
+        notice: rpc.notice(),
       };
     }),
 
@@ -164,7 +164,7 @@ export function createActivities(deps: ActivityDeps) {
       }
       metrics?.head.set(labels(input.spec), result.head);
       metrics?.lag.set(labels(input.spec), Math.max(0, result.head - Math.max(result.toBlock, input.checkpoint)));
-      return { ...result, rpc: rpc.health() };
+      return { ...result, rpc: rpc.health(), notice: result.notice ?? rpc.notice() };
     }),
 
     findCommonAncestor: guarded(async ({ spec, detectedBlock }: FindCommonAncestorInput): Promise<FindCommonAncestorResult> => {

@@ -12,7 +12,10 @@ import type { FindCommonAncestorResult } from './types';
  * than that on a guess is not safe, keeping wrong data is not either, so a person decides.
  */
 export async function findCommonAncestor(deps: { pool: Pool; rpc: ChainRpc }, spec: IndexerSpec, detectedBlock: number): Promise<FindCommonAncestorResult> {
-  const { pool, rpc } = deps;
+  const { pool } = deps;
+  // Canonical hashes from the tip endpoint only: a lagging endpoint may still be on the old fork,
+  // and asking it would roll back too little (and a second rollback would follow).
+  const rpc = deps.rpc.pinnedTo((await deps.rpc.probeHeads()).tip);
   const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
   const lowest = detectedBlock - spec.tuning.maxReorgDepth;
   const stored = await storedHashes(pool, spec.name, spec.chainId, Math.max(lowest, startBlock), detectedBlock);

@@ -25,7 +25,9 @@ export async function verifyRange(
   deps: { pool: Pool; rpc: ChainRpc; router: LogRouter },
   input: { spec: IndexerSpec; fromBlock: number; toBlock: number; repair: boolean },
 ): Promise<VerifyRangeResult> {
-  const { pool, rpc, router } = deps;
+  const { pool, router } = deps;
+  // Read from another endpoint than the best-ranked one (the one ingesting), where there is one.
+  const rpc = deps.rpc.preferringSecond();
   const { spec, fromBlock, toBlock } = input;
   const fetched = await fetchRange(rpc, router, fromBlock, toBlock);
   const byTable = new Map(router.tables.map((t) => [t.table, t]));

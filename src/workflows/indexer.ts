@@ -271,7 +271,7 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
 
   function recordSuccess(result: Pick<IndexRangeResult, 'fromBlock' | 'toBlock' | 'logs' | 'durationMs'> & Partial<IndexRangeResult>): void {
     logsIndexed += result.logs;
-    lastError = null;
+    lastError = result.notice ?? null; // endpoints that misbehaved and were overruled stay visible
     noteRpc(result);
     const blocks = result.toBlock - result.fromBlock + 1;
     recent.push({ at: Date.now(), blocks, logs: result.logs });
@@ -501,7 +501,7 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
     noteRpc(tip);
     head = tip.head;
     safeHead = tip.safeHead;
-    lastError = null;
+    lastError = tip.notice ?? null;
     if (tip.reorg) {
       await rollBack(tip.reorg.detectedBlock, 'reorg');
       continue;
