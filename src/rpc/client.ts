@@ -221,8 +221,33 @@ export class ChainRpc {
     return all;
   }
 
+  /**
+   * Asks an endpoint for its head in the background (one ask at a time) when a request needs a
+   * block it is not known to have: a lagging endpoint rejoins as soon as it catches up (asked at
+   * most once a second), and one whose head is unknown (never reached) is asked until it answers
+   * or its breaker opens, as any request to it would.
+   */
+  private refreshHeadsFor(block: number | undefined): void {
+    const now = Date.now();
+    for (const endpoint of this.shared.endpoints) {
+      if (!endpoint.inRotation || endpoint.state === 'open' || endpoint.headAsk) continue;
+      if (endpoint.head !== undefined && (block === undefined || endpoint.head >= block || endpoint.headAskedAt > now - 1_000)) continue;
+      endpoint.headAskedAt = now;
+      endpoint.headAsk = endpoint
+        .call<string>('eth_blockNumber', [], (error) => this.classify('eth_blockNumber', endpoint.label, error), hexQuantity)
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .finally(() => {
+          endpoint.headAsk = undefined;
+        });
+    }
+  }
+
   /** Like route(), but asks every endpoint for its head once when none is known to have the block. */
   private async candidates(block: number | undefined): Promise<number[]> {
+    this.refreshHeadsFor(block);
     let list = this.route(block);
     if (list.length === 0 && block !== undefined) {
       await this.probeHeads().catch(() => undefined);

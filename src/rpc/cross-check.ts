@@ -91,12 +91,18 @@ export function mergeLogAnswers<L extends ComparableLog>(answers: ReadonlyArray<
  * retried range is sampled (or not) again, and neighbouring ranges are not sampled in lockstep.
  */
 export function isSampled(fromBlock: number, toBlock: number, oneIn = 10): boolean {
-  // FNV-1a over the two numbers' decimal text: cheap, deterministic, well spread.
+  // FNV-1a over the two numbers' decimal text, then murmur3's finalizer so that every bit (and so
+  // the remainder) depends on all of the input: cheap, deterministic, well spread.
   let hash = 0x811c9dc5;
   for (const ch of `${fromBlock}-${toBlock}`) {
     hash ^= ch.charCodeAt(0);
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b) >>> 0;
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35) >>> 0;
+  hash ^= hash >>> 16;
   return hash % oneIn === 0;
 }
 

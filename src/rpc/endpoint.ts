@@ -107,6 +107,9 @@ export class Endpoint {
   private rotation: { reason: string; retryAt: number } | undefined;
   /** The endpoint's head as last seen (eth_blockNumber answers, headers it served or lacked). */
   head: number | undefined;
+  /** When its head was last asked for outside the probe, and that ask while it runs (ChainRpc's). */
+  headAskedAt = 0;
+  headAsk: Promise<void> | undefined;
 
   constructor(url: string, private readonly options: EndpointOptions) {
     this.label = redactUrl(url);
@@ -272,7 +275,9 @@ export class Endpoint {
   private checkChain(method: string, actual: number): void {
     const expected = this.options.chainId!;
     if (actual === expected) {
-      this.rotation = undefined;
+      // Back in rotation only on an answer asked after the wait: answers to requests sent before
+      // it was taken out prove nothing about the requests after.
+      if (this.rotation && Date.now() >= this.rotation.retryAt) this.rotation = undefined;
       return;
     }
     const retryMs = this.options.rotationRetryMs ?? 30_000;

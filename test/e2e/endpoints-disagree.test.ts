@@ -1,0 +1,382 @@
+import assert from 'node:assert/strict';
+import { after, before, test, type TestContext } from 'node:test';
+import { encodeFunctionData, type Address } from 'viem';
+import { FAST_MINING_ANVIL_ARGS, startTestChain, type TestChain } from '../helpers/chain';
+import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
+import { specsFrom, startIndexer, status } from '../helpers/indexer';
+import { EMITTER_TABLES, assertMatchesChain } from '../helpers/oracle';
+import { compileFixture } from '../helpers/solidity';
+import { startStack, uniqueName, type TestStack } from '../helpers/stack';
+import { eventually, startInProcessWorker } from '../helpers/workers';
+import type { IndexerSpec } from '../../src/spec';
+import type { IndexerStatus } from '../../src/workflows/messages';
+
+/**
+ * Endpoints that disagree (DESIGN.md): two or more endpoints of one chain, one lagging, omitting
+ * logs or misrouted, each played by the fault proxy in front of a real anvil, so that a lagging
+ * endpoint serves exactly the chain up to its own head and nothing above it, as a lagging node
+ * does. Real Temporal dev server, PostgreSQL and anvil; the oracle is anvil's own eth_getLogs.
+ * Each test prints every endpoint's status.rpc figures and what its proxy saw.
+ */
+
+const emitter = compileFixture('Emitter');
+const TABLE = 'emitter_transfer';
+
+let stack: TestStack;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+before(async () => {
+  stack = await startStack();
+});
+
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  stack?.db.on('error', () => undefined);
+  await stack?.stop();
+});
+
+interface Chain {
+  chain: TestChain;
+  address: Address;
+  /** One transaction emitting `count` logs, mined into a block of its own; returns the block. */
+  emit: (count: number) => Promise<number>;
+}
+
+let salt = 1n;
+
+/** A fresh anvil with Emitter deployed and `txs` transactions of `perTx` logs, `gap` empty blocks apart. */
+async function chainWithEvents(options: { txs: number; perTx: number | ((i: number) => number); gap: number; chainId?: number; keepStates?: boolean }): Promise<Chain> {
+  // anvil_reorg needs the old states that fast mining prunes.
+  const chain = await startTestChain({ anvilArgs: options.keepStates ? undefined : FAST_MINING_ANVIL_ARGS, chainId: options.chainId });
+  cleanups.push(() => chain.stop());
+  const address = await chain.deploy(emitter.abi, emitter.bytecode);
+  const emit = async (count: number) => Number(await chain.send(address, emitter.abi, 'emitMany', [BigInt(count), salt++]));
+  for (let i = 0; i < options.txs; i++) {
+    await emit(typeof options.perTx === 'number' ? options.perTx : options.perTx(i));
+    if (options.gap > 0) await chain.mine(options.gap);
+  }
+  return { chain, address, emit };
+}
+
+async function proxyFor(chain: TestChain): Promise<FaultProxy> {
+  const proxy = await startFaultProxy(chain.url);
+  cleanups.push(() => proxy.stop());
+  return proxy;
+}
+
+interface Indexer {
+  name: string;
+  spec: IndexerSpec;
+  stop: () => Promise<void>;
+}
+
+async function startIndexing(
+  title: string,
+  c: Chain,
+  urls: string[],
+  chainSettings: Record<string, unknown> = {},
+  contract: Record<string, unknown> = {},
+): Promise<Indexer> {
+  const name = uniqueName(title);
+  const [spec] = specsFrom({
+    name,
+    chains: { local: { id: c.chain.chainId, maxBlockRange: 50, maxInFlight: 3, maxReorgDepth: 32, pollIntervalMs: 100, rpcTimeoutMs: 5_000, ...chainSettings } },
+    contracts: [{ name: 'Emitter', chain: 'local', address: c.address, abi: emitter.abi, ...contract }],
+  });
+  const worker = await startInProcessWorker(stack, { taskQueue: name, rpc: { [c.chain.chainId]: urls } });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await worker.stop();
+  };
+  cleanups.push(stop);
+  const handle = await startIndexer(stack.client, spec!, name);
+  cleanups.push(() => handle.terminate().catch(() => undefined));
+  return { name, spec: spec!, stop };
+}
+
+/** Waits until the checkpoint is at the chain's head and every stored row equals the chain's. */
+async function synced(ix: Indexer, c: Chain, timeoutMs = 90_000): Promise<IndexerStatus> {
+  return eventually(
+    `${ix.name} equal to the chain`,
+    async () => {
+      const head = await c.chain.publicClient.getBlockNumber();
+      const s = await status(stack.client, ix.spec);
+      if (s.checkpoint < Number(head)) return undefined;
+      await assertMatchesChain(stack.db, c.chain.publicClient, { schema: ix.name, abi: emitter.abi, address: c.address, chainId: c.chain.chainId, toBlock: head, tables: EMITTER_TABLES });
+      const { rows } = await stack.db.query(`SELECT 1 FROM "${ix.name}"."${TABLE}" WHERE block_number > $1 LIMIT 1`, [String(head)]);
+      return rows.length === 0 ? s : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+}
+
+/** What the status showed while a test ran, polled every 100 ms. */
+interface Watch {
+  maxLag: Map<string, number>;
+  errors: string[];
+  outOfRotation: Set<string>;
+  pausedSeen: boolean;
+  rollingBackSeen: boolean;
+  /** The checkpoint was seen above an endpoint's own head (where a lag used to look like a reorg). */
+  checkpointAboveHeadOf: Set<string>;
+  last?: IndexerStatus;
+  stop: () => Promise<void>;
+}
+
+function watch(ix: Indexer): Watch {
+  const w: Watch = { maxLag: new Map(), errors: [], outOfRotation: new Set(), pausedSeen: false, rollingBackSeen: false, checkpointAboveHeadOf: new Set(), stop: async () => undefined };
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const s = await status(stack.client, ix.spec).catch(() => undefined);
+      if (s) {
+        w.last = s;
+        if (s.paused) w.pausedSeen = true;
+        if (s.mode === 'rolling-back') w.rollingBackSeen = true;
+        if (s.lastError && !w.errors.includes(s.lastError)) w.errors.push(s.lastError);
+        for (const e of s.rpc) {
+          if (e.lag !== null) w.maxLag.set(e.label, Math.max(w.maxLag.get(e.label) ?? 0, e.lag));
+          if (e.outOfRotation) w.outOfRotation.add(`${e.label}: ${e.outOfRotation}`);
+          if (e.head !== null && s.checkpoint > e.head) w.checkpointAboveHeadOf.add(e.label);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  w.stop = async () => {
+    running = false;
+    await loop;
+  };
+  return w;
+}
+
+const endpointOf = (s: IndexerStatus, proxy: FaultProxy) => {
+  const e = s.rpc.find((r) => r.label.includes(`:${proxy.port}/`) || r.label.endsWith(`:${proxy.port}`));
+  assert.ok(e, `endpoint of proxy ${proxy.port} in status.rpc: ${JSON.stringify(s.rpc.map((r) => r.label))}`);
+  return e;
+};
+
+/** One line per endpoint: status.rpc's figures and what its proxy counted. */
+function report(t: TestContext, title: string, s: IndexerStatus, proxies: Array<[string, FaultProxy]>, w?: Watch): string {
+  const lines = proxies.map(([role, proxy]) => {
+    const e = endpointOf(s, proxy);
+    const faults = Object.entries(proxy.counts)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+    return (
+      `  ${role} (${e.label}): requests ${e.requests}, failures ${e.failures}, omissions ${e.omissions}, behind ${e.behind}, head ${e.head}, lag ${e.lag}` +
+      `${w ? ` (max seen ${w.maxLag.get(e.label) ?? 0})` : ''}, demoted ${e.demoted}, outOfRotation ${e.outOfRotation ?? '-'}, latency ${e.latencyMs} ms; ` +
+      `proxy: ${proxy.stats.requests} HTTP requests, ${proxy.stats.calls} calls, eth_getLogs ${proxy.stats.methods.get('eth_getLogs') ?? 0}, ` +
+      `eth_getBlockByNumber ${proxy.stats.methods.get('eth_getBlockByNumber') ?? 0}, eth_blockNumber ${proxy.stats.methods.get('eth_blockNumber') ?? 0}; faults fired: ${faults || 'none'}`
+    );
+  });
+  const text = `${title}: checkpoint ${s.checkpoint}, head ${s.head}, mode ${s.mode}, reorgs ${s.reorgs}, logs ${s.logsIndexed}, lastError ${s.lastError ?? 'null'}\n${lines.join('\n')}`;
+  t.diagnostic(text);
+  console.log(text);
+  return text;
+}
+
+async function reorgRows(name: string): Promise<number> {
+  const { rows } = await stack.db.query<{ n: string }>(`SELECT count(*) AS n FROM "${name}"._reorgs`);
+  return Number(rows[0]!.n);
+}
+
+test('two endpoints, the faster one lagging 3 and then 100 blocks, in backfill and realtime: no rollback, no pause, rows equal the chain', { timeout: 180_000 }, async (t) => {
+  const c = await chainWithEvents({ txs: 40, perTx: (i) => 1 + (i % 4), gap: 9 });
+  const lagging = await proxyFor(c.chain);
+  const honest = await proxyFor(c.chain);
+  honest.setDelay(30); // so the lagging endpoint is the faster, best-ranked one
+  lagging.fault('lag', { blocks: 3 });
+  const ix = await startIndexing('lag three then hundred', c, [lagging.url('/v2/lagging-key'), honest.url('/v2/honest-key')]);
+  const w = watch(ix);
+
+  // Backfill: a third of the way with a lag of 3, then the lag jumps to 100 (more than maxReorgDepth 32).
+  const head = Number(await c.chain.publicClient.getBlockNumber());
+  await eventually('a third of the backfill', async () => ((await status(stack.client, ix.spec)).checkpoint >= head / 3 ? true : undefined), 60_000, 50);
+  lagging.fault('lag', { blocks: 100 });
+  await synced(ix, c);
+
+  // Realtime with a lag of 100: the checkpoint is far above the lagging endpoint's head.
+  for (let i = 0; i < 8; i++) await c.emit(2);
+  await synced(ix, c);
+  const duringLag = await status(stack.client, ix.spec);
+  assert.equal(duringLag.mode, 'realtime');
+  const laggingDuring = endpointOf(duringLag, lagging);
+  assert.ok(laggingDuring.lag !== null && laggingDuring.lag >= 100, `the lagging endpoint shows its lag: ${JSON.stringify(laggingDuring)}`);
+  assert.ok(w.checkpointAboveHeadOf.has(laggingDuring.label), 'the checkpoint was above the lagging endpoint\'s head');
+
+  // Realtime with a lag of 3, then none: it is used again once it catches up.
+  lagging.fault('lag', { blocks: 3 });
+  for (let i = 0; i < 5; i++) await c.emit(1);
+  await synced(ix, c);
+  lagging.clear('lag');
+  const getLogsBefore = lagging.stats.methods.get('eth_getLogs') ?? 0;
+  for (let i = 0; i < 5; i++) await c.emit(3);
+  const final = await synced(ix, c);
+  await eventually('the lagging endpoint to catch up in status', async () => {
+    const s = await status(stack.client, ix.spec);
+    return endpointOf(s, lagging).lag === 0 ? true : undefined;
+  }, 20_000);
+  assert.ok((lagging.stats.methods.get('eth_getLogs') ?? 0) > getLogsBefore, 'the endpoint that lagged gets eth_getLogs again once it caught up');
+
+  await w.stop();
+  const end = await status(stack.client, ix.spec);
+  assert.equal(w.pausedSeen, false, `never paused (errors seen: ${w.errors.join(' | ')})`);
+  assert.equal(w.rollingBackSeen, false, 'never rolled back');
+  assert.equal(end.reorgs, 0, 'no reorg counted');
+  assert.equal(await reorgRows(ix.name), 0, 'no rollback recorded');
+  assert.equal(end.lastError, null);
+  assert.ok((w.maxLag.get(laggingDuring.label) ?? 0) >= 100, 'a lag of 100 was seen in status.rpc');
+  assert.equal(endpointOf(end, lagging).omissions, 0, 'lagging is not omitting');
+  assert.ok(end.checkpoint >= final.checkpoint);
+  report(t, 'lag 3 → 100 → 3 → 0', end, [['lagging', lagging], ['honest', honest]], w);
+  await ix.stop();
+});
+
+test('a lagging endpoint that answers eth_getLogs above its head with []: no row missing', { timeout: 180_000 }, async (t) => {
+  // Every block carries logs, and the lagging endpoint is a load balancer half of whose requests
+  // reach a node 5 blocks behind (so its eth_blockNumber says the real head every other time): it
+  // answers getLogs for blocks above that node's head with []. Answers from the node behind are
+  // recognised (its own head, asked in the same batch, is below the range) and asked elsewhere.
+  const c = await chainWithEvents({ txs: 60, perTx: 2, gap: 0 });
+  const lagging = await proxyFor(c.chain);
+  const honest = await proxyFor(c.chain);
+  honest.setDelay(30);
+  lagging.fault('lag', { blocks: 5, every: 2, aboveHead: 'empty' });
+  const ix = await startIndexing('lagging empty logs', c, [lagging.url('/v2/lb-key'), honest.url('/v2/honest-key')], { maxBlockRange: 10, crossCheck: 'off' });
+  const w = watch(ix);
+  await synced(ix, c);
+  for (let i = 0; i < 15; i++) await c.emit(1 + (i % 3));
+  const final = await synced(ix, c);
+  await w.stop();
+
+  const e = endpointOf(final, lagging);
+  assert.ok(lagging.counts.lag > 0, 'the lagging node answered');
+  assert.ok(e.behind > 0, `answers of the node behind were recognised and not used: ${JSON.stringify(e)}`);
+  assert.equal(e.omissions, 0);
+  assert.equal(final.reorgs, 0);
+  assert.equal(w.rollingBackSeen, false);
+  report(t, 'lagging node answering [] above its head (crossCheck off, so only head tracking guards)', final, [['lagging', lagging], ['honest', honest]], w);
+  await ix.stop();
+});
+
+test('an endpoint that drops one log from 10% of its eth_getLogs answers, beside an honest one: every row present, omissions counted for the liar', { timeout: 180_000 }, async (t) => {
+  // The dropped log always shares its block with others of the same address and topic: no bloom
+  // can reveal it; only the comparison with the other endpoint (crossCheck "all", the default) can.
+  const c = await chainWithEvents({ txs: 50, perTx: (i) => 2 + (i % 5), gap: 3 });
+  const liar = await proxyFor(c.chain);
+  const honest = await proxyFor(c.chain);
+  honest.setDelay(20); // the liar is faster: it ranks first until it is caught
+  liar.fault('dropLog', { every: 10, prefer: 'crowded' });
+  const ix = await startIndexing('drops logs', c, [liar.url('/v2/liar-key'), honest.url('/v2/honest-key')], { maxBlockRange: 5 });
+  const w = watch(ix);
+  await synced(ix, c);
+  for (let i = 0; i < 20; i++) await c.emit(2 + (i % 3));
+  const final = await synced(ix, c);
+  await w.stop();
+
+  report(t, 'liar dropping a log from 10% of answers (crossCheck all)', final, [['liar', liar], ['honest', honest]], w);
+  const l = endpointOf(final, liar);
+  const h = endpointOf(final, honest);
+  assert.ok(liar.counts.dropLog >= 3, `the liar dropped logs (${liar.counts.dropLog} times: ${JSON.stringify(liar.dropped)})`);
+  assert.equal(l.omissions, liar.counts.dropLog, 'every dropped log was caught and counted against the liar');
+  assert.equal(h.omissions, 0, 'the honest endpoint was never blamed');
+  assert.equal(final.reorgs, 0);
+  assert.equal(l.demoted, true, 'the liar ranks last');
+  await ix.stop();
+});
+
+test('a single endpoint that omits a log once: the row is stored in the end, and the suspicion shows in status meanwhile', { timeout: 120_000 }, async (t) => {
+  const c = await chainWithEvents({ txs: 20, perTx: 1, gap: 1 });
+  const only = await proxyFor(c.chain);
+  const ix = await startIndexing('single omits once', c, [only.url('/v2/only-key')]);
+  await synced(ix, c);
+  const w = watch(ix);
+  // The next answer with a log loses it: its block holds only that log, so the block's logsBloom
+  // says there is one; the endpoint is asked again after a pause, and this time answers right.
+  only.fault('dropLog', { times: 1, prefer: 'alone' });
+  const block = await c.emit(1);
+  const final = await synced(ix, c);
+  const seen = await eventually('the suspicion in lastError', async () => w.errors.find((e) => /logsBloom/.test(e)), 10_000, 50);
+  await w.stop();
+
+  assert.equal(only.counts.dropLog, 1, 'the endpoint omitted one log once');
+  assert.deepEqual(only.dropped.map((d) => d.block), [block], 'from the new block');
+  assert.match(seen, new RegExp(`returned no log for block\\(s\\) ${block} although their logsBloom admits the filter; asked again, .* returned 1`));
+  assert.equal(endpointOf(final, only).omissions, 1, 'counted in status.rpc');
+  assert.equal(final.reorgs, 0);
+  await eventually('lastError to clear after the next clean result', async () => ((await status(stack.client, ix.spec)).lastError === null ? true : undefined), 20_000);
+  report(t, `single endpoint omitting block ${block}'s only log once (lastError meanwhile: "${seen}")`, await status(stack.client, ix.spec), [['only', only]], w);
+  await ix.stop();
+});
+
+test('a real reorg while one endpoint lags: rolled back exactly once, rows equal the canonical chain', { timeout: 180_000 }, async (t) => {
+  const c = await chainWithEvents({ txs: 30, perTx: (i) => 1 + (i % 3), gap: 0, keepStates: true });
+  const lagging = await proxyFor(c.chain);
+  const honest = await proxyFor(c.chain);
+  honest.setDelay(30);
+  lagging.fault('lag', { blocks: 5 });
+  const ix = await startIndexing('reorg while lagging', c, [lagging.url('/v2/lagging-key'), honest.url('/v2/honest-key')]);
+  await synced(ix, c);
+  const w = watch(ix);
+
+  // Replace the last 8 blocks (deeper than the lag) by blocks with other events.
+  const tx = (count: number) => ({
+    from: c.chain.accounts[0]!,
+    to: c.address,
+    data: encodeFunctionData({ abi: emitter.abi, functionName: 'emitMany', args: [BigInt(count), salt++] }),
+  });
+  await c.chain.publicClient.request({ method: 'anvil_reorg' as never, params: [8, [[tx(4), 1], [tx(2), 6]]] as never });
+  await eventually('the reorg to be rolled back', async () => ((await status(stack.client, ix.spec)).reorgs >= 1 ? true : undefined), 60_000);
+  await synced(ix, c);
+  for (let i = 0; i < 5; i++) await c.emit(2);
+  const final = await synced(ix, c);
+  await new Promise((r) => setTimeout(r, 2_000)); // room for a second rollback, should one follow
+  await w.stop();
+
+  const end = await status(stack.client, ix.spec);
+  assert.equal(end.reorgs, 1, 'rolled back exactly once');
+  const { rows } = await stack.db.query<{ depth: number; reason: string }>(`SELECT depth, reason FROM "${ix.name}"._reorgs`);
+  assert.deepEqual(rows.map((r) => [r.depth, r.reason]), [[8, 'reorg']], 'one rollback, to the real common ancestor');
+  assert.equal(w.pausedSeen, false);
+  assert.ok(end.checkpoint >= final.checkpoint);
+  report(t, 'anvil_reorg of depth 8 with one endpoint 5 blocks behind', end, [['lagging', lagging], ['honest', honest]], w);
+  await ix.stop();
+});
+
+test('a misrouted load balancer (some answers from another chain): the endpoint is taken out of rotation, nothing from the other chain is stored, no reorg', { timeout: 180_000 }, async (t) => {
+  const c = await chainWithEvents({ txs: 40, perTx: (i) => 1 + (i % 4), gap: 6 });
+  // The other chain: same deployer and nonce, so Emitter sits at the same address, with other events.
+  const other = await chainWithEvents({ txs: 60, perTx: 7, gap: 4, chainId: 31338 });
+  assert.equal(other.address, c.address, 'the contract has the same address on both chains');
+  const misrouted = await proxyFor(c.chain);
+  const honest = await proxyFor(c.chain);
+  honest.setDelay(20);
+  const ix = await startIndexing('misrouted', c, [misrouted.url('/v2/lb-key'), honest.url('/v2/honest-key')]);
+  const w = watch(ix);
+  // Mid-run (the start-up chain id check has passed): one request in three goes to chain 31338.
+  await eventually('the indexer to be past its start-up check', async () => ((await status(stack.client, ix.spec)).head !== null ? true : undefined), 30_000, 20);
+  misrouted.fault('reroute', { target: other.chain.url, every: 3 });
+  await synced(ix, c);
+  for (let i = 0; i < 10; i++) await c.emit(2);
+  const final = await synced(ix, c);
+  await w.stop();
+
+  assert.ok(misrouted.counts.reroute > 0, 'requests were misrouted');
+  const m = endpointOf(final, misrouted);
+  assert.equal(m.outOfRotation, 'serves chain 31338, not 31337', `shown out of rotation: ${JSON.stringify(m)}`);
+  assert.ok(w.errors.some((e) => /out of rotation: it serves chain 31338, not 31337/.test(e)), `lastError said so: ${w.errors.join(' | ')}`);
+  assert.equal(final.reorgs, 0);
+  assert.equal(w.pausedSeen, false, 'a misrouted answer mid-run does not pause the indexer');
+  // Rows equal chain 31337's (synced() checked every row); and none is chain 31338's.
+  const otherLogs = await other.chain.publicClient.getLogs({ address: other.address, fromBlock: 0n, toBlock: 'latest' });
+  const { rows } = await stack.db.query<{ n: string }>(`SELECT count(*) AS n FROM "${ix.name}"."${TABLE}" WHERE tx_hash = ANY($1)`, [otherLogs.map((l) => l.transactionHash)]);
+  assert.ok(otherLogs.length > 0);
+  assert.equal(Number(rows[0]!.n), 0, 'no row from chain 31338');
+  report(t, 'load balancer sending one request in three to chain 31338', final, [['misrouted', misrouted], ['honest', honest]], w);
+  await ix.stop();
+});
