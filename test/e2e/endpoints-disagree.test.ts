@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test, type TestContext } from 'node:test';
-import { encodeFunctionData, type Address } from 'viem';
+import { encodeFunctionData, toEventSelector, type Address } from 'viem';
 import { FAST_MINING_ANVIL_ARGS, startTestChain, type TestChain } from '../helpers/chain';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
 import { specsFrom, startIndexer, status } from '../helpers/indexer';
@@ -8,6 +8,7 @@ import { EMITTER_TABLES, assertMatchesChain } from '../helpers/oracle';
 import { compileFixture } from '../helpers/solidity';
 import { startStack, uniqueName, type TestStack } from '../helpers/stack';
 import { eventually, startInProcessWorker } from '../helpers/workers';
+import { ChainRpc } from '../../src/rpc/client';
 import type { IndexerSpec } from '../../src/spec';
 import type { IndexerStatus } from '../../src/workflows/messages';
 
@@ -21,6 +22,7 @@ import type { IndexerStatus } from '../../src/workflows/messages';
 
 const emitter = compileFixture('Emitter');
 const TABLE = 'emitter_transfer';
+const TRANSFER_TOPIC = toEventSelector('Transfer(address,address,uint256)');
 
 let stack: TestStack;
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -379,4 +381,82 @@ test('a misrouted load balancer (some answers from another chain): the endpoint 
   assert.equal(Number(rows[0]!.n), 0, 'no row from chain 31338');
   report(t, 'load balancer sending one request in three to chain 31338', final, [['misrouted', misrouted], ['honest', honest]], w);
   await ix.stop();
+});
+
+test('RPC layer: a misrouted endpoint is out of rotation, never answers for the chain, and comes back once it serves the right chain', { timeout: 60_000 }, async () => {
+  const c = await chainWithEvents({ txs: 10, perTx: 2, gap: 2 });
+  const other = await chainWithEvents({ txs: 12, perTx: 5, gap: 1, chainId: 31338 });
+  const misrouted = await proxyFor(c.chain);
+  const honest = await proxyFor(c.chain);
+  misrouted.fault('reroute', { target: other.chain.url });
+  const rpc = new ChainRpc(c.chain.chainId, [misrouted.url('/k1'), honest.url('/k2')], { timeoutMs: 2_000, rotationRetryMs: 1_000 });
+  const probe = await rpc.probeHeads();
+  assert.equal(probe.tipLabel, rpc.labels[1], 'the head is the honest endpoint\'s');
+  assert.equal(probe.allAnswered, false, 'the misrouted endpoint does not count as an answer');
+  assert.equal(rpc.health()[0]!.outOfRotation, 'serves chain 31338, not 31337');
+  assert.match(rpc.notice() ?? '', /is out of rotation: it serves chain 31338, not 31337/);
+
+  const head = Number(await c.chain.publicClient.getBlockNumber());
+  const getLogsBefore = misrouted.stats.methods.get('eth_getLogs') ?? 0;
+  const logs = await rpc.getLogs({ fromBlock: 0, toBlock: head, addresses: [c.address], topic0s: [TRANSFER_TOPIC] });
+  const truth = await c.chain.publicClient.getLogs({ address: c.address, fromBlock: 0n, toBlock: BigInt(head) });
+  assert.deepEqual(logs.map((l) => l.transactionHash), truth.map((l) => l.transactionHash), 'the logs are chain 31337\'s');
+  assert.equal(misrouted.stats.methods.get('eth_getLogs') ?? 0, getLogsBefore, 'the endpoint out of rotation was not asked');
+  assert.equal(rpc.checkStats().crossCheckSkipped, 1, 'no second endpoint to compare with: counted');
+
+  misrouted.clear('reroute');
+  await new Promise((r) => setTimeout(r, 1_100));
+  const again = await rpc.probeHeads();
+  assert.equal(again.allAnswered, true);
+  assert.equal(rpc.health()[0]!.outOfRotation, null, 'back in rotation once it serves chain 31337 again');
+  assert.equal(rpc.notice(), undefined);
+});
+
+test('RPC layer: a lone endpoint lagging behind a block asked about is never taken as "no logs there"', { timeout: 60_000 }, async () => {
+  const c = await chainWithEvents({ txs: 10, perTx: 1, gap: 0 });
+  const lagging = await proxyFor(c.chain);
+  const rpc = new ChainRpc(c.chain.chainId, [lagging.url('/k')], { timeoutMs: 2_000 });
+  const head = (await rpc.probeHeads()).head;
+  // The endpoint now falls behind (a node of its load balancer 5 blocks back), while its known head is still `head`.
+  lagging.fault('lag', { blocks: 5, aboveHead: 'empty' });
+  const filter = { fromBlock: head - 3, toBlock: head, addresses: [c.address], topic0s: [TRANSFER_TOPIC] };
+  await assert.rejects(rpc.getLogs(filter), /no endpoint has block \d+ yet \(http:\/\/127\.0\.0\.1:\d+\/…: head \d+\); waiting/);
+  assert.ok(rpc.health()[0]!.behind >= 1, 'its answer was recognised as from behind its head');
+  lagging.clear('lag');
+  const logs = await rpc.getLogs(filter);
+  assert.equal(logs.length, 4, 'once it has the blocks, their logs');
+});
+
+test('what crossCheck costs: requests per 1,000 blocks of backfill with "off", "sample" and "all"', { timeout: 180_000 }, async (t) => {
+  // Logs in about one block in three; ranges of up to 100 blocks; two honest endpoints.
+  const c = await chainWithEvents({ txs: 150, perTx: (i) => 1 + (i % 5), gap: 12 });
+  const head = Number(await c.chain.publicClient.getBlockNumber());
+  const a = await proxyFor(c.chain);
+  const b = await proxyFor(c.chain);
+  const figures: Record<string, { requests: number; calls: number; getLogs: number; headers: number; heads: number }> = {};
+  for (const crossCheck of ['off', 'sample', 'all'] as const) {
+    a.resetCounts();
+    b.resetCounts();
+    const ix = await startIndexing(`cost ${crossCheck}`, c, [a.url('/v2/a'), b.url('/v2/b')], { maxBlockRange: 100, crossCheck }, { endBlock: head });
+    await eventually(`${crossCheck}: done`, async () => ((await status(stack.client, ix.spec)).mode === 'done' ? true : undefined), 120_000, 100);
+    await ix.stop();
+    await assertMatchesChain(stack.db, c.chain.publicClient, { schema: ix.name, abi: emitter.abi, address: c.address, chainId: c.chain.chainId, toBlock: BigInt(head), tables: EMITTER_TABLES });
+    const sum = (f: (p: FaultProxy) => number) => f(a) + f(b);
+    const perK = (n: number) => Math.round((n * 1000) / (head + 1));
+    figures[crossCheck] = {
+      requests: perK(sum((p) => p.stats.requests)),
+      calls: perK(sum((p) => p.stats.calls)),
+      getLogs: perK(sum((p) => p.stats.methods.get('eth_getLogs') ?? 0)),
+      headers: perK(sum((p) => p.stats.methods.get('eth_getBlockByNumber') ?? 0)),
+      heads: perK(sum((p) => p.stats.methods.get('eth_blockNumber') ?? 0)),
+    };
+  }
+  const text = `backfill of ${head + 1} blocks, two endpoints, maxBlockRange 100; per 1,000 blocks (HTTP requests / JSON-RPC calls / eth_getLogs / eth_getBlockByNumber / eth_blockNumber calls):\n${Object.entries(figures)
+    .map(([mode, f]) => `  crossCheck ${mode}: ${f.requests} / ${f.calls} / ${f.getLogs} / ${f.headers} / ${f.heads}`)
+    .join('\n')}`;
+  t.diagnostic(text);
+  console.log(text);
+  const ratio = figures.all!.getLogs / figures.off!.getLogs;
+  assert.ok(ratio > 1.8 && ratio < 2.2, `"all" asks every range twice (${ratio.toFixed(2)}×)`);
+  assert.ok(figures.sample!.getLogs >= figures.off!.getLogs && figures.sample!.getLogs < figures.all!.getLogs, '"sample" asks some ranges twice');
 });
