@@ -428,7 +428,8 @@ test('RPC layer: a lone endpoint lagging behind a block asked about is never tak
 });
 
 test('what crossCheck costs: requests per 1,000 blocks of backfill with "off", "sample" and "all"', { timeout: 180_000 }, async (t) => {
-  // Logs in about one block in three; ranges of up to 100 blocks; two honest endpoints.
+  // Logs in one block in 13; ranges of up to 25 blocks (about 80 of them, so that "sample" has
+  // enough to pick from); two honest endpoints. The README's figures come from a larger run.
   const c = await chainWithEvents({ txs: 150, perTx: (i) => 1 + (i % 5), gap: 12 });
   const head = Number(await c.chain.publicClient.getBlockNumber());
   const a = await proxyFor(c.chain);
@@ -437,7 +438,7 @@ test('what crossCheck costs: requests per 1,000 blocks of backfill with "off", "
   for (const crossCheck of ['off', 'sample', 'all'] as const) {
     a.resetCounts();
     b.resetCounts();
-    const ix = await startIndexing(`cost ${crossCheck}`, c, [a.url('/v2/a'), b.url('/v2/b')], { maxBlockRange: 100, crossCheck }, { endBlock: head });
+    const ix = await startIndexing(`cost ${crossCheck}`, c, [a.url('/v2/a'), b.url('/v2/b')], { maxBlockRange: 25, crossCheck }, { endBlock: head });
     await eventually(`${crossCheck}: done`, async () => ((await status(stack.client, ix.spec)).mode === 'done' ? true : undefined), 120_000, 100);
     await ix.stop();
     await assertMatchesChain(stack.db, c.chain.publicClient, { schema: ix.name, abi: emitter.abi, address: c.address, chainId: c.chain.chainId, toBlock: BigInt(head), tables: EMITTER_TABLES });
@@ -451,12 +452,12 @@ test('what crossCheck costs: requests per 1,000 blocks of backfill with "off", "
       heads: perK(sum((p) => p.stats.methods.get('eth_blockNumber') ?? 0)),
     };
   }
-  const text = `backfill of ${head + 1} blocks, two endpoints, maxBlockRange 100; per 1,000 blocks (HTTP requests / JSON-RPC calls / eth_getLogs / eth_getBlockByNumber / eth_blockNumber calls):\n${Object.entries(figures)
+  const text = `backfill of ${head + 1} blocks, two endpoints, maxBlockRange 25; per 1,000 blocks (HTTP requests / JSON-RPC calls / eth_getLogs / eth_getBlockByNumber / eth_blockNumber calls):\n${Object.entries(figures)
     .map(([mode, f]) => `  crossCheck ${mode}: ${f.requests} / ${f.calls} / ${f.getLogs} / ${f.headers} / ${f.heads}`)
     .join('\n')}`;
   t.diagnostic(text);
   console.log(text);
   const ratio = figures.all!.getLogs / figures.off!.getLogs;
   assert.ok(ratio > 1.8 && ratio < 2.2, `"all" asks every range twice (${ratio.toFixed(2)}×)`);
-  assert.ok(figures.sample!.getLogs >= figures.off!.getLogs && figures.sample!.getLogs < figures.all!.getLogs, '"sample" asks some ranges twice');
+  assert.ok(figures.sample!.getLogs > figures.off!.getLogs && figures.sample!.getLogs < figures.all!.getLogs, '"sample" asks some ranges twice');
 });
