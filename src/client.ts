@@ -1,11 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { devCommand, type DevOptions } from './cli/dev-command';
 import { listCommand, resetCommand, signalCommand, verifyCommand } from './cli/control-commands';
-import { CliError } from './cli/settings';
 import { startCommand } from './cli/start-command';
 import { statusCommand } from './cli/status-command';
 import { workerCommand } from './cli/worker-command';
-import { IndexerError, oneLine } from './errors';
+import { CliError, IndexerError, oneLine } from './errors';
 
 function port(value: string): number {
   const n = Number(value);

@@ -1,9 +1,13 @@
 /**
- * Errors the indexer raises on purpose. Each class has a stable `name`: Temporal matches
- * `nonRetryableErrorTypes` on it, so the class name is the retry contract. `shortMessage` is
- * the one line a user reads; it must say what is wrong and how to fix it, and never carry secrets.
+ * Every error a user can see, in one place. Each class has a stable `type` (also its `name`):
+ * Temporal matches `nonRetryableErrorTypes` on it, so the type is the retry contract, and
+ * `fatal` says which side of it a class is on. `shortMessage` is the one line a user reads; it
+ * must say what is wrong and how to fix it, and never carry secrets. Pure (workflow code imports it).
  */
 export class IndexerError extends Error {
+  static readonly type: string = 'IndexerError';
+  /** Retrying cannot fix it: Temporal does not retry it, and the indexer pauses with lastError. */
+  static readonly fatal: boolean = false;
   override name = 'IndexerError';
   readonly shortMessage: string;
   readonly details?: string;
@@ -12,42 +16,53 @@ export class IndexerError extends Error {
     super(options.details ? `${shortMessage}\n\nDetails: ${options.details}` : shortMessage, { cause: options.cause });
     this.shortMessage = shortMessage;
     this.details = options.details;
+    this.name = (new.target as typeof IndexerError).type;
   }
 }
 
 /** The config file or a value in it is wrong. */
 export class InvalidConfigError extends IndexerError {
-  override name = 'InvalidConfigError';
+  static override readonly type: string = 'InvalidConfigError';
+  static override readonly fatal = true;
 }
 
 /** A log matched a configured event's topic but does not decode with its ABI. */
 export class AbiDecodeError extends IndexerError {
-  override name = 'AbiDecodeError';
+  static override readonly type: string = 'AbiDecodeError';
+  static override readonly fatal = true;
 }
 
 /** The RPC endpoint serves another chain than the config says. */
 export class ChainIdMismatchError extends IndexerError {
-  override name = 'ChainIdMismatchError';
+  static override readonly type: string = 'ChainIdMismatchError';
+  static override readonly fatal = true;
 }
 
 /** A table already exists with columns that do not match what the ABI needs. */
 export class SchemaMismatchError extends IndexerError {
-  override name = 'SchemaMismatchError';
+  static override readonly type: string = 'SchemaMismatchError';
+  static override readonly fatal = true;
 }
 
 /** A chain reorganisation deeper than the configured limit, or below stored history. */
 export class ReorgTooDeepError extends IndexerError {
-  override name = 'ReorgTooDeepError';
+  static override readonly type: string = 'ReorgTooDeepError';
+  static override readonly fatal = true;
 }
 
 /** No RPC endpoint is configured on this worker for a chain. Retryable: another worker may have one. */
 export class RpcNotConfiguredError extends IndexerError {
-  override name = 'RpcNotConfiguredError';
+  static override readonly type: string = 'RpcNotConfiguredError';
 }
 
 /** An RPC request failed or its answer was unusable. Transient: retried. */
 export class RpcRequestError extends IndexerError {
-  override name = 'RpcRequestError';
+  static override readonly type: string = 'RpcRequestError';
+}
+
+/** An RPC request got no answer in time. Transient; when every endpoint times out on a range, the range is split. */
+export class RpcTimeoutError extends RpcRequestError {
+  static override readonly type: string = 'RpcTimeoutError';
 }
 
 /**
@@ -69,17 +84,41 @@ export class EndpointMisroutedError extends RpcRequestError {
 
 /** The RPC refused a range as too large (too many results, range cap, size). The caller splits it. */
 export class RangeTooLargeError extends IndexerError {
-  override name = 'RangeTooLargeError';
+  static override readonly type: string = 'RangeTooLargeError';
 }
 
-/** Errors that retrying cannot fix: the workflow pauses with `lastError` instead of retrying. */
-export const NON_RETRYABLE_ERROR_TYPES = [
-  'InvalidConfigError',
-  'AbiDecodeError',
-  'ChainIdMismatchError',
-  'SchemaMismatchError',
-  'ReorgTooDeepError',
-] as const;
+/** `indexer reset` could not roll back (the reason is in the message). */
+export class ResetFailedError extends IndexerError {
+  static override readonly type: string = 'ResetFailed';
+}
+
+/** A CLI failure: one line on stderr and a non-zero exit (2 where a command documents it). */
+export class CliError extends IndexerError {
+  static override readonly type: string = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+const ERROR_CLASSES: ReadonlyArray<{ readonly type: string; readonly fatal: boolean }> = [
+  InvalidConfigError,
+  AbiDecodeError,
+  ChainIdMismatchError,
+  SchemaMismatchError,
+  ReorgTooDeepError,
+  RpcNotConfiguredError,
+  RpcRequestError,
+  RpcTimeoutError,
+  RangeTooLargeError,
+  ResetFailedError,
+  CliError,
+];
+
+/** Error types that retrying cannot fix: not retried by Temporal; the workflow pauses with `lastError` instead. */
+export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = ERROR_CLASSES.filter((c) => c.fatal).map((c) => c.type);
 
 /** One line for a human: our own short message, else the first line of the error's message. */
 export function oneLine(error: unknown): string {

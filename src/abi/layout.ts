@@ -1,5 +1,6 @@
 import { keccak256, toBytes } from 'viem';
-import { MAX_IDENTIFIER_LENGTH, isIdentifier, snakeCase } from './naming';
+import { MAX_IDENTIFIER_LENGTH, isIdentifier } from '../db/identifiers';
+import { snakeCase } from './naming';
 import { SQL_TYPE, columnKind, eventSignature, type AbiEventItem, type AbiParam, type ColumnKind } from './solidity-types';
 
 /** Columns every event table starts with, in this order. */

@@ -1,6 +1,24 @@
 import { RangeTooLargeError, RpcRequestError } from '../errors';
 import type { LogRouter, DecodedLog } from '../indexing/log-router';
 import { getHeaderChain, type BlockHeader, type ChainRpc, type RawLog } from '../rpc/client';
+import type { ActivityEnv } from './env';
+import type { IndexRangeInput, IndexRangeResult } from './types';
+
+/**
+ * Backfill: one block range, fetched and decoded, written in one transaction with the block
+ * hashes reorg detection needs and the range's completion record. Idempotent: a re-run replaces
+ * whatever the range held.
+ */
+export async function indexRange(env: ActivityEnv, { spec, fromBlock, toBlock, trackHashesFrom }: IndexRangeInput): Promise<IndexRangeResult> {
+  const started = Date.now();
+  const rpc = env.rpcFor(spec);
+  const { fetched, blocks } = await fetchTrackedRange(rpc, env.routerFor(spec), fromBlock, toBlock, trackHashesFrom);
+  const written = await env.storeRange(spec, { fromBlock, toBlock, logs: fetched.logs, blocks });
+  const durationMs = Date.now() - started;
+  env.metrics.range(spec, 'backfill', { logs: written.rows, durationMs, splits: fetched.splits });
+  env.log().debug({ fromBlock, toBlock, logs: written.rows, splits: fetched.splits, durationMs }, 'range indexed');
+  return { fromBlock, toBlock, logs: written.rows, splits: fetched.splits, acceptedRange: fetched.acceptedRange, durationMs, rpc: rpc.health(), notice: rpc.notice() };
+}
 
 /** More logs than this in one answer and the range is split: memory stays bounded whatever the density. */
 export const MAX_LOGS_PER_REQUEST = 10_000;

@@ -2,14 +2,13 @@ import { Context } from '@temporalio/activity';
 import { storedHash } from '../db/blocks';
 import { RangeTooLargeError, RpcRequestError } from '../errors';
 import { pruneBlockHashes } from '../db/rollback';
-import { writeRange } from '../db/writer';
 import type { Pool } from '../db/pool';
-import type { LogRouter } from '../indexing/log-router';
 import { getHeaderChain, type ChainRpc, type HeadProbe } from '../rpc/client';
 import { tipVerdict, type TipVerdict } from '../rpc/heads';
 import type { IndexerSpec } from '../spec';
+import type { ActivityEnv } from './env';
 import { fetchRange } from './index-range';
-import type { SyncTipResult } from './types';
+import type { SyncTipInput, SyncTipResult } from './types';
 
 /**
  * Polls the endpoints' heads every pollIntervalMs, inside the activity, until there is something
@@ -39,17 +38,29 @@ async function waitForNewHead(
   }
 }
 
+/** Realtime: the tip step (below), with its metrics and the endpoints' health for the status. */
+export async function syncTip(env: ActivityEnv, input: SyncTipInput): Promise<SyncTipResult> {
+  const rpc = env.rpcFor(input.spec);
+  const result = await indexTip(env, rpc, input);
+  const { spec } = input;
+  if (result.reorg) env.log().warn({ ...result.reorg }, 'reorg detected');
+  else if (result.checkpointAdvanced) {
+    env.metrics.range(spec, 'realtime', result);
+    env.metrics.checkpoint(spec, result.toBlock);
+  }
+  env.metrics.head(spec, result.head);
+  env.metrics.lag(spec, Math.max(0, result.head - Math.max(result.toBlock, input.checkpoint)));
+  return { ...result, rpc: rpc.health(), notice: result.notice ?? rpc.notice() };
+}
+
 /**
- * Realtime: index the blocks after the checkpoint up to the head, keeping the hash chain. The
- * stored hash of the checkpoint block must still be canonical and every new block must extend it;
- * otherwise nothing is written and a reorg is reported for the workflow to roll back.
+ * Indexes the blocks after the checkpoint up to the head, keeping the hash chain. The stored hash
+ * of the checkpoint block must still be canonical and every new block must extend it; otherwise
+ * nothing is written and a reorg is reported for the workflow to roll back.
  */
-export async function syncTip(
-  deps: { pool: Pool; rpc: ChainRpc; router: LogRouter },
-  input: { spec: IndexerSpec; checkpoint: number; maxBlocks: number; waitMs?: number },
-): Promise<SyncTipResult> {
+async function indexTip(env: ActivityEnv, rpc: ChainRpc, input: SyncTipInput): Promise<SyncTipResult> {
   const started = Date.now();
-  const { rpc } = deps;
+  const deps = { pool: env.pool, rpc };
   const { spec, checkpoint } = input;
   const endBlock = spec.contracts.every((c) => c.endBlock !== undefined) ? Math.max(...spec.contracts.map((c) => c.endBlock!)) : Infinity;
   const { probe, verdict, unchanged } = await waitForNewHead(deps, input);
@@ -77,7 +88,7 @@ export async function syncTip(
   let failure: unknown;
   for (const endpoint of order) {
     try {
-      return await syncView({ ...deps, rpc: rpc.pinnedTo(endpoint) }, input, { base, toBlock, started });
+      return await syncView(env, rpc.pinnedTo(endpoint), input, { base, toBlock, started });
     } catch (error) {
       if (!(error instanceof RpcRequestError) || error instanceof RangeTooLargeError) throw error;
       failure = error;
@@ -87,11 +98,13 @@ export async function syncTip(
 }
 
 async function syncView(
-  deps: { pool: Pool; rpc: ChainRpc; router: LogRouter },
-  input: { spec: IndexerSpec; checkpoint: number },
+  env: ActivityEnv,
+  rpc: ChainRpc,
+  input: SyncTipInput,
   view: { base: Omit<SyncTipResult, 'durationMs'>; toBlock: number; started: number },
 ): Promise<SyncTipResult> {
-  const { pool, rpc, router } = deps;
+  const { pool } = env;
+  const router = env.routerFor(input.spec);
   const { spec, checkpoint } = input;
   const { base, toBlock, started } = view;
   // The checkpoint block, then the new ones: one hash chain from what we stored to the head.
@@ -113,12 +126,9 @@ async function syncView(
       throw new RpcRequestError(`${rpc.label}: logs of block ${number} are from another fork than its header; the chain moved during the sync`);
     }
   }
-  const written = await writeRange(pool, {
-    schema: spec.name,
-    chainId: spec.chainId,
+  const written = await env.storeRange(spec, {
     fromBlock: checkpoint + 1,
     toBlock,
-    tables: router.tables,
     logs: fetched.logs,
     blocks: headers.map((h) => ({ number: h.number, hash: h.hash, parentHash: h.parentHash })),
     advanceCheckpoint: true,

@@ -30,8 +30,6 @@ export interface IndexRangeInput {
   spec: IndexerSpec;
   fromBlock: number;
   toBlock: number;
-  /** Realtime: move the checkpoint to toBlock in the same transaction (only if it stood at fromBlock - 1). */
-  advanceCheckpoint?: boolean;
   /** Store the full header chain of blocks ≥ this (near the head, where reorgs happen). */
   trackHashesFrom?: number;
 }
@@ -44,7 +42,6 @@ export interface IndexRangeResult {
   /** The largest range the RPC accepted when it had to split, so the workflow can shrink its range size. */
   acceptedRange?: number;
   durationMs: number;
-  checkpointAdvanced: boolean;
   /** The worker's view of the chain's endpoints after this activity (breaker state, counters). */
   rpc?: EndpointHealth[];
   /**

@@ -1,14 +1,10 @@
 import { createHash } from 'node:crypto';
 import { storedHashes } from '../db/blocks';
 import { storedCanonicalRows } from '../db/verify';
-import { writeRange } from '../db/writer';
-import type { Pool } from '../db/pool';
 import { canonicalRow } from '../indexing/canonical';
-import type { LogRouter } from '../indexing/log-router';
-import type { ChainRpc } from '../rpc/client';
-import type { IndexerSpec } from '../spec';
+import type { ActivityEnv } from './env';
 import { fetchRange } from './index-range';
-import type { VerifyRangeResult } from './types';
+import type { VerifyRangeInput, VerifyRangeResult } from './types';
 
 function digest(rows: string[]): string {
   const hash = createHash('sha256');
@@ -21,14 +17,21 @@ function digest(rows: string[]): string {
  * and every stored block hash. A mismatching chunk is re-indexed in one transaction, unless a
  * rollback moved the checkpoint below it meanwhile (then it is skipped: the chain is moving there).
  */
-export async function verifyRange(
-  deps: { pool: Pool; rpc: ChainRpc; router: LogRouter },
-  input: { spec: IndexerSpec; fromBlock: number; toBlock: number; repair: boolean },
-): Promise<VerifyRangeResult> {
-  const { pool, router } = deps;
-  // Read from another endpoint than the best-ranked one (the one ingesting), where there is one.
-  const rpc = deps.rpc.preferringSecond();
+export async function verifyRange(env: ActivityEnv, input: VerifyRangeInput): Promise<VerifyRangeResult> {
+  const result = await compareChunk(env, input);
+  if (result.mismatch) {
+    env.metrics.verificationMismatch(input.spec);
+    env.log().warn({ fromBlock: result.fromBlock, toBlock: result.toBlock, problems: result.problems, repaired: result.repaired }, 'verification mismatch');
+  }
+  return result;
+}
+
+async function compareChunk(env: ActivityEnv, input: VerifyRangeInput): Promise<VerifyRangeResult> {
   const { spec, fromBlock, toBlock } = input;
+  const { pool } = env;
+  // Read from another endpoint than the best-ranked one (the one ingesting), where there is one.
+  const rpc = env.rpcFor(spec).preferringSecond();
+  const router = env.routerFor(spec);
   const fetched = await fetchRange(rpc, router, fromBlock, toBlock);
   const byTable = new Map(router.tables.map((t) => [t.table, t]));
   const chainRows = fetched.logs.map((l) => canonicalRow(byTable.get(l.table)!, l, l.args));
@@ -53,15 +56,6 @@ export async function verifyRange(
 
   const blocks = new Map(canonical.map((b) => [b.number, b]));
   for (const [number, hash] of fetched.blocks) blocks.set(number, { number, hash });
-  const written = await writeRange(pool, {
-    schema: spec.name,
-    chainId: spec.chainId,
-    fromBlock,
-    toBlock,
-    tables: router.tables,
-    logs: fetched.logs,
-    blocks: [...blocks.values()],
-    repair: true,
-  });
+  const written = await env.storeRange(spec, { fromBlock, toBlock, logs: fetched.logs, blocks: [...blocks.values()], repair: true });
   return { ...base, mismatch: true, repaired: !written.skipped, skipped: Boolean(written.skipped) };
 }

@@ -1,6 +1,7 @@
 import { resetUpdate, verifyUpdate } from '../workflows/messages';
 import { progressOf } from './render';
-import { CliError, cliSettings } from './settings';
+import { CliError } from '../errors';
+import { cliSettings } from './settings';
 import { connectClient, findIndexers, queryStatus, requireIndexers } from './temporal';
 
 /** `indexer pause|resume|stop <name>`: the signal goes to every running chain of the indexer. */

@@ -12,14 +12,3 @@ export function cliSettings(env: NodeJS.ProcessEnv = process.env): CliSettings {
     taskQueue: env.TEMPORAL_TASK_QUEUE || 'indexer',
   };
 }
-
-/** A failure the CLI reports as one line on stderr with a non-zero exit. */
-export class CliError extends Error {
-  override name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}

@@ -2,7 +2,8 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { indexerWorkflowId, type IndexerSpec } from '../spec';
 import type { indexerWorkflow } from '../workflows/indexer';
 import { chainRpcUrls, checkChainId, loadSpecs } from './config-specs';
-import { CliError, cliSettings } from './settings';
+import { CliError } from '../errors';
+import { cliSettings } from './settings';
 import { INDEXER_CHAIN_ID, INDEXER_MODE, INDEXER_NAME } from '../search-attributes';
 import { connectClient, hasSearchAttributes } from './temporal';
 

@@ -3,7 +3,8 @@ import type { Client } from '@temporalio/client';
 import { createLogUpdate } from 'log-update';
 import type { IndexerStatus } from '../workflows/messages';
 import { renderStatus, statusLine } from './render';
-import { CliError, cliSettings } from './settings';
+import { CliError } from '../errors';
+import { cliSettings } from './settings';
 import { connectClient, findIndexers, queryStatus } from './temporal';
 
 export async function collectStatuses(client: Client, name?: string): Promise<IndexerStatus[]> {

@@ -1,7 +1,8 @@
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../search-attributes';
 import type { IndexerStatus } from '../workflows/messages';
-import { CliError, type CliSettings } from './settings';
+import { CliError } from '../errors';
+import type { CliSettings } from './settings';
 
 export async function connectClient(settings: CliSettings): Promise<Client> {
   try {

@@ -11,7 +11,8 @@ import { IndexerMetrics } from '../metrics';
 import { startOpsServer } from '../ops-server';
 import { createIndexerWorker, workerTuningFromEnv, type IndexerWorker } from '../worker';
 import { chainRpcUrls, checkChainId } from './config-specs';
-import { CliError, cliSettings } from './settings';
+import { CliError } from '../errors';
+import { cliSettings } from './settings';
 
 let runtimeInstalled = false;
 

@@ -1,4 +1,4 @@
-import { qualified } from '../abi/naming';
+import { qualified } from './identifiers';
 import { BOOKKEEPING } from './schema';
 import type { Pool } from './pool';
 

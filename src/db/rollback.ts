@@ -1,4 +1,4 @@
-import { qualified } from '../abi/naming';
+import { qualified } from './identifiers';
 import { lockChainHistory } from './locks';
 import { BOOKKEEPING } from './schema';
 import { inTransaction, type Pool } from './pool';

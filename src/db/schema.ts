@@ -1,5 +1,5 @@
 import { COMMON_COLUMNS, type EventTable } from '../abi/layout';
-import { assertIdentifier, qualified, quoteIdent } from '../abi/naming';
+import { assertIdentifier, qualified, quoteIdent } from './identifiers';
 import { SchemaMismatchError } from '../errors';
 import { inTransaction, type Pool, type PoolClient } from './pool';
 
@@ -117,9 +117,4 @@ export async function ensureSchema(pool: Pool, schema: string, tables: EventTabl
       }
     }
   });
-}
-
-export async function schemaExists(pool: Pool, schema: string): Promise<boolean> {
-  const { rows } = await pool.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-  return rows.length > 0;
 }

@@ -1,5 +1,5 @@
 import { COMMON_COLUMNS, type EventTable } from '../abi/layout';
-import { qualified, quoteIdent } from '../abi/naming';
+import { qualified, quoteIdent } from './identifiers';
 import { canonicalRow } from '../indexing/canonical';
 import { BOOKKEEPING } from './schema';
 import type { Pool } from './pool';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import { COMMON_COLUMNS, type EventTable } from '../abi/layout';
-import { qualified, quoteIdent } from '../abi/naming';
+import { qualified, quoteIdent } from './identifiers';
 import type { DecodedLog } from '../indexing/log-router';
 import { lockChainHistory } from './locks';
 import { BOOKKEEPING } from './schema';

@@ -1,4 +1,6 @@
+import { proxyActivities } from '@temporalio/workflow';
 import type { ActivityOptions, Duration } from '@temporalio/common';
+import type { IndexerActivities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
 
 /**
@@ -8,6 +10,14 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
  * loop on a loaded machine is not mistaken for a dead worker.
  */
 const HEARTBEAT_TIMEOUT = '15 seconds';
+
+/**
+ * Attempts of one activity at the indexer's own work before the workflow hears of the failure
+ * (1 s + 2 s + 4 s of backoff in between): enough for a worker crash or a database restart,
+ * short enough that a longer outage shows in the status' lastError while the workflow keeps
+ * trying (README, "Retries and limits").
+ */
+export const WORK_ATTEMPTS = 4;
 
 /**
  * What every activity is scheduled with: the heartbeat timeout above, and retries with backoff
@@ -27,3 +37,6 @@ export function activityOptions(startToCloseTimeout: Duration, maximumAttempts?:
     },
   };
 }
+
+/** Activities whose options are chosen per call (executeWithOptions), e.g. to name their blocks in the Web UI. */
+export const activities = proxyActivities<IndexerActivities>(activityOptions('1 minute', WORK_ATTEMPTS));

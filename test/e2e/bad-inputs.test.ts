@@ -5,13 +5,18 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Address } from 'viem';
-import { schemaExists } from '../../src/db/schema';
 import { indexerWorkflowId } from '../../src/spec';
 import { startTestChain, type TestChain } from '../helpers/chain';
 import { specsFrom, startIndexer, status } from '../helpers/indexer';
 import { freePort } from '../helpers/ports';
 import { startStack, uniqueName, type TestStack } from '../helpers/stack';
 import { eventually, runCli, startInProcessWorker, type CliRun, type RunningWorker } from '../helpers/workers';
+
+/** Whether a bad input left a schema behind (it must not). */
+async function schemaExists(name: string): Promise<boolean> {
+  const { rows } = await stack.db.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [name]);
+  return rows.length > 0;
+}
 
 /**
  * Each bad input gives a clear one-line error and writes nothing (DESIGN.md, "Where checks
@@ -86,7 +91,7 @@ function assertOneLineError(run: CliRun, expected: RegExp, what: string): string
 
 /** Nothing written: no PostgreSQL schema for the name, and no workflow in Temporal. */
 async function assertWroteNothing(name: string, chainId = 31337): Promise<void> {
-  assert.equal(await schemaExists(stack.db, name), false, `schema "${name}" must not exist`);
+  assert.equal(await schemaExists(name), false, `schema "${name}" must not exist`);
   await assert.rejects(
     stack.client.workflow.getHandle(indexerWorkflowId(name, chainId)).describe(),
     (error: unknown) => error instanceof WorkflowNotFoundError,
@@ -221,7 +226,7 @@ test('wrong chain id that reaches a worker anyway (started without the CLI): pau
   assert.equal(s.paused, true, 'an error retries cannot fix pauses the indexer');
   assert.equal(s.mode, 'paused');
   assert.equal(s.checkpoint, 4, 'checkpoint stays at startBlock - 1');
-  assert.equal(await schemaExists(stack.db, name), false, `schema "${name}" must not exist`);
+  assert.equal(await schemaExists(name), false, `schema "${name}" must not exist`);
 });
 
 test('unreachable RPC: indexer start warns and starts; the workflow shows lastError naming the endpoint and writes nothing', { timeout: 120_000 }, async () => {
@@ -259,7 +264,7 @@ test('unreachable RPC: indexer start warns and starts; the workflow shows lastEr
     assert.equal(s.paused, false, 'a transient fault does not pause the indexer');
     const description = await stack.client.workflow.getHandle(workflowId).describe();
     assert.equal(description.status.name, 'RUNNING', 'the workflow keeps retrying');
-    assert.equal(await schemaExists(stack.db, name), false, `schema "${name}" must not exist`);
+    assert.equal(await schemaExists(name), false, `schema "${name}" must not exist`);
   } finally {
     await stack.client.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined);
     await w.stop();

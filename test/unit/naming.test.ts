@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { argumentColumns, eventTables } from '../../src/abi/layout';
-import { quoteIdent, snakeCase } from '../../src/abi/naming';
+import { snakeCase } from '../../src/abi/naming';
+import { quoteIdent } from '../../src/db/identifiers';
 import { canonicalType, columnKind, invalidTypeReason, type AbiEventItem } from '../../src/abi/solidity-types';
 
 test('snake_case follows DESIGN.md examples', () => {

@@ -1,0 +1,84 @@
+import { Context } from '@temporalio/activity';
+import type { Pool } from '../db/pool';
+import { writeRange, type RangeWrite, type RangeWriteResult } from '../db/writer';
+import { LogRouter } from '../indexing/log-router';
+import type { Logger } from '../logger';
+import type { IndexerMetrics } from '../metrics';
+import type { ChainRpc } from '../rpc/client';
+import type { IndexerSpec } from '../spec';
+
+export interface ActivityDeps {
+  pool: Pool;
+  /** The worker's RPC access for a chain; throws RpcNotConfiguredError when it has none. */
+  rpcFor: (spec: Pick<IndexerSpec, 'chainId' | 'tuning'>) => ChainRpc;
+  logger: Logger;
+  /** Removes every secret the worker knows of (RPC URLs, database password) from a text. */
+  redact: (text: string) => string;
+  metrics?: IndexerMetrics;
+}
+
+/** What the activity bodies work with: the worker's pool and RPC, decoders per spec, log and metrics. */
+export interface ActivityEnv {
+  pool: Pool;
+  rpcFor: ActivityDeps['rpcFor'];
+  /** The spec's decoders and tables, built once per spec, not per range. */
+  routerFor: (spec: IndexerSpec) => LogRouter;
+  /** The running activity's logger: workflow id, run id and activity type. */
+  log: () => Logger;
+  metrics: ActivityMetrics;
+  /** Writes one range in one transaction (db/writer.ts), filling in what the spec says. */
+  storeRange: (spec: IndexerSpec, write: Omit<RangeWrite, 'schema' | 'chainId' | 'tables'>) => Promise<RangeWriteResult>;
+}
+
+/** The metrics activities record; no-ops on a worker without metrics. */
+export interface ActivityMetrics {
+  range: (spec: IndexerSpec, mode: 'backfill' | 'realtime', r: { logs: number; durationMs: number; splits?: number }) => void;
+  head: (spec: IndexerSpec, block: number) => void;
+  lag: (spec: IndexerSpec, blocks: number) => void;
+  checkpoint: (spec: Pick<IndexerSpec, 'name' | 'chainId'>, block: number) => void;
+  rollback: (spec: IndexerSpec, reason: 'reorg' | 'reset') => void;
+  verificationMismatch: (spec: IndexerSpec) => void;
+}
+
+export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
+  const routers = new Map<string, LogRouter>();
+  const routerFor = (spec: IndexerSpec) => {
+    const key = `${spec.name}:${spec.chainId}:${JSON.stringify(spec.contracts)}`;
+    let router = routers.get(key);
+    if (!router) {
+      router = new LogRouter(spec);
+      routers.set(key, router);
+    }
+    return router;
+  };
+  return {
+    pool: deps.pool,
+    rpcFor: deps.rpcFor,
+    routerFor,
+    log: () => {
+      const info = Context.current().info;
+      return deps.logger.child({ workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId, activity: info.activityType });
+    },
+    metrics: activityMetrics(deps.metrics),
+    storeRange: (spec, write) => writeRange(deps.pool, { schema: spec.name, chainId: spec.chainId, tables: routerFor(spec).tables, ...write }),
+  };
+}
+
+function activityMetrics(metrics: IndexerMetrics | undefined): ActivityMetrics {
+  const labels = (spec: Pick<IndexerSpec, 'name' | 'chainId'>) => ({ indexer: spec.name, chain_id: String(spec.chainId) });
+  return {
+    range: (spec, mode, r) => {
+      if (!metrics) return;
+      metrics.logsIndexed.inc(labels(spec), r.logs);
+      metrics.ranges.inc({ ...labels(spec), mode });
+      metrics.rangeDuration.observe({ ...labels(spec), mode }, r.durationMs / 1000);
+      metrics.rowsPerRange.observe(labels(spec), r.logs);
+      if (r.splits) metrics.rangeSplits.inc(labels(spec), r.splits);
+    },
+    head: (spec, block) => metrics?.head.set(labels(spec), block),
+    lag: (spec, blocks) => metrics?.lag.set(labels(spec), blocks),
+    checkpoint: (spec, block) => metrics?.checkpoint.set(labels(spec), block),
+    rollback: (spec, reason) => metrics?.reorgs.inc({ ...labels(spec), reason }),
+    verificationMismatch: (spec) => metrics?.verificationMismatches.inc(labels(spec)),
+  };
+}

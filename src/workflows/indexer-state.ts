@@ -1,0 +1,229 @@
+import type { IndexerSpec } from '../spec';
+import { describeFailure, type Failure } from './failure';
+import type { IndexerMode, IndexerStatus, ResetResult } from './messages';
+import { VerificationSchedule, type VerificationScheduleState } from './verification-schedule';
+import { INITIAL_RANGE_SIZE, Watermark, nextRangeSize } from './watermark';
+
+/** State handed from one run to the next by continueAsNew. */
+export interface CarriedState extends VerificationScheduleState {
+  checkpoint: number;
+  logsIndexed: number;
+  paused: boolean;
+  lastError: string | null;
+  rangeSize: number;
+  reorgs: number;
+  lastReorg: IndexerStatus['lastReorg'];
+  lastVerification: IndexerStatus['lastVerification'];
+}
+
+/** What an indexed range (backfill or tip) reports back. */
+export interface RangeOutcome {
+  fromBlock: number;
+  toBlock: number;
+  logs: number;
+  durationMs: number;
+  splits?: number;
+  acceptedRange?: number;
+  rpc?: IndexerStatus['rpc'];
+  /** Endpoint trouble that was put right (an omission caught, an endpoint out of rotation): shown as lastError. */
+  notice?: string;
+}
+
+/** What the main loop should do next. */
+export type Step = 'reset' | 'stop' | 'wait-for-resume' | 'done' | 'continue-as-new' | 'catch-up' | 'follow-tip';
+
+/** How far the status' rates look back. */
+const RATE_WINDOW_MS = 30_000;
+
+/**
+ * One indexer × chain's state and the decisions made on it: what the status query shows, what
+ * continueAsNew carries, what a success or a failure changes, and what the loop does next. Plain
+ * and deterministic (time comes in as `now`), so the workflow only wires it to Temporal and unit
+ * tests drive it without a server.
+ */
+export class IndexerState {
+  readonly startBlock: number;
+  /** Where indexing ends when every contract has an endBlock; null = follow the head forever. */
+  readonly endBlock: number | null;
+  readonly watermark: Watermark;
+  readonly verification: VerificationSchedule;
+
+  mode: IndexerMode = 'backfill';
+  paused: boolean;
+  stopRequested = false;
+  lastError: string | null;
+  logsIndexed: number;
+  rangeSize: number;
+  head: number | null = null;
+  safeHead: number | null = null;
+  reorgs: number;
+  lastReorg: IndexerStatus['lastReorg'];
+  lastVerification: IndexerStatus['lastVerification'];
+  rpc: IndexerStatus['rpc'] = [];
+  /** `indexer reset`: the block to roll back to, and the outcome its update handler waits for. */
+  pendingReset: number | null = null;
+  resetOutcome: { result?: ResetResult; error?: string } | null = null;
+  private readonly recent: Array<{ at: number; blocks: number; logs: number }> = [];
+
+  constructor(
+    readonly spec: IndexerSpec,
+    now: number,
+    carried?: CarriedState,
+  ) {
+    this.startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
+    this.endBlock = spec.contracts.every((c) => c.endBlock !== undefined) ? Math.max(...spec.contracts.map((c) => c.endBlock!)) : null;
+    this.watermark = new Watermark(carried?.checkpoint ?? this.startBlock - 1);
+    this.verification = new VerificationSchedule(spec, this.startBlock, now, carried);
+    this.paused = carried?.paused ?? false;
+    this.lastError = carried?.lastError ?? null;
+    this.logsIndexed = carried?.logsIndexed ?? 0;
+    this.rangeSize = carried?.rangeSize ?? Math.min(spec.tuning.maxBlockRange, INITIAL_RANGE_SIZE);
+    this.reorgs = carried?.reorgs ?? 0;
+    this.lastReorg = carried?.lastReorg ?? null;
+    this.lastVerification = carried?.lastVerification ?? null;
+  }
+
+  get checkpoint(): number {
+    return this.watermark.checkpoint;
+  }
+
+  /** Paused, stopping or resetting: no new work starts (work in flight finishes). */
+  get interrupted(): boolean {
+    return this.paused || this.stopRequested || this.pendingReset !== null;
+  }
+
+  /** Whatever ends a pause: resume, stop, or a reset (which is itself the fix). */
+  get pauseEnds(): boolean {
+    return !this.paused || this.stopRequested || this.pendingReset !== null;
+  }
+
+  /** The highest block to index now: the safe head, or the end block when that comes first. */
+  targetFor(safeHead: number): number {
+    return this.endBlock === null ? safeHead : Math.min(this.endBlock, safeHead);
+  }
+
+  nextStep(historyTooLong: boolean): Step {
+    if (this.pendingReset !== null) return 'reset';
+    if (this.stopRequested) return 'stop';
+    if (this.paused) return 'wait-for-resume';
+    if (this.endBlock !== null && this.checkpoint >= this.endBlock) return 'done';
+    if (historyTooLong) return 'continue-as-new';
+    return this.mode === 'realtime' ? 'follow-tip' : 'catch-up';
+  }
+
+  /** Backfill when more than a range lies between the checkpoint and the target; else follow the tip. */
+  shouldBackfill(target: number): boolean {
+    return target - this.checkpoint > this.rangeSize;
+  }
+
+  /** Following the tip, the indexer fell far behind (a long pause, a burst of blocks): back to the window. */
+  fellBehind(target: number): boolean {
+    return target - this.checkpoint > 2 * this.rangeSize;
+  }
+
+  noteHead(latest: { head: number; safeHead: number; rpc?: IndexerStatus['rpc'] }): void {
+    this.head = latest.head;
+    this.safeHead = latest.safeHead;
+    if (latest.rpc) this.rpc = latest.rpc;
+  }
+
+  /** A range is stored: count it, clear the last error, learn a better range size, move the watermark. */
+  recordSuccess(result: RangeOutcome, now: number): void {
+    this.logsIndexed += result.logs;
+    this.lastError = result.notice ?? null; // endpoints that misbehaved and were overruled stay visible
+    if (result.rpc) this.rpc = result.rpc;
+    const blocks = result.toBlock - result.fromBlock + 1;
+    this.recent.push({ at: now, blocks, logs: result.logs });
+    while (this.recent.length > 0 && now - this.recent[0]!.at > RATE_WINDOW_MS) this.recent.shift();
+    this.rangeSize = nextRangeSize(this.rangeSize, { splits: 0, ...result, blocks }, this.spec.tuning.maxBlockRange);
+    this.watermark.complete(result.fromBlock, result.toBlock);
+  }
+
+  /**
+   * Work failed for good (its activity's retries spent): show why, and pause when retrying cannot
+   * help. `mayPause: false` for bookkeeping that must go on whatever (saving the checkpoint).
+   */
+  recordFailure(error: unknown, options: { mayPause?: boolean } = {}): Failure {
+    const failure = describeFailure(error);
+    this.lastError = failure.message;
+    if (failure.fatal && options.mayPause !== false) this.paused = true;
+    return failure;
+  }
+
+  /** A rollback (reorg or reset) moved the checkpoint down to the ancestor. */
+  recordRollback(result: { ancestor: number; depth: number; rowsDeleted: number }, reason: 'reorg' | 'reset', detectedBlock: number, at: string): ResetResult {
+    this.watermark.reset(result.ancestor);
+    this.logsIndexed = Math.max(0, this.logsIndexed - result.rowsDeleted);
+    if (reason === 'reorg') {
+      this.reorgs += 1;
+      this.lastReorg = { at, block: detectedBlock, depth: result.depth, ancestor: result.ancestor };
+    }
+    this.lastError = null;
+    return { checkpoint: result.ancestor, rowsDeleted: result.rowsDeleted };
+  }
+
+  /** Why a reset cannot be done now, or undefined when it can. */
+  resetRefusal(toBlock: number): string | undefined {
+    if (!Number.isInteger(toBlock) || toBlock < this.startBlock - 1) return `--to-block must be a block number ≥ ${this.startBlock - 1}`;
+    if (toBlock > this.checkpoint) return `--to-block ${toBlock} is above the checkpoint (${this.checkpoint}): nothing to roll back`;
+    if (this.pendingReset !== null) return 'a reset is already in progress';
+    return undefined;
+  }
+
+  /** The blocks `indexer verify [--from] [--to]` checks: at most up to the checkpoint. */
+  verifyBounds(request: { fromBlock?: number; toBlock?: number }): { fromBlock: number; toBlock: number } {
+    return { fromBlock: request.fromBlock ?? this.startBlock, toBlock: Math.min(request.toBlock ?? this.checkpoint, this.checkpoint) };
+  }
+
+  verifyRefusal(request: { fromBlock?: number; toBlock?: number }): string | undefined {
+    const { fromBlock, toBlock } = this.verifyBounds(request);
+    if (!Number.isInteger(fromBlock) || fromBlock < 0) return '--from must be a block number';
+    if (toBlock < fromBlock) return `nothing indexed in ${fromBlock}-${request.toBlock ?? 'checkpoint'} to verify (checkpoint ${this.checkpoint})`;
+    return undefined;
+  }
+
+  status(run: { workflowId: string; runId: string }, now: number): IndexerStatus {
+    const window = this.recent.filter((r) => now - r.at <= RATE_WINDOW_MS);
+    const seconds = window.length > 0 ? Math.max(1, (now - window[0]!.at) / 1000) : 1;
+    return {
+      name: this.spec.name,
+      chainId: this.spec.chainId,
+      workflowId: run.workflowId,
+      runId: run.runId,
+      mode: this.paused ? 'paused' : this.mode,
+      paused: this.paused,
+      checkpoint: this.checkpoint,
+      head: this.head,
+      safeHead: this.safeHead,
+      lag: this.safeHead === null ? null : Math.max(0, this.safeHead - this.checkpoint),
+      blocksPerSecond: round(window.reduce((s, r) => s + r.blocks, 0) / seconds),
+      logsPerSecond: round(window.reduce((s, r) => s + r.logs, 0) / seconds),
+      logsIndexed: this.logsIndexed,
+      reorgs: this.reorgs,
+      lastReorg: this.lastReorg,
+      lastVerification: this.lastVerification,
+      lastError: this.lastError,
+      rpc: this.rpc,
+      startBlock: this.startBlock,
+      endBlock: this.endBlock,
+    };
+  }
+
+  carried(): CarriedState {
+    return {
+      checkpoint: this.checkpoint,
+      logsIndexed: this.logsIndexed,
+      paused: this.paused,
+      lastError: this.lastError,
+      rangeSize: this.rangeSize,
+      reorgs: this.reorgs,
+      lastReorg: this.lastReorg,
+      lastVerification: this.lastVerification,
+      ...this.verification.carried(),
+    };
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
