@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { renderEndpoints } from '../../src/cli/render';
 import { describeHeads, endpointsWithBlock, summarizeHeads, tipVerdict, type EndpointHeadReport } from '../../src/rpc/heads';
+import type { IndexerStatus } from '../../src/workflows/messages';
 
 const report = (index: number, head: number | undefined, rank = index): EndpointHeadReport => ({
   index,
@@ -57,4 +59,28 @@ test('requests about a block go only to endpoints in rotation whose head has it,
   assert.deepEqual(endpointsWithBlock(endpoints, 201), [], 'nobody in rotation has it: the caller refreshes heads or waits');
   assert.deepEqual(endpointsWithBlock(endpoints, undefined), [3, 0, 4, 1], 'a request about no block may go to any endpoint in rotation');
   assert.equal(describeHeads([report(0, 5), report(1, undefined)]), 'http://e0: head 5, http://e1: unreachable (connection refused)');
+});
+
+test('the status view lists endpoints when there are several, with their lag, omissions and rotation', () => {
+  const endpoint = (label: string, extra: Partial<IndexerStatus['rpc'][number]> = {}): IndexerStatus['rpc'][number] => ({
+    label,
+    state: 'closed',
+    requests: 10,
+    failures: 0,
+    latencyMs: 5,
+    rateLimitWaits: 0,
+    head: 120,
+    lag: 0,
+    omissions: 0,
+    behind: 0,
+    demoted: false,
+    outOfRotation: null,
+    ...extra,
+  });
+  assert.deepEqual(renderEndpoints([endpoint('http://a')]), [], 'one healthy endpoint: nothing to say');
+  assert.deepEqual(renderEndpoints([endpoint('http://a', { head: 20, lag: 100 }), endpoint('http://b', { omissions: 2, demoted: true }), endpoint('http://c', { outOfRotation: 'serves chain 1, not 31337' })]), [
+    '  rpc http://a: head 20 · 10 requests · 100 blocks behind',
+    '  rpc http://b: head 120 · 10 requests · 2 omissions caught, demoted',
+    '  rpc http://c: head 120 · 10 requests · out of rotation: serves chain 1, not 31337',
+  ]);
 });
