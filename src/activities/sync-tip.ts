@@ -25,13 +25,11 @@ async function waitForNewHead(
   const deadline = Date.now() + (input.waitMs ?? 0);
   const stored = checkpoint >= 0 ? await storedHash(deps.pool, spec.name, spec.chainId, checkpoint) : undefined;
   for (;;) {
-    const probe = await deps.rpc.probeHeads();
+    const probe = await deps.rpc.probeHeads({ hashes: true });
     const verdict = tipVerdict(probe, checkpoint);
     if (verdict.kind === 'ahead' || verdict.kind === 'shorter') return { probe, verdict };
-    if (verdict.kind === 'same' && stored) {
-      const atCheckpoint = await deps.rpc.pinnedTo(probe.tip).getBlockHeader(checkpoint);
-      if (atCheckpoint.hash !== stored) return { probe, verdict };
-    }
+    // At the same height, the tip endpoint's latest block must still be the one stored.
+    if (verdict.kind === 'same' && stored && probe.tipHash !== stored) return { probe, verdict };
     if (Date.now() >= deadline) return { probe, verdict, unchanged: verdict.kind === 'same' };
     // The activity's own sleep ends early when the activity is cancelled (workflow stopped or gone).
     await Context.current().sleep(Math.min(spec.tuning.pollIntervalMs, Math.max(0, deadline - Date.now())));

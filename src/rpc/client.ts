@@ -86,7 +86,8 @@ interface Shared {
   redactor: Redactor;
   crossCheck?: CrossCheckMode;
   bloomRetryDelaysMs: number[];
-  probing?: Promise<HeadProbe>;
+  /** The head probe in flight, shared by every caller (one of each kind). */
+  probing: { numbers?: Promise<HeadProbe>; headers?: Promise<HeadProbe> };
   stats: RpcCheckStats;
 }
 
@@ -131,6 +132,7 @@ export class ChainRpc {
         redactor,
         crossCheck,
         bloomRetryDelaysMs: bloomRetryDelaysMs ?? [250, 750],
+        probing: {},
         stats: { crossChecked: 0, crossCheckSkipped: 0, bloomRechecks: 0, bloomFalsePositives: 0 },
       },
       routing: { notices: [] },
@@ -350,20 +352,29 @@ export class ChainRpc {
    * The chain's head is the highest; the tip endpoint the best-ranked one there. Endpoints out of
    * rotation are asked too once their wait is over: a right answer brings them back.
    */
-  probeHeads(): Promise<HeadProbe> {
-    this.shared.probing ??= this.probeOnce().finally(() => {
-      this.shared.probing = undefined;
+  probeHeads(options: { hashes?: boolean } = {}): Promise<HeadProbe> {
+    // With `hashes`, each endpoint is asked for its latest header instead of its block number: the
+    // tip's hash comes with it (the realtime poll needs it to see a reorg at the same height).
+    const kind = options.hashes ? 'headers' : 'numbers';
+    this.shared.probing[kind] ??= this.probeOnce(kind === 'headers').finally(() => {
+      this.shared.probing[kind] = undefined;
     });
-    return this.shared.probing;
+    return this.shared.probing[kind];
   }
 
-  private async probeOnce(): Promise<HeadProbe> {
+  private async probeOnce(hashes: boolean): Promise<HeadProbe> {
     const now = Date.now();
     const reports = await Promise.all(
       this.shared.endpoints.map(async (endpoint, index): Promise<EndpointHeadReport> => {
         const base = { index, label: endpoint.label };
         if (!endpoint.inRotation && !endpoint.dueForRotationCheck(now)) return { ...base, rank: endpoint.rank(), error: `out of rotation: ${endpoint.health.outOfRotation}` };
         try {
+          if (hashes) {
+            const latest = await endpoint.call<Record<string, string> | null>('eth_getBlockByNumber', ['latest', false], (error) => this.classify('eth_getBlockByNumber', endpoint.label, error), (b) =>
+              b && HEX.test(b.number ?? '') && b.number !== '0x' && HASH.test(b.hash ?? '') ? undefined : 'the latest block lacks number or hash',
+            );
+            return { ...base, rank: endpoint.rank(), head: Number(BigInt(latest!.number!)), hash: latest!.hash!.toLowerCase() };
+          }
           const hex = await endpoint.call<string>('eth_blockNumber', [], (error) => this.classify('eth_blockNumber', endpoint.label, error), hexQuantity);
           return { ...base, rank: endpoint.rank(), head: Number(BigInt(hex)) };
         } catch (error) {

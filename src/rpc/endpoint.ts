@@ -297,6 +297,9 @@ export class Endpoint {
   private learnFrom(method: string, params: unknown[], result: unknown, options: CallOptions): void {
     if (method === 'eth_blockNumber' && typeof result === 'string' && HEX.test(result)) {
       this.head = Number(BigInt(result));
+    } else if (method === 'eth_getBlockByNumber' && params[0] === 'latest' && typeof (result as { number?: unknown } | null)?.number === 'string') {
+      const number = (result as { number: string }).number;
+      if (HEX.test(number)) this.head = Number(BigInt(number));
     } else if (method === 'eth_getBlockByNumber' && options.needs !== undefined && typeof params[0] === 'string' && params[0].startsWith('0x')) {
       if (result === null) {
         this.head = Math.min(this.head ?? options.needs - 1, options.needs - 1);

@@ -9,8 +9,9 @@ export interface EndpointHeadReport {
   /** Index of the endpoint among the chain's endpoints. */
   index: number;
   label: string;
-  /** Its head, when it answered. */
+  /** Its head, when it answered, and that block's hash when its latest header was asked. */
   head?: number;
+  hash?: string;
   /** Why it did not answer (unreachable, breaker open, out of rotation). */
   error?: string;
   /** Endpoint.rank(): lower is better. */
@@ -23,6 +24,8 @@ export interface HeadProbe {
   /** The tip endpoint: best-ranked among those at the highest head. */
   tip: number;
   tipLabel: string;
+  /** The hash of the head block as the tip endpoint has it (when headers were asked). */
+  tipHash?: string;
   endpoints: EndpointHeadReport[];
   /** Every endpoint of the chain answered (none unreachable or out of rotation). */
   allAnswered: boolean;
@@ -34,7 +37,7 @@ export function summarizeHeads(reports: EndpointHeadReport[]): HeadProbe | undef
   if (answered.length === 0) return undefined;
   const head = Math.max(...answered.map((r) => r.head!));
   const tip = answered.filter((r) => r.head === head).sort((a, b) => a.rank - b.rank || a.index - b.index)[0]!;
-  return { head, tip: tip.index, tipLabel: tip.label, endpoints: reports, allAnswered: answered.length === reports.length };
+  return { head, tip: tip.index, tipLabel: tip.label, tipHash: tip.hash, endpoints: reports, allAnswered: answered.length === reports.length };
 }
 
 export type TipVerdict =
