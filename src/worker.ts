@@ -95,6 +95,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
       } finally {
         await pool.end().catch(() => undefined);
         await connection.close().catch(() => undefined);
+        for (const rpc of rpcs.values()) await rpc.close().catch(() => undefined);
       }
     },
   };

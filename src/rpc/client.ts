@@ -176,6 +176,11 @@ export class ChainRpc {
     });
   }
 
+  /** Closes the endpoints' websockets, if any (a worker shutting down). */
+  async close(): Promise<void> {
+    await Promise.all(this.shared.endpoints.map((e) => e.close()));
+  }
+
   checkStats(): RpcCheckStats {
     return { ...this.shared.stats };
   }

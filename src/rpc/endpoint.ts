@@ -92,6 +92,8 @@ function answerError(error: NonNullable<JsonRpcAnswer['error']>): Error {
 export class Endpoint {
   readonly label: string;
   private readonly request: EIP1193RequestFn;
+  /** The websocket's RPC client, to close it (http has nothing to close). */
+  private readonly socketClient?: () => Promise<{ close: () => void }>;
   private readonly httpClient?: HttpRpcClient;
   private readonly isWebSocket: boolean;
   private readonly breaker: CircuitBreakerPolicy;
@@ -101,6 +103,7 @@ export class Endpoint {
   /** Why the endpoint last failed, so an open breaker can say what opened it. */
   private lastFailure = '';
   private batching = true;
+  private socketUsed = false;
   private chainCheckedAt = 0;
   private nextId = 1;
   private demotedUntil = 0;
@@ -115,8 +118,13 @@ export class Endpoint {
     this.label = redactUrl(url);
     this.isWebSocket = url.startsWith('ws');
     // Temporal retries with backoff; viem's own retries would only hide faults and stretch attempts.
-    const transport = this.isWebSocket ? webSocket(url, { retryCount: 0, timeout: options.timeoutMs }) : http(url, { retryCount: 0, timeout: options.timeoutMs });
-    this.request = transport({ retryCount: 0 }).request;
+    if (this.isWebSocket) {
+      const socket = webSocket(url, { retryCount: 0, timeout: options.timeoutMs })({ retryCount: 0 });
+      this.request = socket.request;
+      this.socketClient = () => socket.value!.getRpcClient();
+    } else {
+      this.request = http(url, { retryCount: 0, timeout: options.timeoutMs })({ retryCount: 0 }).request;
+    }
     if (!this.isWebSocket) this.httpClient = getHttpRpcClient(url, { timeout: options.timeoutMs });
     this.breaker = circuitBreaker(
       handleWhen((error) => !(error instanceof RangeTooLargeError) && !(error instanceof EndpointBehindError)),
@@ -124,6 +132,12 @@ export class Endpoint {
     );
     this.bucketSize = Math.max(1, Math.floor(options.requestsPerSecond ?? 1));
     if (options.requestsPerSecond) this.limiter = new RateLimiter({ tokensPerInterval: options.requestsPerSecond, interval: 'second' });
+  }
+
+  /** Closes a websocket (its keep-alive and reconnect timers would keep the process alive). */
+  async close(): Promise<void> {
+    if (!this.socketClient || !this.socketUsed) return;
+    (await this.socketClient().catch(() => undefined))?.close();
   }
 
   get state(): BreakerState {
@@ -214,6 +228,7 @@ export class Endpoint {
 
   private async single<T>(method: string, params: unknown[], toError: (error: unknown) => Error): Promise<T> {
     this.stats.requests += 1;
+    this.socketUsed = this.isWebSocket;
     try {
       return (await this.request({ method: method as never, params: params as never })) as T;
     } catch (error) {

@@ -469,3 +469,71 @@ test('what crossCheck costs: requests per 1,000 blocks of backfill with "off", "
   assert.ok(ratio > 1.8 && ratio < 2.2, `"all" asks every range twice (${ratio.toFixed(2)}×)`);
   assert.ok(figures.sample!.getLogs > figures.off!.getLogs && figures.sample!.getLogs < figures.all!.getLogs, '"sample" asks some ranges twice');
 });
+
+test('the only up-to-date endpoint goes down while the other lags behind the checkpoint: a wait with lastError, never a rollback', { timeout: 180_000 }, async (t) => {
+  const c = await chainWithEvents({ txs: 20, perTx: 2, gap: 1 });
+  const lagging = await proxyFor(c.chain);
+  const honest = await proxyFor(c.chain);
+  const ix = await startIndexing('only fresh one down', c, [lagging.url('/v2/lagging-key'), honest.url('/v2/honest-key')], { maxReorgDepth: 8 });
+  await synced(ix, c);
+  const w = watch(ix);
+  // The reachable endpoint is 20 blocks behind the checkpoint (deeper than maxReorgDepth 8), the
+  // other one cannot be asked: before, this rolled back, or paused as a reorg too deep.
+  lagging.fault('lag', { blocks: 20 });
+  await honest.stop();
+  const waiting = await eventually('lastError to say it waits', async () => w.errors.find((e) => /every reachable endpoint is behind the checkpoint/.test(e)), 60_000, 100);
+  assert.match(waiting, new RegExp(`behind the checkpoint \\d+ \\(http://127\\.0\\.0\\.1:${lagging.port}/…: head \\d+, http://127\\.0\\.0\\.1:${honest.port}/…: unreachable`));
+  await honest.restart();
+  lagging.clear('lag');
+  for (let i = 0; i < 3; i++) await c.emit(2);
+  const final = await synced(ix, c);
+  await w.stop();
+  assert.equal(w.rollingBackSeen, false, 'never rolled back');
+  assert.equal(w.pausedSeen, false, 'never paused');
+  assert.equal(final.reorgs, 0);
+  assert.equal(await reorgRows(ix.name), 0);
+  report(t, `up-to-date endpoint down, the other 20 behind (lastError meanwhile: "${waiting}")`, final, [['lagging', lagging], ['honest', honest]], w);
+  await ix.stop();
+});
+
+test('verification reads from another endpoint than the one ingesting', { timeout: 120_000 }, async (t) => {
+  const c = await chainWithEvents({ txs: 20, perTx: 3, gap: 2 });
+  const fast = await proxyFor(c.chain);
+  const slow = await proxyFor(c.chain);
+  slow.setDelay(40);
+  // crossCheck off: only the routing decides who is asked.
+  const ix = await startIndexing('verify elsewhere', c, [fast.url('/v2/fast-key'), slow.url('/v2/slow-key')], { crossCheck: 'off' });
+  await synced(ix, c);
+  const ingestedBySlow = slow.stats.methods.get('eth_getLogs') ?? 0;
+  const fastBefore = fast.stats.methods.get('eth_getLogs') ?? 0;
+  const slowBefore = slow.stats.methods.get('eth_getLogs') ?? 0;
+  const head = Number(await c.chain.publicClient.getBlockNumber());
+  const result = await stack.client.workflow.getHandle(`indexer:${ix.name}:${c.chain.chainId}`).executeUpdate('verify', { args: [{ fromBlock: 0, toBlock: head - 40 }] });
+  const fastAsked = (fast.stats.methods.get('eth_getLogs') ?? 0) - fastBefore;
+  const slowAsked = (slow.stats.methods.get('eth_getLogs') ?? 0) - slowBefore;
+  assert.equal((result as { mismatches: number }).mismatches, 0);
+  assert.ok(slowAsked >= 1, 'the verification asked the other endpoint');
+  assert.ok(slowAsked > fastAsked, `…rather than the one ingesting (getLogs for the verification: slow ${slowAsked}, fast ${fastAsked}; slow served ${ingestedBySlow} while ingesting)`);
+  report(t, `verification of 0-${head - 40}: eth_getLogs to the ingesting endpoint ${fastAsked}, to the other ${slowAsked}`, await status(stack.client, ix.spec), [['fast (ingesting)', fast], ['slow', slow]]);
+  await ix.stop();
+});
+
+test('RPC layer: over a websocket the chain id is checked on the socket, and data still flows', { timeout: 60_000 }, async () => {
+  const c = await chainWithEvents({ txs: 5, perTx: 2, gap: 0 });
+  const rpc = new ChainRpc(c.chain.chainId, [c.chain.url.replace(/^http/, 'ws')], { timeoutMs: 2_000 });
+  cleanups.push(() => rpc.close());
+  const probe = await rpc.probeHeads({ hashes: true });
+  const head = Number(await c.chain.publicClient.getBlockNumber());
+  assert.equal(probe.head, head);
+  const logs = await rpc.getLogs({ fromBlock: 0, toBlock: head, addresses: [c.address], topic0s: [TRANSFER_TOPIC] });
+  assert.equal(logs.length, 10);
+  const header = await rpc.getBlockHeader(head);
+  assert.equal(header.hash, probe.tipHash);
+  assert.ok(header.logsBloom && header.logsBloom.length === 514, 'headers carry logsBloom');
+  // A websocket to another chain is taken out of rotation at its first data request.
+  const other = await chainWithEvents({ txs: 1, perTx: 1, gap: 0, chainId: 31338 });
+  const wrong = new ChainRpc(c.chain.chainId, [other.chain.url.replace(/^http/, 'ws')], { timeoutMs: 2_000 });
+  cleanups.push(() => wrong.close());
+  await assert.rejects(wrong.probeHeads(), /no endpoint of chain 31337 told its head: .*answered eth_blockNumber for chain 31338, not 31337/);
+  assert.equal(wrong.health()[0]!.outOfRotation, 'serves chain 31338, not 31337');
+});
