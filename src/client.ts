@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { devCommand, type DevOptions } from './cli/dev-command';
 import { listCommand, resetCommand, signalCommand, verifyCommand } from './cli/control-commands';
+import { rebuildCommand } from './cli/rebuild-command';
 import { startCommand } from './cli/start-command';
 import { statusCommand } from './cli/status-command';
 import { workerCommand } from './cli/worker-command';
@@ -76,6 +77,11 @@ export function buildCli(): Command {
     .description('roll data back to block N (one transaction per chain) and continue from N+1')
     .requiredOption('--to-block <n>', 'the last block to keep', blockNumber)
     .action((name: string, opts: { toBlock: number }) => resetCommand(name, opts.toBlock));
+
+  program
+    .command('rebuild <name>')
+    .description('empty the derived tables and replay every stored event through the handlers (no RPC); waits until caught up')
+    .action((name: string) => rebuildCommand(name));
 
   program
     .command('list')

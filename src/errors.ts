@@ -50,6 +50,12 @@ export class ReorgTooDeepError extends IndexerError {
   static override readonly fatal = true;
 }
 
+/** The handlers module is missing, malformed, names an event the config does not index, or its setup failed. */
+export class InvalidHandlersError extends IndexerError {
+  static override readonly type: string = 'InvalidHandlersError';
+  static override readonly fatal = true;
+}
+
 /** No RPC endpoint is configured on this worker for a chain. Retryable: another worker may have one. */
 export class RpcNotConfiguredError extends IndexerError {
   static override readonly type: string = 'RpcNotConfiguredError';
@@ -92,6 +98,11 @@ export class ResetFailedError extends IndexerError {
   static override readonly type: string = 'ResetFailed';
 }
 
+/** `indexer rebuild` could not empty the derived tables or run setup (the reason is in the message). */
+export class RebuildFailedError extends IndexerError {
+  static override readonly type: string = 'RebuildFailed';
+}
+
 /** A CLI failure: one line on stderr and a non-zero exit (2 where a command documents it). */
 export class CliError extends IndexerError {
   static override readonly type: string = 'CliError';
@@ -109,11 +120,13 @@ const ERROR_CLASSES: ReadonlyArray<{ readonly type: string; readonly fatal: bool
   ChainIdMismatchError,
   SchemaMismatchError,
   ReorgTooDeepError,
+  InvalidHandlersError,
   RpcNotConfiguredError,
   RpcRequestError,
   RpcTimeoutError,
   RangeTooLargeError,
   ResetFailedError,
+  RebuildFailedError,
   CliError,
 ];
 

@@ -39,6 +39,15 @@ export class IndexerMetrics {
   readonly head = new Gauge({ name: 'indexer_head_block', help: 'Chain head as last seen', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
   readonly lag = new Gauge({ name: 'indexer_lag_blocks', help: 'Head minus checkpoint', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
   readonly reorgs = new Counter({ name: 'indexer_reorgs_total', help: 'Rollbacks done (reorgs and resets)', labelNames: ['indexer', 'chain_id', 'reason'], registers: [this.registry] });
+  readonly handlerEvents = new Counter({ name: 'indexer_handler_events_total', help: 'Stored events that went through the handlers stage', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
+  readonly handlerDuration = new Histogram({
+    name: 'indexer_handler_activity_duration_seconds',
+    help: 'Wall time of one handleEvents activity (several batches)',
+    labelNames: ['indexer', 'chain_id'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly handlersCheckpoint = new Gauge({ name: 'indexer_handlers_checkpoint_block', help: 'Last block whose events the handlers have all handled', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
   readonly verificationMismatches = new Counter({ name: 'indexer_verification_mismatches_total', help: 'Chunks whose stored data differed from the chain', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
 
   constructor() {

@@ -3,7 +3,7 @@
  * Plain JSON, no secrets: RPC endpoints and the database URL are resolved by workers.
  * Types only, so workflow code can import it.
  */
-import type { AbiEventItem } from './abi/solidity-types';
+import type { AbiEvent } from 'abitype';
 
 export interface ContractSpec {
   name: string;
@@ -12,7 +12,7 @@ export interface ContractSpec {
   startBlock: number;
   endBlock?: number;
   /** The selected events only. */
-  events: AbiEventItem[];
+  events: AbiEvent[];
 }
 
 export interface ChainTuning {
@@ -40,6 +40,8 @@ export interface IndexerSpec {
   contracts: ContractSpec[];
   tuning: ChainTuning;
   verify?: { intervalMs?: number; maxChunksPerRun?: number };
+  /** User handlers (config `handlers`): the module's absolute path; workers import it from there. */
+  handlers?: { module: string };
 }
 
 export function indexerWorkflowId(name: string, chainId: number): string {

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Pool } from '../db/pool';
 import { writeRange, type RangeWrite, type RangeWriteResult } from '../db/writer';
+import { bindHandlers, importHandlers, type BoundHandlers } from '../handlers/module';
 import { LogRouter } from '../indexing/log-router';
 import type { Logger } from '../logger';
 import type { IndexerMetrics } from '../metrics';
@@ -23,6 +24,11 @@ export interface ActivityEnv {
   rpcFor: ActivityDeps['rpcFor'];
   /** The spec's decoders and tables, built once per spec, not per range. */
   routerFor: (spec: IndexerSpec) => LogRouter;
+  /**
+   * The spec's handlers module, loaded once per worker process and checked against its tables
+   * (a fixed module takes a worker restart, as any code change does).
+   */
+  handlersFor: (spec: IndexerSpec) => Promise<BoundHandlers>;
   /** The running activity's logger: workflow id, run id and activity type. */
   log: () => Logger;
   metrics: ActivityMetrics;
@@ -38,6 +44,7 @@ export interface ActivityMetrics {
   checkpoint: (spec: Pick<IndexerSpec, 'name' | 'chainId'>, block: number) => void;
   rollback: (spec: IndexerSpec, reason: 'reorg' | 'reset') => void;
   verificationMismatch: (spec: IndexerSpec) => void;
+  handled: (spec: IndexerSpec, r: { events: number; durationMs: number; checkpoint: number }) => void;
 }
 
 export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
@@ -51,10 +58,25 @@ export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
     }
     return router;
   };
+  const modules = new Map<string, Promise<BoundHandlers>>();
+  const handlersFor = (spec: IndexerSpec) => {
+    const file = spec.handlers?.module;
+    if (!file) throw new Error(`indexer ${spec.name} has no handlers configured`);
+    const key = `${file}:${spec.name}:${spec.chainId}`;
+    let bound = modules.get(key);
+    if (!bound) {
+      bound = importHandlers(file).then((module) => bindHandlers(module, routerFor(spec).tables));
+      // A module that failed to load is tried again next time (it may have been fixed).
+      bound.catch(() => modules.delete(key));
+      modules.set(key, bound);
+    }
+    return bound;
+  };
   return {
     pool: deps.pool,
     rpcFor: deps.rpcFor,
     routerFor,
+    handlersFor,
     log: () => {
       const info = Context.current().info;
       return deps.logger.child({ workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId, activity: info.activityType });
@@ -80,5 +102,11 @@ function activityMetrics(metrics: IndexerMetrics | undefined): ActivityMetrics {
     checkpoint: (spec, block) => metrics?.checkpoint.set(labels(spec), block),
     rollback: (spec, reason) => metrics?.reorgs.inc({ ...labels(spec), reason }),
     verificationMismatch: (spec) => metrics?.verificationMismatches.inc(labels(spec)),
+    handled: (spec, r) => {
+      if (!metrics) return;
+      metrics.handlerEvents.inc(labels(spec), r.events);
+      metrics.handlerDuration.observe(labels(spec), r.durationMs / 1000);
+      metrics.handlersCheckpoint.set(labels(spec), r.checkpoint);
+    },
   };
 }

@@ -2,9 +2,11 @@ import { createActivityEnv, type ActivityDeps, type ActivityEnv } from './env';
 import { toActivityFailure } from './failure';
 import { findCommonAncestor } from './find-common-ancestor';
 import { getHead } from './get-head';
+import { handleEvents } from './handle-events';
 import { indexRange } from './index-range';
 import { keepAlive } from './keep-alive';
 import { prepareIndexer } from './prepare-indexer';
+import { rebuildHandlers } from './rebuild-handlers';
 import { recordVerification } from './record-verification';
 import { rollbackTo } from './rollback-to';
 import { saveCheckpoint } from './save-checkpoint';
@@ -51,6 +53,8 @@ export function createActivities(deps: ActivityDeps) {
     verifyRange: activity(verifyRange),
     recordVerification: activity(recordVerification),
     saveCheckpoint: activity(saveCheckpoint),
+    handleEvents: activity(handleEvents),
+    rebuildHandlers: activity(rebuildHandlers),
   };
 }
 

@@ -1,20 +1,33 @@
 import { countRows, readCheckpoint, writeCheckpoint } from '../db/checkpoint';
 import { ensureSchema } from '../db/schema';
+import { HANDLERS_STAGE, lockStageCursor, stageCheckpoint } from '../db/stages';
+import { runSetup } from '../handlers/batch';
 import type { ActivityEnv } from './env';
 import type { PrepareIndexerInput, PrepareIndexerResult } from './types';
 
-/** Checks the chain id, then (only then) creates the tables, and reads where the stored data ends. */
+/**
+ * Checks the chain id and the handlers module, then (only then) creates the tables and runs the
+ * handlers' setup in one transaction (a setup that fails leaves nothing behind), and reads where
+ * the stored data ends.
+ */
 export async function prepareIndexer(env: ActivityEnv, { spec }: PrepareIndexerInput): Promise<PrepareIndexerResult> {
   await env.rpcFor(spec).assertChainId();
   const router = env.routerFor(spec);
-  await ensureSchema(env.pool, spec.name, router.tables);
+  const handlers = spec.handlers ? await env.handlersFor(spec) : undefined;
+  const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
+  let handlersCheckpoint: number | undefined;
+  await ensureSchema(env.pool, spec.name, router.tables, async (client) => {
+    if (!handlers) return;
+    handlersCheckpoint = stageCheckpoint(await lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock));
+    await runSetup(client, { spec, tables: router.tables, handlers });
+  });
   let checkpoint = await readCheckpoint(env.pool, spec.name, spec.chainId);
   if (checkpoint === undefined) {
-    checkpoint = Math.min(...spec.contracts.map((c) => c.startBlock)) - 1;
+    checkpoint = startBlock - 1;
     await writeCheckpoint(env.pool, spec.name, spec.chainId, checkpoint);
   }
   const tables = router.tables.map((t) => t.table);
   const logsIndexed = await countRows(env.pool, spec.name, spec.chainId, tables);
   env.log().info({ checkpoint, logsIndexed, tables }, 'indexer prepared');
-  return { checkpoint, logsIndexed, tables };
+  return { checkpoint, logsIndexed, tables, handlersCheckpoint };
 }

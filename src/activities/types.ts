@@ -13,6 +13,8 @@ export interface PrepareIndexerResult {
   checkpoint: number;
   logsIndexed: number;
   tables: string[];
+  /** Where the handlers stand (the last block whose events they all handled), when configured. */
+  handlersCheckpoint?: number;
 }
 
 export interface GetHeadInput {
@@ -121,3 +123,29 @@ export interface VerifyRangeResult {
 }
 
 export type RecordVerificationInput = Omit<VerificationRecord, 'schema' | 'chainId'> & { spec: IndexerSpec };
+
+export interface HandleEventsInput {
+  spec: IndexerSpec;
+  /** Handle up to this block (the workflow's stored checkpoint); the stored ingest checkpoint bounds it too. */
+  toBlock: number;
+}
+export interface HandleEventsResult {
+  /** The last block whose events are all handled. */
+  checkpoint: number;
+  events: number;
+  durationMs: number;
+  /** Nothing more to handle up to the bound. */
+  caughtUp: boolean;
+  /** A handler threw: the stage pauses with this in its lastError. */
+  failure?: { key: string; block: number; logIndex: number; message: string };
+}
+
+export interface RebuildHandlersInput {
+  spec: IndexerSpec;
+  /** One id per `indexer rebuild`, shared by the indexer's chains: the first to ask does the work. */
+  rebuildId: string;
+}
+export interface RebuildHandlersResult {
+  /** Where the handlers stand now: before their first event. */
+  checkpoint: number;
+}

@@ -5,6 +5,8 @@ import { ChainIdMismatchError, RpcRequestError, oneLine } from '../errors';
 import { ChainRpc } from '../rpc/client';
 import { configRpcUrls, envRpcUrls } from '../rpc/endpoints';
 import type { IndexerSpec } from '../spec';
+import { bindHandlers, importHandlers } from '../handlers/module';
+import { LogRouter } from '../indexing/log-router';
 
 export interface LoadedSpecs {
   configPath: string;
@@ -12,11 +14,22 @@ export interface LoadedSpecs {
   specs: IndexerSpec[];
 }
 
-/** Loads and validates the config offline, down to every table name. Warnings go to stderr. */
+/**
+ * Loads and validates the config offline, down to every table name and every handler key.
+ * Warnings go to stderr.
+ */
 export async function loadSpecs(configPath: string | undefined): Promise<LoadedSpecs> {
   const { path, config } = await loadConfig(configPath);
   const specs = buildSpecs(config, (message) => process.stderr.write(`warning: ${message}\n`));
+  if (config.handlers) await checkHandlers(config.handlers, specs);
   return { configPath: path, config, specs };
+}
+
+/** The handlers module loads and each of its keys names an event some chain indexes. */
+async function checkHandlers(file: string, specs: IndexerSpec[]): Promise<void> {
+  const module = await importHandlers(file);
+  const tables = specs.flatMap((spec) => new LogRouter(spec).tables);
+  bindHandlers(module, tables);
 }
 
 /** The RPC URLs for a chain as a worker resolves them: `RPC_URL_<id>` first, then the config. */

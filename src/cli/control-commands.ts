@@ -2,7 +2,7 @@ import { resetUpdate, verifyUpdate } from '../workflows/messages';
 import { progressOf } from './render';
 import { CliError } from '../errors';
 import { cliSettings } from './settings';
-import { connectClient, findIndexers, queryStatus, requireIndexers } from './temporal';
+import { connectClient, findIndexers, innermostMessage, queryStatus, requireIndexers } from './temporal';
 
 /** `indexer pause|resume|stop <name>`: the signal goes to every running chain of the indexer. */
 export async function signalCommand(name: string, signal: 'pause' | 'resume' | 'stop'): Promise<void> {
@@ -69,12 +69,6 @@ export async function resetCommand(name: string, toBlock: number): Promise<void>
   } finally {
     await client.connection.close();
   }
-}
-
-function innermostMessage(error: unknown): string {
-  let e = error as { message?: string; cause?: unknown };
-  while (e?.cause) e = e.cause as typeof e;
-  return (e?.message ?? String(error)).split('\n')[0]!;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
 import { findConfigPath, loadConfig } from '../config/load';
 import { buildSpecs } from '../config/resolve';
@@ -38,11 +39,15 @@ async function isFree(port: number): Promise<boolean> {
   return (await getPort({ port, host: '127.0.0.1' })) === port;
 }
 
+/** The demo's handlers module: balances of the demo token (a plain .mjs file, shipped with the sources). */
+export const DEMO_HANDLERS = fileURLToPath(new URL('../dev/demo-handlers.mjs', import.meta.url));
+
 function demoConfig(rpc: string, token: string): ResolvedConfig {
   return {
     name: 'demo',
     chains: { local: { id: 31337, rpc, confirmations: 0, pollIntervalMs: 1000, maxBlockRange: 2000, maxInFlight: 4, maxReorgDepth: 64, rpcTimeoutMs: 30_000 } },
     contracts: [{ name: 'Token', chain: 'local', address: token, abi: demoTokenArtifact().abi, startBlock: 0 }],
+    handlers: DEMO_HANDLERS,
   };
 }
 

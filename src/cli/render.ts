@@ -31,6 +31,12 @@ export function renderStatus(s: IndexerStatus): string[] {
   ];
   if (progress !== null && s.mode !== 'realtime') lines.push(`  ${bar(progress)} ${(progress * 100).toFixed(1)}%${formatEta(s)}`);
   lines.push(`  ${s.blocksPerSecond} blocks/s · ${s.logsPerSecond} logs/s · ${s.logsIndexed} logs indexed · ${s.reorgs} reorgs`);
+  if (s.handlers) {
+    const h = s.handlers;
+    const state = h.paused ? ' (paused)' : h.rebuilding ? ' (rebuilding)' : '';
+    lines.push(`  handlers${state}: block ${h.checkpoint} (lag ${h.lag}) · ${h.eventsHandled} events · ${h.eventsPerSecond} events/s`);
+    if (h.lastError) lines.push(`  handlers error: ${h.lastError}`);
+  }
   if (s.lastVerification) lines.push(`  last verification ${s.lastVerification.at}: ${s.lastVerification.mismatches} mismatches, ${s.lastVerification.repaired} repaired`);
   lines.push(...renderEndpoints(s.rpc));
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
@@ -66,6 +72,8 @@ export function statusLine(s: IndexerStatus): string {
     `logs/s=${s.logsPerSecond}`,
     `logs=${s.logsIndexed}`,
     s.lastError ? `lastError=${JSON.stringify(s.lastError)}` : '',
+    s.handlers ? `handlers=${s.handlers.checkpoint}${s.handlers.paused ? '(paused)' : ''}` : '',
+    s.handlers?.lastError ? `handlersError=${JSON.stringify(s.handlers.lastError)}` : '',
   ]
     .filter(Boolean)
     .join(' ');

@@ -76,3 +76,10 @@ export async function hasSearchAttributes(client: Client, namespace: string): Pr
     return false;
   }
 }
+
+/** The message of the innermost cause (an update's ApplicationFailure inside WorkflowUpdateFailedError …). */
+export function innermostMessage(error: unknown): string {
+  let e = error as { message?: string; cause?: unknown };
+  while (e?.cause) e = e.cause as typeof e;
+  return (e?.message ?? String(error)).split('\n')[0]!;
+}

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { InvalidConfigError } from '../errors';
 import { configSchema, type ResolvedConfig } from './schema';
+import { importUserModule } from './user-module';
 
 export const CONFIG_FILE_NAMES = ['indexer.config.ts', 'indexer.config.mjs', 'indexer.config.js', 'indexer.config.json'];
 
@@ -40,7 +40,7 @@ async function readRaw(file: string): Promise<unknown> {
     }
   }
   try {
-    const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    const mod = await importUserModule(file);
     return mod.default ?? mod;
   } catch (error) {
     throw new InvalidConfigError(`${path.basename(file)} could not be loaded: ${(error as Error).message.split('\n')[0]}`);
@@ -71,7 +71,9 @@ export function parseConfig(raw: unknown, configDir: string): ResolvedConfig {
     const abi: unknown[] = typeof c.abi === 'string' ? readAbiFile(c.abi, configDir, `contracts[${i}]`) : c.abi;
     return { ...c, abi };
   });
-  return { ...config, contracts };
+  // Relative to the config file, like ABI paths; workers load it from this absolute path.
+  const handlers = config.handlers === undefined ? undefined : path.resolve(configDir, config.handlers);
+  return { ...config, contracts, handlers };
 }
 
 export async function loadConfig(explicitPath?: string, cwd = process.cwd()): Promise<LoadedConfig> {

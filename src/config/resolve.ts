@@ -1,6 +1,6 @@
 import { InvalidConfigError } from '../errors';
 import { eventTables, type EventTable } from '../abi/layout';
-import { eventSignature, invalidTypeReason, type AbiEventItem, type AbiParam } from '../abi/solidity-types';
+import { eventSignature, parseEventInputs, type AbiEvent } from '../abi/event-abi';
 import type { IndexerSpec } from '../spec';
 import { parseDurationMs, type ResolvedConfig } from './schema';
 
@@ -18,25 +18,22 @@ export type Warn = (message: string) => void;
  * Picks the events a contract indexes. `events` entries are names (every overload) or full
  * signatures (`Transfer(address,address,uint256)`); the default is every non-anonymous event.
  */
-export function selectEvents(contract: ResolvedContract, warn: Warn): AbiEventItem[] {
+export function selectEvents(contract: ResolvedContract, warn: Warn): AbiEvent[] {
   const where = `contracts.${contract.name}`;
-  const events: AbiEventItem[] = [];
+  const events: AbiEvent[] = [];
   contract.abi.forEach((raw, i) => {
     const item = raw as { type?: unknown; name?: unknown; inputs?: unknown; anonymous?: unknown };
     if (item.type !== 'event') return;
     if (typeof item.name !== 'string' || !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(item.name)) {
       throw new InvalidConfigError(`${where}.abi[${i}]: event has no valid name; check the ABI file`);
     }
-    const inputs = (item.inputs ?? []) as AbiParam[];
-    for (const input of inputs) {
-      const reason = invalidTypeReason(input);
-      if (reason) throw new InvalidConfigError(`${where}.abi: event ${item.name}: ${reason}; check the ABI file`);
-    }
-    events.push({ type: 'event', name: item.name, inputs: inputs.map(cleanParam), anonymous: item.anonymous === true });
+    const parsed = parseEventInputs(item.inputs);
+    if ('reason' in parsed) throw new InvalidConfigError(`${where}.abi: event ${item.name}: ${parsed.reason}; check the ABI file`);
+    events.push({ type: 'event', name: item.name, inputs: parsed.inputs, anonymous: item.anonymous === true });
   });
   if (events.length === 0) throw new InvalidConfigError(`${where}.abi: the ABI has no events to index`);
 
-  let selected: AbiEventItem[];
+  let selected: AbiEvent[];
   if (!contract.events) {
     selected = events.filter((e) => {
       if (e.anonymous) warn(`${where}: skipping anonymous event ${e.name} (anonymous events are not supported yet)`);
@@ -58,14 +55,6 @@ export function selectEvents(contract: ResolvedContract, warn: Warn): AbiEventIt
   }
   if (selected.length === 0) throw new InvalidConfigError(`${where}: no indexable events selected`);
   return selected;
-}
-
-/** Keeps only the ABI fields that matter, so the spec stays small and stable. */
-function cleanParam(p: AbiParam): AbiParam {
-  const out: AbiParam = { name: p.name ?? '', type: p.type };
-  if (p.indexed) out.indexed = true;
-  if (p.components) out.components = p.components.map(cleanParam);
-  return out;
 }
 
 /** The config as one spec per chain that has contracts, validated down to table names. */
@@ -120,6 +109,7 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
         verify: config.verify?.interval
           ? { intervalMs: parseDurationMs(config.verify.interval), maxChunksPerRun: config.verify.maxChunksPerRun }
           : undefined,
+        ...(config.handlers ? { handlers: { module: config.handlers } } : {}),
       };
       specs.set(contract.chain, spec);
     }

@@ -66,6 +66,8 @@ export const configSchema = z.strictObject({
   chains: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'chain keys hold only letters, digits, _ and -'), chainConfigSchema),
   contracts: z.array(contractConfigSchema).min(1, 'must list at least one contract'),
   verify: z.strictObject({ interval: duration.optional(), maxChunksPerRun: z.number().int().min(1).optional() }).optional(),
+  /** The handlers module (`.ts`, `.mjs`, `.js`), relative to the config file. */
+  handlers: z.string().regex(/\.(ts|mts|mjs|js)$/, 'must be a .ts, .mjs or .js file').optional(),
 });
 
 export type ChainConfig = z.output<typeof chainConfigSchema>;

@@ -1,9 +1,9 @@
 import { qualified } from './identifiers';
 import { BOOKKEEPING } from './schema';
-import type { Pool } from './pool';
+import type { Pool, Queryable } from './pool';
 
 /** The stored checkpoint: every block ≤ it is indexed. Undefined when the chain was never indexed. */
-export async function readCheckpoint(pool: Pool, schema: string, chainId: number): Promise<number | undefined> {
+export async function readCheckpoint(pool: Queryable, schema: string, chainId: number): Promise<number | undefined> {
   const { rows } = await pool.query<{ block_number: string }>(
     `SELECT block_number FROM ${qualified(schema, BOOKKEEPING.checkpoints)} WHERE chain_id = $1`,
     [chainId],

@@ -3,6 +3,8 @@ import pg from 'pg';
 // numeric and bigint come back as strings by default; keep that (uint256 does not fit a JS number).
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
+/** A pool or one of its clients (inside a transaction): what read helpers need. */
+export type Queryable = Pick<pg.Pool, 'query'>;
 
 export function createPool(connectionString: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, application_name: 'temporal-evm-indexer' });

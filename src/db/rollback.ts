@@ -2,6 +2,7 @@ import { qualified } from './identifiers';
 import { lockChainHistory } from './locks';
 import { BOOKKEEPING } from './schema';
 import { inTransaction, type Pool } from './pool';
+import { rewindHandlers, rewindStages } from './stages';
 
 export interface RollbackWrite {
   schema: string;
@@ -19,8 +20,9 @@ export interface RollbackWrite {
 }
 
 /**
- * Deletes every row, block hash and range record above the ancestor, moves the checkpoint to it
- * and records why, in one transaction. Running it again changes nothing more.
+ * Deletes every row, block hash and range record above the ancestor, undoes what handlers made of
+ * them, moves the checkpoint and the stages' cursors to it and records why, in one transaction.
+ * Running it again changes nothing more.
  */
 export async function rollbackTo(pool: Pool, w: RollbackWrite): Promise<{ rowsDeleted: number }> {
   return inTransaction(pool, async (client) => {
@@ -30,6 +32,9 @@ export async function rollbackTo(pool: Pool, w: RollbackWrite): Promise<{ rowsDe
       const { rowCount } = await client.query(`DELETE FROM ${qualified(w.schema, table)} WHERE chain_id = $1 AND block_number > $2`, [w.chainId, w.ancestor]);
       rowsDeleted += rowCount ?? 0;
     }
+    // Downstream stages rewind in the same transaction: handlers' effects above the ancestor are undone.
+    await rewindHandlers(client, w.schema, w.chainId, w.ancestor, w.tables);
+    await rewindStages(client, w.schema, w.chainId, w.ancestor);
     await client.query(`DELETE FROM ${qualified(w.schema, BOOKKEEPING.blocks)} WHERE chain_id = $1 AND block_number > $2`, [w.chainId, w.ancestor]);
     await client.query(`DELETE FROM ${qualified(w.schema, BOOKKEEPING.ranges)} WHERE chain_id = $1 AND to_block > $2`, [w.chainId, w.ancestor]);
     await client.query(

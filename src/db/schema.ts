@@ -2,6 +2,7 @@ import { COMMON_COLUMNS, type EventTable } from '../abi/layout';
 import { assertIdentifier, qualified, quoteIdent } from './identifiers';
 import { SchemaMismatchError } from '../errors';
 import { inTransaction, type Pool, type PoolClient } from './pool';
+import { undoCaptureDdl } from './undo-log';
 
 /** Bookkeeping tables; the leading underscore keeps them apart from event tables. */
 export const BOOKKEEPING = {
@@ -10,6 +11,10 @@ export const BOOKKEEPING = {
   ranges: '_ranges',
   reorgs: '_reorgs',
   verifications: '_verifications',
+  /** Downstream stages' cursors (handlers, stream): one row per chain and stage. */
+  stages: '_stages',
+  /** Every change handlers made to derived tables, by block, so a rollback can undo it. */
+  undoLog: '_undo_log',
 } as const;
 
 interface ColumnDef {
@@ -64,6 +69,26 @@ function bookkeepingDdl(schema: string): string[] {
        mismatches integer NOT NULL,
        repaired integer NOT NULL,
        details jsonb)`,
+    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.stages)} (
+       chain_id bigint NOT NULL,
+       stage text NOT NULL,
+       block_number bigint NOT NULL,
+       log_index integer NOT NULL,
+       undo_from bigint NOT NULL,
+       rebuild_id text,
+       setup_pending boolean NOT NULL DEFAULT false,
+       updated_at timestamptz NOT NULL DEFAULT now(),
+       PRIMARY KEY (chain_id, stage))`,
+    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.undoLog)} (
+       id bigserial PRIMARY KEY,
+       chain_id bigint NOT NULL,
+       block_number bigint NOT NULL,
+       table_name text NOT NULL,
+       op char(1) NOT NULL,
+       old_row jsonb,
+       new_row jsonb)`,
+    `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${BOOKKEEPING.undoLog}_block`)} ON ${t(BOOKKEEPING.undoLog)} (chain_id, block_number)`,
+    ...undoCaptureDdl(schema),
   ];
 }
 
@@ -98,9 +123,10 @@ function describe(columns: ColumnDef[]): string {
 /**
  * Creates the schema, bookkeeping and event tables if missing. Idempotent, and safe when several
  * workflows (one per chain) prepare the same schema at once: an advisory lock serialises them.
- * An existing event table whose columns differ is an error, never altered silently.
+ * An existing event table whose columns differ is an error, never altered silently. `then` runs
+ * in the same transaction (the handlers' setup): if it fails, nothing at all was created.
  */
-export async function ensureSchema(pool: Pool, schema: string, tables: EventTable[]): Promise<void> {
+export async function ensureSchema(pool: Pool, schema: string, tables: EventTable[], then?: (client: PoolClient) => Promise<void>): Promise<void> {
   assertIdentifier(schema);
   await inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`temporal-evm-indexer:${schema}`]);
@@ -116,5 +142,6 @@ export async function ensureSchema(pool: Pool, schema: string, tables: EventTabl
         );
       }
     }
+    await then?.(client);
   });
 }

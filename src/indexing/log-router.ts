@@ -1,5 +1,6 @@
 import { EventDecoder } from '../abi/decode';
 import { eventTables, type EventTable } from '../abi/layout';
+import { RpcRequestError } from '../errors';
 import type { RawLog, LogFilter } from '../rpc/client';
 import type { ContractSpec, IndexerSpec } from '../spec';
 
@@ -24,7 +25,8 @@ export interface DecodedLog {
  */
 export class LogRouter {
   readonly tables: EventTable[];
-  private readonly routes = new Map<string, Route>();
+  /** topic0 → address → route: two lookups, no key built per log. */
+  private readonly routes = new Map<string, Map<string, Route>>();
 
   constructor(private readonly spec: IndexerSpec) {
     this.tables = [];
@@ -32,7 +34,9 @@ export class LogRouter {
       for (const table of eventTables(contract.name, contract.events)) {
         this.tables.push(table);
         const decoder = new EventDecoder(table);
-        for (const address of contract.addresses) this.routes.set(`${address}:${table.topic0}`, { contract, decoder });
+        let byAddress = this.routes.get(table.topic0);
+        if (!byAddress) this.routes.set(table.topic0, (byAddress = new Map()));
+        for (const address of contract.addresses) byAddress.set(address, { contract, decoder });
       }
     }
   }
@@ -53,13 +57,12 @@ export class LogRouter {
   /** Decoded logs, or undefined for a log that matched the filter but not a (contract, event, block) route. */
   decode(log: RawLog): DecodedLog | undefined {
     const address = log.address.toLowerCase();
-    const topic0 = (log.topics[0] ?? '').toLowerCase();
-    const route = this.routes.get(`${address}:${topic0}`);
+    const route = this.routes.get((log.topics[0] ?? '').toLowerCase())?.get(address);
     if (!route) return undefined;
-    const blockNumber = Number(BigInt(log.blockNumber));
+    const blockNumber = quantity(log.blockNumber, 'blockNumber');
     const { contract } = route;
     if (blockNumber < contract.startBlock || (contract.endBlock !== undefined && blockNumber > contract.endBlock)) return undefined;
-    const logIndex = Number(BigInt(log.logIndex));
+    const logIndex = quantity(log.logIndex, 'logIndex');
     const args = route.decoder.decode(log.topics, log.data, () => `log ${logIndex} of block ${blockNumber} from ${address}`);
     return {
       table: route.decoder.table.table,
@@ -71,4 +74,11 @@ export class LogRouter {
       args,
     };
   }
+}
+
+/** A JSON-RPC quantity (`0x1b4`) as a number; Number() parses hex strictly, unlike parseInt. */
+function quantity(hex: string, field: string): number {
+  const value = Number(hex);
+  if (!Number.isSafeInteger(value) || !hex.startsWith('0x')) throw new RpcRequestError(`a log has ${field} ${JSON.stringify(hex)}, not a hex quantity`);
+  return value;
 }

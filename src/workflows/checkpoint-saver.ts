@@ -19,6 +19,11 @@ export class CheckpointSaver {
     private readonly state: IndexerState,
   ) {}
 
+  /** The checkpoint known to be stored: downstream stages never go past it. */
+  get stored(): number | null {
+    return this.saved;
+  }
+
   /** The stored checkpoint is known to be `block` (an activity moved it in its own transaction). */
   markSaved(block: number | null): void {
     this.saved = block;

@@ -1,6 +1,8 @@
 import type { IndexerSpec } from '../spec';
 import { describeFailure, type Failure } from './failure';
+import { HandlersStage, type HandlersCarried } from './handlers-stage-state';
 import type { IndexerMode, IndexerStatus, ResetResult } from './messages';
+import { RateWindow } from './rate-window';
 import { VerificationSchedule, type VerificationScheduleState } from './verification-schedule';
 import { INITIAL_RANGE_SIZE, Watermark, nextRangeSize } from './watermark';
 
@@ -14,6 +16,8 @@ export interface CarriedState extends VerificationScheduleState {
   reorgs: number;
   lastReorg: IndexerStatus['lastReorg'];
   lastVerification: IndexerStatus['lastVerification'];
+  /** The handlers stage, when the config has handlers. */
+  handlers?: HandlersCarried;
 }
 
 /** What an indexed range (backfill or tip) reports back. */
@@ -32,9 +36,6 @@ export interface RangeOutcome {
 /** What the main loop should do next. */
 export type Step = 'reset' | 'stop' | 'wait-for-resume' | 'done' | 'continue-as-new' | 'catch-up' | 'follow-tip';
 
-/** How far the status' rates look back. */
-const RATE_WINDOW_MS = 30_000;
-
 /**
  * One indexer × chain's state and the decisions made on it: what the status query shows, what
  * continueAsNew carries, what a success or a failure changes, and what the loop does next. Plain
@@ -47,6 +48,8 @@ export class IndexerState {
   readonly endBlock: number | null;
   readonly watermark: Watermark;
   readonly verification: VerificationSchedule;
+  /** The handlers stage; null when the config has none. */
+  readonly handlers: HandlersStage | null;
 
   mode: IndexerMode = 'backfill';
   paused: boolean;
@@ -63,7 +66,7 @@ export class IndexerState {
   /** `indexer reset`: the block to roll back to, and the outcome its update handler waits for. */
   pendingReset: number | null = null;
   resetOutcome: { result?: ResetResult; error?: string } | null = null;
-  private readonly recent: Array<{ at: number; blocks: number; logs: number }> = [];
+  private readonly rates = new RateWindow<'blocks' | 'logs'>();
 
   constructor(
     readonly spec: IndexerSpec,
@@ -81,6 +84,13 @@ export class IndexerState {
     this.reorgs = carried?.reorgs ?? 0;
     this.lastReorg = carried?.lastReorg ?? null;
     this.lastVerification = carried?.lastVerification ?? null;
+    this.handlers = spec.handlers ? new HandlersStage(this.startBlock - 1, carried?.handlers) : null;
+  }
+
+  /** `indexer resume`: ingest, and a handlers stage a failing handler had stopped. */
+  resume(): void {
+    this.paused = false;
+    if (this.handlers) this.handlers.paused = false;
   }
 
   get checkpoint(): number {
@@ -133,8 +143,7 @@ export class IndexerState {
     this.lastError = result.notice ?? null; // endpoints that misbehaved and were overruled stay visible
     if (result.rpc) this.rpc = result.rpc;
     const blocks = result.toBlock - result.fromBlock + 1;
-    this.recent.push({ at: now, blocks, logs: result.logs });
-    while (this.recent.length > 0 && now - this.recent[0]!.at > RATE_WINDOW_MS) this.recent.shift();
+    this.rates.record(now, { blocks, logs: result.logs });
     this.rangeSize = nextRangeSize(this.rangeSize, { splits: 0, ...result, blocks }, this.spec.tuning.maxBlockRange);
     this.watermark.complete(result.fromBlock, result.toBlock);
   }
@@ -153,6 +162,7 @@ export class IndexerState {
   /** A rollback (reorg or reset) moved the checkpoint down to the ancestor. */
   recordRollback(result: { ancestor: number; depth: number; rowsDeleted: number }, reason: 'reorg' | 'reset', detectedBlock: number, at: string): ResetResult {
     this.watermark.reset(result.ancestor);
+    this.handlers?.rewound(result.ancestor);
     this.logsIndexed = Math.max(0, this.logsIndexed - result.rowsDeleted);
     if (reason === 'reorg') {
       this.reorgs += 1;
@@ -160,6 +170,17 @@ export class IndexerState {
     }
     this.lastError = null;
     return { checkpoint: result.ancestor, rowsDeleted: result.rowsDeleted };
+  }
+
+  /** Every downstream stage has handled everything up to the checkpoint. */
+  get stagesCaughtUp(): boolean {
+    return !this.handlers || this.handlers.checkpoint >= this.checkpoint;
+  }
+
+  rebuildRefusal(): string | undefined {
+    if (!this.handlers) return `indexer ${this.spec.name} has no handlers configured: nothing to rebuild`;
+    if (this.handlers.pendingRebuild) return 'a rebuild is already in progress';
+    return undefined;
   }
 
   /** Why a reset cannot be done now, or undefined when it can. */
@@ -183,8 +204,6 @@ export class IndexerState {
   }
 
   status(run: { workflowId: string; runId: string }, now: number): IndexerStatus {
-    const window = this.recent.filter((r) => now - r.at <= RATE_WINDOW_MS);
-    const seconds = window.length > 0 ? Math.max(1, (now - window[0]!.at) / 1000) : 1;
     return {
       name: this.spec.name,
       chainId: this.spec.chainId,
@@ -196,8 +215,8 @@ export class IndexerState {
       head: this.head,
       safeHead: this.safeHead,
       lag: this.safeHead === null ? null : Math.max(0, this.safeHead - this.checkpoint),
-      blocksPerSecond: round(window.reduce((s, r) => s + r.blocks, 0) / seconds),
-      logsPerSecond: round(window.reduce((s, r) => s + r.logs, 0) / seconds),
+      blocksPerSecond: this.rates.perSecond(now, 'blocks'),
+      logsPerSecond: this.rates.perSecond(now, 'logs'),
       logsIndexed: this.logsIndexed,
       reorgs: this.reorgs,
       lastReorg: this.lastReorg,
@@ -206,6 +225,7 @@ export class IndexerState {
       rpc: this.rpc,
       startBlock: this.startBlock,
       endBlock: this.endBlock,
+      handlers: this.handlers?.status(this.checkpoint, now) ?? null,
     };
   }
 
@@ -220,10 +240,7 @@ export class IndexerState {
       lastReorg: this.lastReorg,
       lastVerification: this.lastVerification,
       ...this.verification.carried(),
+      ...(this.handlers ? { handlers: this.handlers.carried() } : {}),
     };
   }
-}
-
-function round(n: number): number {
-  return Math.round(n * 10) / 10;
 }

@@ -1,13 +1,14 @@
 import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { ResetFailedError } from '../errors';
+import { RebuildFailedError, ResetFailedError } from '../errors';
 import { INDEXER_MODE } from '../search-attributes';
 import type { IndexerSpec } from '../spec';
 import { activities } from './activity-options';
 import { backfillTo } from './backfill';
+import { runHandlersStage } from './handlers-stage';
 import { CheckpointSaver } from './checkpoint-saver';
 import { historyTooLong, type IndexerContext } from './indexer-context';
 import { IndexerState, type CarriedState } from './indexer-state';
-import { pauseSignal, resetUpdate, resumeSignal, statusQuery, stopSignal, verifyUpdate } from './messages';
+import { pauseSignal, rebuildUpdate, resetUpdate, resumeSignal, statusQuery, stopSignal, verifyUpdate } from './messages';
 import { persistently } from './persistently';
 import { runReset, runRollback } from './run-rollback';
 import { followTip } from './tip';
@@ -42,7 +43,7 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
   const result = (stopped: boolean): IndexerWorkflowResult => ({ checkpoint: state.checkpoint, logsIndexed: state.logsIndexed, stopped });
 
   setHandler(pauseSignal, () => void (state.paused = true));
-  setHandler(resumeSignal, () => void (state.paused = false));
+  setHandler(resumeSignal, () => state.resume());
   setHandler(stopSignal, () => void (state.stopRequested = true));
   setHandler(statusQuery, () => state.status(workflowInfo(), Date.now()));
   setHandler(
@@ -68,6 +69,22 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
     { validator: ({ toBlock }) => throwIf(state.resetRefusal(toBlock)) },
   );
 
+  // An update: `indexer rebuild` waits until derived tables are emptied, then follows the replay in the status.
+  setHandler(
+    rebuildUpdate,
+    async ({ rebuildId }) => {
+      const stage = state.handlers!;
+      stage.pendingRebuild = { rebuildId };
+      stage.rebuildOutcome = null;
+      await condition(() => stage.rebuildOutcome !== null);
+      const outcome = stage.rebuildOutcome!;
+      stage.rebuildOutcome = null;
+      if (outcome.error) throw ApplicationFailure.nonRetryable(`rebuild failed: ${outcome.error}`, RebuildFailedError.type);
+      return { fromBlock: stage.checkpoint + 1, toBlock: ctx.checkpoints.stored ?? state.checkpoint };
+    },
+    { validator: (_request) => throwIf(state.rebuildRefusal()) },
+  );
+
   // The Web UI and `indexer list` filter on IndexerMode; an upsert is a history event, so only on change.
   let publishedMode: string | null = null;
   const publishMode = () => {
@@ -87,8 +104,17 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
     state.watermark.reset(input.fromBlock !== undefined ? input.fromBlock - 1 : prepared.checkpoint);
     if (input.fromBlock !== undefined) await ctx.checkpoints.flush(true);
     ctx.checkpoints.markSaved(state.checkpoint);
+    if (state.handlers && prepared.handlersCheckpoint !== undefined) state.handlers.checkpoint = prepared.handlersCheckpoint;
     state.lastError = null;
   }
+
+  // Downstream stages run beside ingest, each its own loop; they end (activity in flight back) when asked.
+  const handlersStage = state.handlers ? runHandlersStage(ctx) : undefined;
+  const endStages = async () => {
+    if (!state.handlers) return;
+    state.handlers.stopping = true;
+    await handlersStage;
+  };
 
   for (;;) {
     publishMode();
@@ -106,10 +132,14 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
       state.mode = 'done';
       publishMode();
       await ctx.checkpoints.flush(true);
+      // Done means every stage is done too (a failing handler holds it until fixed and resumed).
+      await condition(() => state.stagesCaughtUp || state.stopRequested);
+      await endStages();
       return result(false);
     }
     if (step === 'continue-as-new') {
       await ctx.checkpoints.flush(true);
+      await endStages();
       // Children end with this run: let a running verification finish first.
       await condition(() => !state.verification.busy && allHandlersFinished());
       return continueAsNew<typeof indexerWorkflow>({ spec, state: state.carried(), searchAttributes: input.searchAttributes });
@@ -141,6 +171,7 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
   }
 
   await ctx.checkpoints.flush(true);
+  await endStages();
   return result(true);
 }
 

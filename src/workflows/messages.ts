@@ -45,6 +45,23 @@ export interface IndexerStatus {
   /** Where the indexer started and, when every contract has one, where it ends (for progress). */
   startBlock: number;
   endBlock: number | null;
+  /** The handlers stage (DESIGN.md, "Stages"); null when the config has no handlers. */
+  handlers: HandlersStatus | null;
+}
+
+export interface HandlersStatus {
+  /** The last block whose events the handlers have all handled. */
+  checkpoint: number;
+  /** Blocks between it and the ingest checkpoint. */
+  lag: number;
+  eventsHandled: number;
+  eventsPerSecond: number;
+  /** A handler failed (`handler <Contract:Event> failed at block <N> log <I>: …`) or the stage could not run. */
+  lastError: string | null;
+  /** Stopped by a failing handler until `indexer resume` (ingest goes on). */
+  paused: boolean;
+  /** `indexer rebuild` is replaying stored events. */
+  rebuilding: boolean;
 }
 
 export const pauseSignal = defineSignal('pause');
@@ -68,3 +85,15 @@ export interface VerifyRequest {
 }
 /** `indexer verify`: runs a verification child now and answers with its result. */
 export const verifyUpdate = defineUpdate<VerifyResult, [VerifyRequest]>('verify');
+
+export interface RebuildRequest {
+  /** One id per `indexer rebuild`, the same for every chain of the indexer. */
+  rebuildId: string;
+}
+export interface RebuildResult {
+  /** The replay runs from the handlers' first event up to the ingest checkpoint. */
+  fromBlock: number;
+  toBlock: number;
+}
+/** `indexer rebuild`: answers once derived tables are emptied and setup ran; the replay follows in the status. */
+export const rebuildUpdate = defineUpdate<RebuildResult, [RebuildRequest]>('rebuild');

@@ -10,7 +10,7 @@ import { startTestChain, type TestChain } from '../helpers/chain';
 import { specsFrom, startIndexer, status } from '../helpers/indexer';
 import { freePort } from '../helpers/ports';
 import { startStack, uniqueName, type TestStack } from '../helpers/stack';
-import { eventually, runCli, startInProcessWorker, type CliRun, type RunningWorker } from '../helpers/workers';
+import { assertOneLineError, eventually, runCli, startInProcessWorker, type RunningWorker } from '../helpers/workers';
 
 /** Whether a bad input left a schema behind (it must not). */
 async function schemaExists(name: string): Promise<boolean> {
@@ -74,19 +74,6 @@ function writeConfig(content: unknown): string {
 
 function cliEnv(taskQueue: string): NodeJS.ProcessEnv {
   return { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'info' };
-}
-
-/** Non-zero exit, and stderr is one line `error: …` matching `expected`. */
-function assertOneLineError(run: CliRun, expected: RegExp, what: string): string {
-  const shown = `${what}: exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
-  assert.notEqual(run.code, 0, `${shown}\n(expected a non-zero exit)`);
-  assert.ok(run.stderr.endsWith('\n'), `${shown}\n(expected stderr to end with a newline)`);
-  const lines = run.stderr.slice(0, -1).split('\n');
-  assert.equal(lines.length, 1, `${shown}\n(expected exactly one line on stderr)`);
-  const line = lines[0]!;
-  assert.match(line, /^error: \S/, shown);
-  assert.match(line, expected, shown);
-  return line;
 }
 
 /** Nothing written: no PostgreSQL schema for the name, and no workflow in Temporal. */

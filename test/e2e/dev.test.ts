@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { createPublicClient, http, type Abi, type PublicClient } from 'viem';
 import { demoTokenArtifact } from '../../src/dev/demo';
+import { chainTransfers } from '../helpers/balances';
 import { assertMatchesChain } from '../helpers/oracle';
 import { freePort } from '../helpers/ports';
 import { INDEXER_BIN } from '../helpers/workers';
@@ -130,6 +131,29 @@ test('indexer dev: everything local, indexed rows equal the demo chain, Ctrl-C s
       ],
     });
     assert.ok(result.rows > 0, 'demo transfers were indexed');
+
+    // The demo's handlers keep the token's balances: equal to a computation from the chain's
+    // Transfer logs up to the handlers' checkpoint (mints come from the zero address).
+    await first.waitFor(/demo:31337 .*handlers=[1-9]\d*/);
+    // One snapshot of cursor and balances: the handlers go on meanwhile.
+    const snapshot = await db.connect();
+    await snapshot.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    const stage = await snapshot.query<{ block_number: string; log_index: number }>("SELECT block_number, log_index FROM demo._stages WHERE chain_id = 31337 AND stage = 'handlers'");
+    const balances = await snapshot.query<{ account: string; balance: string }>('SELECT account, balance::text AS balance FROM demo.balances');
+    await snapshot.query('COMMIT');
+    snapshot.release();
+    const handled = BigInt(stage.rows[0]!.block_number) - (stage.rows[0]!.log_index === 2_147_483_647 ? 0n : 1n);
+    const expected = new Map<string, bigint>();
+    for (const t of await chainTransfers(client, '0x5FbDB2315678afecb367f032d93F642f64180aa3', handled)) {
+      if (t.from !== '0x0000000000000000000000000000000000000000') expected.set(t.from, (expected.get(t.from) ?? 0n) - t.value);
+      expected.set(t.to, (expected.get(t.to) ?? 0n) + t.value);
+    }
+    assert.deepStrictEqual(
+      new Map(balances.rows.map((r) => [r.account, r.balance])),
+      new Map([...expected].map(([account, balance]) => [account, balance.toString()])),
+      'demo.balances equals the chain',
+    );
+    assert.ok(balances.rows.length >= 2, 'balances of several accounts');
   } finally {
     await db.end();
   }

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,4 +96,17 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Non-zero exit, and stderr is one line `error: …` matching `expected`. */
+export function assertOneLineError(run: CliRun, expected: RegExp, what: string): string {
+  const shown = `${what}: exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
+  assert.notEqual(run.code, 0, `${shown}\n(expected a non-zero exit)`);
+  assert.ok(run.stderr.endsWith('\n'), `${shown}\n(expected stderr to end with a newline)`);
+  const lines = run.stderr.slice(0, -1).split('\n');
+  assert.equal(lines.length, 1, `${shown}\n(expected exactly one line on stderr)`);
+  const line = lines[0]!;
+  assert.match(line, /^error: \S/, shown);
+  assert.match(line, expected, shown);
+  return line;
 }

@@ -63,3 +63,17 @@ test('anonymous events: skipped with a warning by default, an error when selecte
   assert.match(warnings[0] ?? '', /skipping anonymous event Anon/);
   assert.match(errorOf({ ...base, contracts: [{ ...base.contracts[0], abi: [transfer, anon], events: ['Anon'] }] }), /anonymous/);
 });
+
+test('events are selected by name (every overload) or by canonical signature, whatever alias the ABI spells', () => {
+  const legacy = { ...transfer, inputs: transfer.inputs.map((i) => (i.name === 'value' ? { ...i, type: 'uint' } : i)) };
+  const withData = { ...transfer, inputs: [...transfer.inputs, { name: 'data', type: 'bytes', indexed: false }] };
+  const tables = (events?: string[]) => {
+    const [spec] = buildSpecs(parseConfig({ ...base, contracts: [{ ...base.contracts[0], abi: [legacy, withData], events }] }, process.cwd()), () => undefined);
+    return spec!.contracts[0]!.events.map((e) => e.inputs.map((i) => i.type).join(','));
+  };
+  assert.deepEqual(tables(['Transfer(address,address,uint256)']), ['address,address,uint256']);
+  assert.deepEqual(tables(['Transfer(address, address, uint256, bytes)']), ['address,address,uint256,bytes']);
+  assert.deepEqual(tables(['Transfer']), ['address,address,uint256', 'address,address,uint256,bytes']);
+  assert.deepEqual(tables(), ['address,address,uint256', 'address,address,uint256,bytes']);
+  assert.match(errorOf({ ...base, contracts: [{ ...base.contracts[0], events: ['Transfer(address,address,uint8)'] }] }), /no event "Transfer\(address,address,uint8\)"/);
+});

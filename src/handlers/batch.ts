@@ -1,0 +1,138 @@
+import type { EventTable } from '../abi/layout';
+import { readCheckpoint } from '../db/checkpoint';
+import { quoteIdent } from '../db/identifiers';
+import { lockChainHistory } from '../db/locks';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool';
+import { HANDLERS_STAGE, WHOLE_BLOCK, lockStageCursor, saveStageCursor, stageCheckpoint, type StageCursor } from '../db/stages';
+import { readStoredEvents } from '../db/stored-events';
+import { derivedTables, installUndoTriggers, setHandledBlock, trimUndoLog } from '../db/undo-log';
+import { InvalidHandlersError, oneLine } from '../errors';
+import type { IndexerSpec } from '../spec';
+import { handlerEvent } from './event';
+import type { BoundHandlers, HandlerDb } from './module';
+
+/** A handler threw: which one, on which event, and why (DESIGN.md's lastError wording). */
+export interface HandlerFailure {
+  key: string;
+  block: number;
+  logIndex: number;
+  message: string;
+}
+
+export function describeHandlerFailure(f: HandlerFailure): string {
+  return `handler ${f.key} failed at block ${f.block} log ${f.logIndex}: ${f.message}`;
+}
+
+export interface BatchResult {
+  /** Events that went through (with a handler or without one: the cursor passed them). */
+  events: number;
+  /** The last block whose events are all handled. */
+  checkpoint: number;
+  /** Nothing more to handle up to the bound this batch saw. */
+  caughtUp: boolean;
+  failure?: HandlerFailure;
+}
+
+export interface HandlersTarget {
+  pool: Pool;
+  spec: IndexerSpec;
+  tables: readonly EventTable[];
+  handlers: BoundHandlers;
+}
+
+/** `db` for handlers and setup: the batch's client, nothing else of it. */
+function handlerDb(client: PoolClient): HandlerDb {
+  return { query: async (text, values) => client.query(text, values) as never };
+}
+
+/** Runs setup with search_path = the indexer's schema and puts the undo triggers on the tables it made. */
+export async function runSetup(client: PoolClient, target: Pick<HandlersTarget, 'spec' | 'tables' | 'handlers'>): Promise<void> {
+  const { spec } = target;
+  await client.query(`SET LOCAL search_path TO ${quoteIdent(spec.name)}`);
+  if (target.handlers.setup) {
+    await client.query('SAVEPOINT handlers_setup');
+    try {
+      await target.handlers.setup({ db: handlerDb(client) });
+    } catch (error) {
+      throw new InvalidHandlersError(`handlers setup failed: ${oneLine(error)}; fix setup in ${spec.handlers?.module ?? 'the handlers module'} and restart the workers`);
+    }
+    await client.query('RELEASE SAVEPOINT handlers_setup');
+  }
+  await installUndoTriggers(client, spec.name, await derivedTables(client, spec.name, target.tables.map((t) => t.table)));
+}
+
+/** Thrown inside a batch's transaction when a handler fails, so the transaction rolls back. */
+class HandlerThrew extends Error {
+  constructor(
+    readonly index: number,
+    readonly failure: HandlerFailure,
+  ) {
+    super(failure.message);
+  }
+}
+
+/**
+ * One transaction: up to `limit` stored events after the handlers' cursor (never past the stored
+ * ingest checkpoint, nor `toBlock`), each through its handler in chain order, then the cursor.
+ * A handler that throws rolls the batch back; the events before it are then handled again and
+ * committed, so the cursor stands right before the failing event and `resume` retries exactly it.
+ */
+export async function handleBatch(target: HandlersTarget, toBlock: number, limit: number): Promise<BatchResult> {
+  try {
+    return await inTransaction(target.pool, (client) => handleInTransaction(client, target, toBlock, limit));
+  } catch (error) {
+    if (!(error instanceof HandlerThrew)) throw error;
+    const before = error.index > 0 ? await inTransaction(target.pool, (client) => handleInTransaction(client, target, toBlock, error.index)) : undefined;
+    if (before?.failure) return before;
+    return { events: before?.events ?? 0, checkpoint: before?.checkpoint ?? error.failure.block - 1, caughtUp: false, failure: error.failure };
+  }
+}
+
+async function handleInTransaction(client: PoolClient, target: HandlersTarget, toBlock: number, limit: number): Promise<BatchResult> {
+  const { spec, tables, handlers } = target;
+  const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
+  // Rollbacks and verification repairs take this lock too: a batch never sees half of one.
+  await lockChainHistory(client, spec.name, spec.chainId);
+  const cursor = await lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock);
+  if (cursor.setupPending) {
+    await runSetup(client, target);
+    cursor.setupPending = false;
+  }
+  const stored = (await readCheckpoint(client, spec.name, spec.chainId)) ?? startBlock - 1;
+  const upTo = Math.min(toBlock, stored);
+  if (stageCheckpoint(cursor) >= upTo) {
+    await saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, cursor);
+    return { events: 0, checkpoint: stageCheckpoint(cursor), caughtUp: true };
+  }
+  const events = await readStoredEvents(client, spec.name, spec.chainId, tables, cursor, upTo, limit);
+  // Tables a handler created since the last batch get their triggers before anything is written.
+  await installUndoTriggers(client, spec.name, await derivedTables(client, spec.name, tables.map((t) => t.table)));
+  await client.query(`SET LOCAL search_path TO ${quoteIdent(spec.name)}`);
+  const db = handlerDb(client);
+  let block: number | null = null;
+  for (const [index, stored] of events.entries()) {
+    const bound = handlers.byTable.get(stored.table.table);
+    if (!bound) continue;
+    if (stored.blockNumber !== block) {
+      block = stored.blockNumber;
+      await setHandledBlock(client, spec.chainId, block);
+    }
+    try {
+      await bound.handle({ event: handlerEvent(spec.chainId, stored), db });
+    } catch (error) {
+      throw new HandlerThrew(index, { key: bound.key, block: stored.blockNumber, logIndex: stored.logIndex, message: oneLine(error) });
+    }
+  }
+  await setHandledBlock(client, spec.chainId, null);
+  const last = events[events.length - 1];
+  const complete = events.length < limit;
+  const next: StageCursor = complete ? { ...cursor, block: upTo, logIndex: WHOLE_BLOCK } : { ...cursor, block: last!.blockNumber, logIndex: last!.logIndex };
+  // Changes far below the head can no longer be rolled back: forget them (the log stays bounded).
+  const final = stored - 2 * spec.tuning.maxReorgDepth - spec.tuning.confirmations;
+  if (final > next.undoFrom) {
+    await trimUndoLog(client, spec.name, spec.chainId, final);
+    next.undoFrom = final;
+  }
+  await saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, next);
+  return { events: events.length, checkpoint: stageCheckpoint(next), caughtUp: complete };
+}

@@ -1,0 +1,310 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { encodeFunctionData, type Address } from 'viem';
+import { BALANCES_HANDLERS, chainTransfers, comparable, expectedBalances, storedBalances, writeModule } from '../helpers/balances';
+import { e2e, type TestIndexer } from '../helpers/fixture';
+import { compileFixture } from '../helpers/solidity';
+import { startFaultProxy } from '../helpers/fault-proxy';
+import { assertOneLineError, eventually, runCli, spawnWorkerProcess, type WorkerProcess } from '../helpers/workers';
+
+/**
+ * Handlers end to end on a real Temporal dev server, PostgreSQL and anvil. The oracle for derived
+ * tables is computed from the canonical chain's eth_getLogs by test code (helpers/balances.ts).
+ */
+
+const emitter = compileFixture('Emitter');
+// anvil keeps every block's state here (no --prune-history): anvil_reorg needs it.
+const t = e2e();
+const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-handlers-'));
+
+/** `emitMany(count, salt)` from the given dev account (so transfers have several senders). */
+async function emitFrom(address: Address, account: number, count: bigint, salt: bigint): Promise<void> {
+  const hash = await t.chain.wallet.writeContract({ address, abi: emitter.abi, functionName: 'emitMany', args: [count, salt], account: t.chain.accounts[account]! } as never);
+  await t.chain.publicClient.waitForTransactionReceipt({ hash });
+}
+
+async function derivedEqualsChain(ix: TestIndexer, address: Address | Address[]): Promise<void> {
+  await eventually(
+    `${ix.name}: derived tables equal the chain`,
+    async () => {
+      const head = await t.chain.publicClient.getBlockNumber();
+      const s = await ix.status();
+      if (s.checkpoint < Number(head) || !s.handlers || s.handlers.checkpoint < Number(head)) return undefined;
+      assert.deepStrictEqual(comparable(await storedBalances(t.stack.db, ix.name)), comparable(expectedBalances(await chainTransfers(t.chain.publicClient, address, head))));
+      return true;
+    },
+    120_000,
+    250,
+  );
+}
+
+function balancesConfig(address: Address | Address[], handlers: string, chain: Record<string, unknown> = {}) {
+  return (name: string) => ({
+    name,
+    chains: { local: { id: t.chain.chainId, maxBlockRange: 25, maxInFlight: 3, pollIntervalMs: 100, ...chain } },
+    contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }],
+    handlers,
+  });
+}
+
+test('balances and transfer counts of thousands of transfers: backfill with ranges in flight, then realtime', { timeout: 300_000 }, async () => {
+  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  for (let salt = 1n; salt <= 40n; salt++) {
+    await emitFrom(address, Number(salt % 4n), 60n, salt % 7n);
+    await t.chain.mine(Number(salt % 5n) * 20);
+  }
+  const handlers = writeModule(dir, 'balances.mjs', BALANCES_HANDLERS);
+  const ix = await t.indexer({ title: 'handlers balances', config: balancesConfig(address, handlers) });
+  await derivedEqualsChain(ix, address);
+  const backfilled = await ix.status();
+  assert.ok(backfilled.handlers!.eventsHandled >= 2_400, `handled ${backfilled.handlers!.eventsHandled} events in backfill`);
+
+  for (let salt = 41n; salt <= 50n; salt++) await emitFrom(address, Number(salt % 4n), 5n, salt % 7n);
+  await derivedEqualsChain(ix, address);
+  const s = await ix.status();
+  assert.equal(s.handlers!.lastError, null);
+  assert.equal(s.handlers!.lag, 0);
+  await ix.close();
+});
+
+test('events of two contracts interleaved in the same blocks reach the handlers in chain order', { timeout: 180_000 }, async () => {
+  const alpha = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  const beta = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  // Several transactions to both contracts in each block: automine off, then one block at a time.
+  await t.chain.test.setAutomine(false);
+  try {
+    for (let block = 0; block < 12; block++) {
+      for (let i = 0; i < 4; i++) {
+        const address = (block + i) % 2 === 0 ? alpha : beta;
+        await t.chain.wallet.writeContract({ address, abi: emitter.abi, functionName: 'emitMany', args: [BigInt(1 + ((block + i) % 3)), BigInt(block * 10 + i)] } as never);
+      }
+      await t.chain.mine(1);
+    }
+  } finally {
+    await t.chain.test.setAutomine(true);
+  }
+  const handlers = writeModule(
+    dir,
+    'sequence.mjs',
+    `const append = (contract) => async ({ event, db }) => {
+       await db.query('insert into sequence (contract, block_number, log_index) values ($1, $2, $3)', [contract, event.block.number, event.log.index]);
+     };
+     export default {
+       async setup({ db }) {
+         await db.query('create table if not exists sequence (seq bigserial primary key, contract text not null, block_number bigint not null, log_index integer not null)');
+       },
+       on: { 'Alpha:Transfer': append('Alpha'), 'Beta:Transfer': append('Beta') },
+     };`,
+  );
+  const ix = await t.indexer({
+    title: 'handlers order',
+    config: (name) => ({
+      name,
+      chains: { local: { id: t.chain.chainId, maxBlockRange: 3, maxInFlight: 4, pollIntervalMs: 100 } },
+      contracts: [
+        { name: 'Alpha', chain: 'local', address: alpha, abi: emitter.abi },
+        { name: 'Beta', chain: 'local', address: beta, abi: emitter.abi },
+      ],
+      handlers,
+    }),
+  });
+  const head = await t.chain.publicClient.getBlockNumber();
+  await eventually('the handlers to catch up', async () => ((await ix.status()).handlers!.checkpoint >= Number(head) ? true : undefined), 120_000);
+  const logs = [...(await chainTransfers(t.chain.publicClient, [alpha, beta], head))];
+  logs.sort((a, b) => Number(a.blockNumber - b.blockNumber) || a.logIndex - b.logIndex);
+  const expected = logs.map((l) => [l.address === alpha.toLowerCase() ? 'Alpha' : 'Beta', String(l.blockNumber), l.logIndex]);
+  const { rows } = await t.stack.db.query<{ contract: string; block_number: string; log_index: number }>(`SELECT contract, block_number, log_index FROM "${ix.name}".sequence ORDER BY seq`);
+  const contractsPerBlock = new Map<bigint, Set<string>>();
+  for (const l of logs) contractsPerBlock.set(l.blockNumber, (contractsPerBlock.get(l.blockNumber) ?? new Set()).add(l.address));
+  assert.ok([...contractsPerBlock.values()].filter((c) => c.size === 2).length >= 10, 'blocks hold events of both contracts');
+  assert.deepStrictEqual(rows.map((r) => [r.contract, r.block_number, r.log_index]), expected);
+  await ix.close();
+});
+
+test('reorgs of depth 1, 5 and 20 in realtime, and an indexer reset: derived tables equal the canonical chain', { timeout: 300_000 }, async () => {
+  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  for (let salt = 1n; salt <= 25n; salt++) await emitFrom(address, Number(salt % 3n), 1n + (salt % 4n), salt);
+  const handlers = writeModule(dir, 'balances-reorg.mjs', BALANCES_HANDLERS);
+  const ix = await t.indexer({ title: 'handlers reorgs', config: balancesConfig(address, handlers, { maxReorgDepth: 32 }) });
+  await derivedEqualsChain(ix, address);
+
+  const tx = (count: number, salt: number, account = 1) => ({
+    from: t.chain.accounts[account]!,
+    to: address,
+    data: encodeFunctionData({ abi: emitter.abi, functionName: 'emitMany', args: [BigInt(count), BigInt(salt)] }),
+  });
+  const reorg = (depth: number, txs: Array<[ReturnType<typeof tx>, number]>) => t.chain.publicClient.request({ method: 'anvil_reorg' as never, params: [depth, txs] as never });
+  const reorgs = async (n: number) => eventually(`${n} reorgs`, async () => ((await ix.status()).reorgs >= n ? true : undefined), 60_000);
+
+  await reorg(1, [[tx(9, 101), 0]]);
+  await reorgs(1);
+  await derivedEqualsChain(ix, address);
+  // The same block's events replaced by others (other senders, other amounts).
+  await reorg(5, [[tx(2, 201, 2), 0], [tx(4, 202, 3), 4]]);
+  await reorgs(2);
+  await derivedEqualsChain(ix, address);
+  await reorg(20, [[tx(3, 301), 1], [tx(1, 302, 2), 7], [tx(6, 303, 0), 19]]);
+  await reorgs(3);
+  await derivedEqualsChain(ix, address);
+  const undone = await t.stack.db.query(`SELECT count(*)::int AS n FROM "${ix.name}"._undo_log`);
+  assert.ok(undone.rows[0].n > 0, 'the undo log holds the recent changes');
+
+  const head = Number(await t.chain.publicClient.getBlockNumber());
+  const reset = await runCli(['reset', ix.name, '--to-block', String(head - 12)], ix.env);
+  assert.equal(reset.code, 0, reset.stderr);
+  await emitFrom(address, 2, 3n, 401n);
+  await derivedEqualsChain(ix, address);
+  await ix.close();
+});
+
+/** A slow balances handler, so a batch is caught in the middle. */
+const SLOW_BALANCES = BALANCES_HANDLERS.replace("const { from, to, value } = event.args;", "const { from, to, value } = event.args;\n      await db.query('select pg_sleep(0.003)');");
+
+test('the worker is SIGKILLed twice during handler batches: every balance is counted exactly once', { timeout: 300_000 }, async () => {
+  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  for (let salt = 1n; salt <= 40n; salt++) await emitFrom(address, Number(salt % 4n), 50n, salt % 5n);
+  const handlers = writeModule(dir, 'balances-slow.mjs', SLOW_BALANCES);
+  const ix = await t.indexer({ title: 'handlers sigkill', config: balancesConfig(address, handlers), worker: 'process' });
+  let worker = ix.worker as WorkerProcess;
+  for (let kill = 1; kill <= 2; kill++) {
+    // A handlers batch in progress: a transaction that has written to the derived tables and not committed.
+    await eventually(
+      `a handlers batch in progress (kill ${kill})`,
+      async () => {
+        const { rows } = await t.stack.db.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'temporal-evm-indexer' AND backend_xid IS NOT NULL
+              AND state IN ('active', 'idle in transaction') AND (query LIKE '%pg_sleep%' OR query LIKE '%balances%' OR query LIKE '%transfer_counts%')`,
+        );
+        return rows.length > 0 ? true : undefined;
+      },
+      120_000,
+      20,
+    );
+    worker.child.kill('SIGKILL');
+    await worker.exited;
+    worker = spawnWorkerProcess(ix.env);
+    const next = worker;
+    t.defer(async () => {
+      next.child.kill('SIGKILL');
+      await next.exited;
+    });
+  }
+  await derivedEqualsChain(ix, address);
+  await ix.close();
+});
+
+test('a handler that throws pauses the handlers stage, not ingest; fixed, restarted and resumed, it continues at that event', { timeout: 300_000 }, async () => {
+  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  for (let salt = 1n; salt <= 12n; salt++) await emitFrom(address, Number(salt % 3n), 3n, salt);
+  // Value 7000001 is salt 7's second transfer (value = salt * 1e6 + i).
+  const broken = BALANCES_HANDLERS.replace("const { from, to, value } = event.args;", "const { from, to, value } = event.args;\n      if (value === 7000001n) throw new Error('cannot handle 7000001');");
+  const handlers = writeModule(dir, 'balances-broken.mjs', broken);
+  const ix = await t.indexer({ title: 'handlers throw', config: balancesConfig(address, handlers), worker: 'process' });
+  const paused = await eventually('the handlers stage to pause', async () => {
+    const s = await ix.status();
+    return s.handlers!.paused ? s : undefined;
+  });
+  const failing = (await chainTransfers(t.chain.publicClient, address)).find((l) => l.value === 7000001n)!;
+  assert.equal(paused.handlers!.lastError, `handler Emitter:Transfer failed at block ${failing.blockNumber} log ${failing.logIndex}: cannot handle 7000001`);
+  assert.equal(paused.handlers!.checkpoint, Number(failing.blockNumber) - 1);
+  assert.equal(paused.paused, false, 'ingest is not paused');
+
+  for (let salt = 13n; salt <= 15n; salt++) await emitFrom(address, 1, 2n, salt);
+  const head = await t.chain.publicClient.getBlockNumber();
+  await ix.waitForCheckpoint(head);
+  assert.equal((await ix.status()).handlers!.paused, true, 'the stage stays paused while ingest goes on');
+
+  writeModule(dir, 'balances-broken.mjs', BALANCES_HANDLERS);
+  const old = ix.worker as WorkerProcess;
+  old.child.kill('SIGTERM');
+  await old.exited;
+  const fixed = spawnWorkerProcess(ix.env);
+  t.defer(async () => {
+    fixed.child.kill('SIGKILL');
+    await fixed.exited;
+  });
+  const resumed = await runCli(['resume', ix.name], ix.env);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  await derivedEqualsChain(ix, address);
+  assert.equal((await ix.status()).handlers!.lastError, null);
+  await ix.close();
+});
+
+test('indexer rebuild after a handler changed: derived tables equal the new oracle, and no RPC request is made', { timeout: 300_000 }, async () => {
+  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  for (let salt = 1n; salt <= 15n; salt++) await emitFrom(address, Number(salt % 3n), 4n, salt);
+  const proxy = await startFaultProxy(t.chain.url);
+  t.defer(() => proxy.stop());
+  const handlers = writeModule(dir, 'balances-rebuild.mjs', BALANCES_HANDLERS);
+  const ix = await t.indexer({ title: 'handlers rebuild', config: balancesConfig(address, handlers), worker: 'process', rpc: [proxy.url()] });
+  await derivedEqualsChain(ix, address);
+
+  // The new handler ignores transfers of odd values.
+  writeModule(dir, 'balances-rebuild.mjs', BALANCES_HANDLERS.replace("const { from, to, value } = event.args;", "const { from, to, value } = event.args;\n      if (value % 2n === 1n) return;"));
+  assert.equal((await runCli(['pause', ix.name], ix.env)).code, 0);
+  await eventually('nothing in flight', async () => {
+    const description = await ix.handle.describe();
+    return (await ix.status()).mode === 'paused' && (description.raw.pendingActivities ?? []).length === 0 ? true : undefined;
+  });
+  const old = ix.worker as WorkerProcess;
+  old.child.kill('SIGTERM');
+  await old.exited;
+  const next = spawnWorkerProcess(ix.env);
+  t.defer(async () => {
+    next.child.kill('SIGKILL');
+    await next.exited;
+  });
+  await eventually('the new worker', async () => (next.output().includes('worker started') ? true : undefined));
+  const requestsBefore = proxy.stats.requests;
+
+  const rebuild = await runCli(['rebuild', ix.name], ix.env, { timeoutMs: 120_000 });
+  assert.equal(rebuild.code, 0, rebuild.stderr);
+  assert.match(rebuild.stdout, /derived tables emptied, setup ran/);
+  assert.match(rebuild.stdout, /caught up/);
+  assert.equal(proxy.stats.requests - requestsBefore, 0, 'the rebuild made no RPC request');
+  const head = await t.chain.publicClient.getBlockNumber();
+  const transfers = (await chainTransfers(t.chain.publicClient, address, head)).filter((l) => l.value % 2n === 0n);
+  assert.deepStrictEqual(comparable(await storedBalances(t.stack.db, ix.name)), comparable(expectedBalances(transfers)));
+
+  assert.equal((await runCli(['resume', ix.name], ix.env)).code, 0);
+  await emitFrom(address, 1, 4n, 99n);
+  await eventually('realtime after the rebuild', async () => {
+    const now = await t.chain.publicClient.getBlockNumber();
+    if ((await ix.status()).handlers!.checkpoint < Number(now)) return undefined;
+    const all = (await chainTransfers(t.chain.publicClient, address, now)).filter((l) => l.value % 2n === 0n);
+    assert.deepStrictEqual(comparable(await storedBalances(t.stack.db, ix.name)), comparable(expectedBalances(all)));
+    return true;
+  });
+  await ix.close();
+});
+
+test('bad handlers input: a missing module, a key naming no configured event, a setup that fails: one-line errors, nothing written', { timeout: 180_000 }, async () => {
+  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  const cases = [
+    { file: path.join(dir, 'no-such-handlers.mjs'), expected: /handlers: .*no-such-handlers\.mjs could not be loaded: file not found/ },
+    {
+      file: writeModule(dir, 'bad-key.mjs', "export default { on: { 'Emitter:Transfr': async () => {} } };"),
+      expected: /handlers: "Emitter:Transfr" names no configured event \(configured: Emitter:Transfer\)/,
+    },
+  ];
+  for (const c of cases) {
+    const ix = await t.indexer({ title: 'handlers bad input', config: balancesConfig(address, c.file), worker: 'none', start: false });
+    const run = await runCli(['start', '--config', ix.configPath], ix.env);
+    assertOneLineError(run, c.expected, path.basename(c.file));
+    assert.equal((await t.stack.db.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [ix.name])).rows.length, 0, 'no schema');
+  }
+
+  const failingSetup = writeModule(dir, 'bad-setup.mjs', "export default { async setup({ db }) { await db.query('create table broken (x no_such_type)'); }, on: {} };");
+  const ix = await t.indexer({ title: 'handlers bad setup', config: balancesConfig(address, failingSetup) });
+  const paused = await eventually('the indexer to pause', async () => {
+    const s = await ix.status();
+    return s.paused ? s : undefined;
+  });
+  assert.match(paused.lastError ?? '', /^handlers setup failed: type "no_such_type" does not exist; fix setup in .*bad-setup\.mjs/);
+  assert.doesNotMatch(paused.lastError ?? '', /\n/);
+  assert.equal((await t.stack.db.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [ix.name])).rows.length, 0, 'nothing written: not even the schema');
+  await ix.close();
+});

@@ -1,0 +1,90 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type pg from 'pg';
+import { decodeEventLog, parseAbi, type Address, type PublicClient } from 'viem';
+
+/**
+ * The derived-data oracle for handler tests: balances and transfer counts per account computed
+ * here from the canonical chain's eth_getLogs, written apart from the indexer and its handlers.
+ */
+
+const transferAbi = parseAbi(['event Transfer(address indexed from, address indexed to, uint256 value)']);
+
+export interface Transfer {
+  blockNumber: bigint;
+  logIndex: number;
+  address: string;
+  from: string;
+  to: string;
+  value: bigint;
+}
+
+/** Every Transfer of the contracts on the canonical chain, in chain order. */
+export async function chainTransfers(client: PublicClient, address: Address | Address[], toBlock?: bigint): Promise<Transfer[]> {
+  const logs = await client.getLogs({ address, event: transferAbi[0], fromBlock: 0n, toBlock: toBlock ?? 'latest' });
+  return logs.map((log) => {
+    const { args } = decodeEventLog({ abi: transferAbi, data: log.data, topics: log.topics });
+    return { blockNumber: log.blockNumber!, logIndex: log.logIndex!, address: log.address.toLowerCase(), from: args.from.toLowerCase(), to: args.to.toLowerCase(), value: args.value };
+  });
+}
+
+export interface Balances {
+  balances: Map<string, string>;
+  counts: Map<string, { sent: number; received: number }>;
+}
+
+export function expectedBalances(transfers: Transfer[]): Balances {
+  const balances = new Map<string, bigint>();
+  const counts = new Map<string, { sent: number; received: number }>();
+  for (const t of transfers) {
+    balances.set(t.from, (balances.get(t.from) ?? 0n) - t.value);
+    balances.set(t.to, (balances.get(t.to) ?? 0n) + t.value);
+    const from = counts.get(t.from) ?? { sent: 0, received: 0 };
+    from.sent += 1;
+    counts.set(t.from, from);
+    const to = counts.get(t.to) ?? { sent: 0, received: 0 };
+    to.received += 1;
+    counts.set(t.to, to);
+  }
+  return { balances: new Map([...balances].map(([k, v]) => [k, v.toString()])), counts };
+}
+
+export async function storedBalances(db: pg.Pool, schema: string): Promise<Balances> {
+  const b = await db.query<{ account: string; balance: string }>(`SELECT account, balance::text AS balance FROM "${schema}".balances`);
+  const c = await db.query<{ account: string; sent: number; received: number }>(`SELECT account, sent, received FROM "${schema}".transfer_counts`);
+  return {
+    balances: new Map(b.rows.map((r) => [r.account, r.balance])),
+    counts: new Map(c.rows.map((r) => [r.account, { sent: r.sent, received: r.received }])),
+  };
+}
+
+/** Sorted plain objects, so assert.deepStrictEqual prints a readable difference. */
+export function comparable(b: Balances): { balances: Array<[string, string]>; counts: Array<[string, { sent: number; received: number }]> } {
+  return { balances: [...b.balances].sort(([a], [c]) => a.localeCompare(c)), counts: [...b.counts].sort(([a], [c]) => a.localeCompare(c)) };
+}
+
+/** The balances handlers module (the README's example), written as a plain .mjs file that imports nothing. */
+export const BALANCES_HANDLERS = `
+export default {
+  async setup({ db }) {
+    await db.query('create table if not exists balances (account text primary key, balance numeric(78,0) not null)');
+    await db.query('create table if not exists transfer_counts (account text primary key, sent integer not null default 0, received integer not null default 0)');
+  },
+  on: {
+    async 'Emitter:Transfer'({ event, db }) {
+      const { from, to, value } = event.args;
+      const add = 'insert into balances values ($1, $2) on conflict (account) do update set balance = balances.balance + excluded.balance';
+      await db.query(add, [from, (-value).toString()]);
+      await db.query(add, [to, value.toString()]);
+      await db.query('insert into transfer_counts (account, sent) values ($1, 1) on conflict (account) do update set sent = transfer_counts.sent + 1', [from]);
+      await db.query('insert into transfer_counts (account, received) values ($1, 1) on conflict (account) do update set received = transfer_counts.received + 1', [to]);
+    },
+  },
+};
+`;
+
+export function writeModule(dir: string, file: string, text: string): string {
+  const full = path.join(dir, file);
+  writeFileSync(full, text);
+  return full;
+}
