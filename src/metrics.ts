@@ -1,5 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RpcCheckStats } from './rpc/client';
 import type { EndpointHealth } from './rpc/endpoint';
+
+/** What the worker's ChainRpc objects tell at scrape time, per chain. */
+export interface EndpointSource {
+  chainId: number;
+  endpoints: EndpointHealth[];
+  checks?: RpcCheckStats;
+}
 
 /**
  * The worker's Prometheus metrics. Activities record what they did; RPC endpoint health is read
@@ -8,7 +16,7 @@ import type { EndpointHealth } from './rpc/endpoint';
  */
 export class IndexerMetrics {
   readonly registry = new Registry();
-  private readonly endpointSources: Array<() => Array<{ chainId: number; endpoints: EndpointHealth[] }>> = [];
+  private readonly endpointSources: Array<() => EndpointSource[]> = [];
 
   readonly logsIndexed = new Counter({ name: 'indexer_logs_indexed_total', help: 'Event rows written by indexRange and syncTip', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
   readonly ranges = new Counter({ name: 'indexer_ranges_total', help: 'Block ranges indexed (backfill and realtime)', labelNames: ['indexer', 'chain_id', 'mode'], registers: [this.registry] });
@@ -81,6 +89,37 @@ export class IndexerMetrics {
     perEndpoint('indexer_rpc_latency_ms', 'Smoothed latency of successful RPC requests', (e) => e.latencyMs);
     perEndpoint('indexer_rpc_rate_limit_waits', 'Requests that waited for the endpoint rate limit', (e) => e.rateLimitWaits);
     perEndpoint('indexer_rpc_breaker_state', 'Circuit breaker: 0 closed, 1 half-open, 2 open', (e) => ({ closed: 0, 'half-open': 1, open: 2 })[e.state]);
+    perEndpoint('indexer_rpc_head_block', 'The endpoint\'s own head as last seen (-1 before it answered)', (e) => e.head ?? -1);
+    perEndpoint('indexer_rpc_lag_blocks', 'Blocks the endpoint is behind the highest head among the chain\'s endpoints', (e) => e.lag ?? 0);
+    perEndpoint('indexer_rpc_out_of_rotation', '1 while the endpoint gets no requests because it answered for another chain', (e) => (e.outOfRotation ? 1 : 0));
+    perEndpoint('indexer_rpc_demoted', '1 while the endpoint ranks last after an omission', (e) => (e.demoted ? 1 : 0));
+    // Counters kept by the RPC layer, exposed with their real type: they only grow over a worker's life.
+    const counter = (name: string, help: string, labelNames: string[], values: (source: EndpointSource) => Array<[Record<string, string>, number]>) =>
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const source of read()) for (const [labels, value] of values(source)) this.inc({ chain_id: String(source.chainId), ...labels }, value);
+        },
+      });
+    counter('indexer_rpc_omissions_total', 'Times the endpoint was caught returning fewer logs than exist (by a second endpoint or a block\'s logsBloom)', ['chain_id', 'endpoint'], (s) =>
+      s.endpoints.map((e) => [{ endpoint: e.label }, e.omissions]),
+    );
+    counter('indexer_rpc_behind_answers_total', 'Answers thrown away because the endpoint did not have the blocks asked about yet', ['chain_id', 'endpoint'], (s) =>
+      s.endpoints.map((e) => [{ endpoint: e.label }, e.behind]),
+    );
+    counter('indexer_rpc_cross_checks_total', 'eth_getLogs ranges compared with a second endpoint (result=compared), or wanted but without one (result=skipped)', ['chain_id', 'result'], (s) =>
+      s.checks ? [[{ result: 'compared' }, s.checks.crossChecked], [{ result: 'skipped' }, s.checks.crossCheckSkipped]] : [],
+    );
+    counter('indexer_rpc_bloom_rechecks_total', 'eth_getLogs sent again because a block\'s logsBloom contradicted an empty answer', ['chain_id'], (s) =>
+      s.checks ? [[{}, s.checks.bloomRechecks]] : [],
+    );
+    counter('indexer_rpc_bloom_false_positives_total', 'Blocks whose logsBloom admitted the filter but that held no such log', ['chain_id'], (s) =>
+      s.checks ? [[{}, s.checks.bloomFalsePositives]] : [],
+    );
   }
 
   private readonly scrapeHooks: Array<() => Promise<void>> = [];
@@ -103,7 +142,7 @@ export class IndexerMetrics {
   }
 
   /** Registers where endpoint health is read from at scrape time. */
-  watchEndpoints(source: () => Array<{ chainId: number; endpoints: EndpointHealth[] }>): void {
+  watchEndpoints(source: () => EndpointSource[]): void {
     this.endpointSources.push(source);
   }
 }

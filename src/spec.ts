@@ -38,6 +38,11 @@ export interface ChainTuning {
   rpcTimeoutMs: number;
   /** Per endpoint and worker; unlimited when unset. */
   rpcRequestsPerSecond?: number;
+  /**
+   * Compare eth_getLogs answers with a second endpoint: every range, one in ten, or none. Unset:
+   * "all" where the worker has two or more endpoints for the chain (only the worker knows).
+   */
+  crossCheck?: 'all' | 'sample' | 'off';
 }
 
 export interface IndexerSpec {

@@ -56,7 +56,8 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
   const redactor = secretRedactor(settings.databaseUrl, settings.knownRpcUrls);
   const pool = createPool(settings.databaseUrl);
   const rpcs = new Map<number, ChainRpc>();
-  // One ChainRpc per chain for the worker's life, so breakers, limits and latency stats persist.
+  // One ChainRpc per chain for the worker's life, so breakers, limits, heads and latency stats
+  // persist; each activity gets its own view of it (its notices, its indexer's crossCheck).
   const rpcFor = (spec: Pick<IndexerSpec, 'chainId' | 'tuning'>) => {
     let rpc = rpcs.get(spec.chainId);
     if (!rpc) {
@@ -65,9 +66,9 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
       rpc = new ChainRpc(spec.chainId, urls, { timeoutMs: spec.tuning.rpcTimeoutMs, requestsPerSecond: spec.tuning.rpcRequestsPerSecond });
       rpcs.set(spec.chainId, rpc);
     }
-    return rpc;
+    return rpc.session({ crossCheck: spec.tuning.crossCheck });
   };
-  settings.metrics?.watchEndpoints(() => [...rpcs.values()].map((rpc) => ({ chainId: rpc.chainId, endpoints: rpc.health() })));
+  settings.metrics?.watchEndpoints(() => [...rpcs.values()].map((rpc) => ({ chainId: rpc.chainId, endpoints: rpc.health(), checks: rpc.checkStats() })));
   const activities = createActivities({ pool, rpcFor, logger: settings.logger, redact: (t) => redactor.redact(t), metrics: settings.metrics });
   let connection: NativeConnection;
   try {
@@ -102,6 +103,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
       } finally {
         await pool.end().catch(() => undefined);
         await connection.close().catch(() => undefined);
+        for (const rpc of rpcs.values()) await rpc.close().catch(() => undefined);
       }
     },
   };

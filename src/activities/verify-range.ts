@@ -30,7 +30,8 @@ export async function verifyRange(env: ActivityEnv, input: VerifyRangeInput): Pr
 async function compareChunk(env: ActivityEnv, input: VerifyRangeInput): Promise<VerifyRangeResult> {
   const { spec, fromBlock, toBlock } = input;
   const { pool } = env;
-  const rpc = env.rpcFor(spec);
+  // Read from another endpoint than the best-ranked one (the one ingesting), where there is one.
+  const rpc = env.rpcFor(spec).preferringSecond();
   const router = env.routerFor(spec);
   const fetched = await fetchRange(rpc, router, fromBlock, toBlock);
   await fillBlockTimestamps(rpc, fetched.logs);

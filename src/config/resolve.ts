@@ -132,6 +132,7 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
           maxReorgDepth: chain.maxReorgDepth,
           rpcTimeoutMs: chain.rpcTimeoutMs,
           rpcRequestsPerSecond: chain.rpcRequestsPerSecond,
+          ...(chain.crossCheck ? { crossCheck: chain.crossCheck } : {}),
         },
         verify: config.verify?.interval
           ? { intervalMs: parseDurationMs(config.verify.interval), maxChunksPerRun: config.verify.maxChunksPerRun }

@@ -24,6 +24,11 @@ export const chainConfigSchema = z.strictObject({
   maxReorgDepth: z.number().int().min(1).default(64),
   rpcTimeoutMs: z.number().int().min(100).default(30_000),
   rpcRequestsPerSecond: z.number().positive().optional(),
+  /**
+   * With two or more endpoints, every eth_getLogs range ("all", the default there), one in ten
+   * ("sample") or none ("off") is also asked of a second endpoint, and the union kept.
+   */
+  crossCheck: z.enum(['all', 'sample', 'off']).optional(),
 });
 
 const abiParamSchema: z.ZodType<unknown> = z.lazy(() =>
