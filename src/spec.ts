@@ -38,6 +38,8 @@ export interface ChainTuning {
   rpcTimeoutMs: number;
   /** Per endpoint and worker; unlimited when unset. */
   rpcRequestsPerSecond?: number;
+  /** Addresses per eth_getLogs request (factories' children come in chunks of this many); 500 when unset. */
+  maxAddressesPerRequest?: number;
   /**
    * Compare eth_getLogs answers with a second endpoint: every range, one in ten, or none. Unset:
    * "all" where the worker has two or more endpoints for the chain (only the worker knows).

@@ -2,6 +2,8 @@ import { Context } from '@temporalio/activity';
 import type { Pool } from '../db/pool';
 import { writeRange, type RangeWrite, type RangeWriteResult } from '../db/writer';
 import { bindHandlers, importHandlers, type BoundHandlers } from '../handlers/module';
+import { childrenUpTo } from '../db/factory-children';
+import { FactoryWatcher } from '../indexing/factories';
 import { LogRouter } from '../indexing/log-router';
 import type { Logger } from '../logger';
 import type { IndexerMetrics } from '../metrics';
@@ -24,6 +26,10 @@ export interface ActivityEnv {
   rpcFor: ActivityDeps['rpcFor'];
   /** The spec's decoders and tables, built once per spec, not per range. */
   routerFor: (spec: IndexerSpec) => LogRouter;
+  /** The router for blocks up to `toBlock`: with the factories' children known up to there. */
+  rangeRouter: (spec: IndexerSpec, toBlock: number) => Promise<LogRouter>;
+  /** The spec's factories (their events, and the children they name). */
+  factoriesFor: (spec: IndexerSpec) => FactoryWatcher;
   /**
    * The spec's handlers module, loaded once per worker process and checked against its tables
    * (a fixed module takes a worker restart, as any code change does).
@@ -58,6 +64,17 @@ export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
     }
     return router;
   };
+  const watchers = new Map<string, FactoryWatcher>();
+  const factoriesFor = (spec: IndexerSpec) => {
+    const key = `${spec.name}:${spec.chainId}:${JSON.stringify(spec.contracts)}`;
+    let watcher = watchers.get(key);
+    if (!watcher) watchers.set(key, (watcher = new FactoryWatcher(spec)));
+    return watcher;
+  };
+  const rangeRouter = async (spec: IndexerSpec, toBlock: number) => {
+    const router = routerFor(spec);
+    return router.hasFactories ? router.withChildren(await childrenUpTo(deps.pool, spec.name, spec.chainId, toBlock)) : router;
+  };
   const modules = new Map<string, Promise<BoundHandlers>>();
   const handlersFor = (spec: IndexerSpec) => {
     const file = spec.handlers?.module;
@@ -76,6 +93,8 @@ export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
     pool: deps.pool,
     rpcFor: deps.rpcFor,
     routerFor,
+    rangeRouter,
+    factoriesFor,
     handlersFor,
     log: () => {
       const info = Context.current().info;

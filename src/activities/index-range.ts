@@ -1,6 +1,6 @@
 import { RangeTooLargeError, RpcRequestError } from '../errors';
-import { fillBlockTimestamps } from '../indexing/block-fields';
-import type { LogRouter, DecodedLog } from '../indexing/log-router';
+import { fillBlockFields } from '../indexing/block-fields';
+import type { DecodedLog, LogRouter, LogSource } from '../indexing/log-router';
 import { getHeaderChain, type BlockHeader, type ChainRpc, type RawLog } from '../rpc/client';
 import type { ActivityEnv } from './env';
 import type { IndexRangeInput, IndexRangeResult } from './types';
@@ -13,7 +13,7 @@ import type { IndexRangeInput, IndexRangeResult } from './types';
 export async function indexRange(env: ActivityEnv, { spec, fromBlock, toBlock, trackHashesFrom }: IndexRangeInput): Promise<IndexRangeResult> {
   const started = Date.now();
   const rpc = env.rpcFor(spec);
-  const { fetched, blocks } = await fetchTrackedRange(rpc, env.routerFor(spec), fromBlock, toBlock, trackHashesFrom);
+  const { fetched, blocks } = await fetchTrackedRange(rpc, await env.rangeRouter(spec, toBlock), fromBlock, toBlock, trackHashesFrom);
   const written = await env.storeRange(spec, { fromBlock, toBlock, logs: fetched.logs, blocks });
   const durationMs = Date.now() - started;
   env.metrics.range(spec, 'backfill', { logs: written.rows, durationMs, splits: fetched.splits });
@@ -24,58 +24,67 @@ export async function indexRange(env: ActivityEnv, { spec, fromBlock, toBlock, t
 /** More logs than this in one answer and the range is split: memory stays bounded whatever the density. */
 export const MAX_LOGS_PER_REQUEST = 10_000;
 
-export interface FetchedRange {
-  logs: DecodedLog[];
+export interface FetchedRange<T extends { blockNumber: number; blockHash: string } = DecodedLog> {
+  logs: T[];
   blocks: Map<number, string>;
   splits: number;
   acceptedRange?: number;
 }
 
 /**
- * Fetches and decodes the logs of [from, to]. When the RPC refuses a range as too large, the range
- * is halved and both halves fetched, down to single blocks; a refused single block is a real fault.
- * With the range's headers at hand, blocks whose logsBloom contradicts an empty answer are asked again.
+ * Fetches and decodes the logs of [from, to] (one request per address chunk of the source's
+ * filters). When the RPC refuses a range as too large, the range is halved and both halves
+ * fetched, down to single blocks; a refused single block is a real fault. With the range's headers
+ * at hand, blocks whose logsBloom contradicts an empty answer are asked again.
  */
-export async function fetchRange(
+export async function fetchRange<T extends { blockNumber: number; blockHash: string } = DecodedLog>(
   rpc: ChainRpc,
-  router: LogRouter,
+  source: LogSource<T>,
   fromBlock: number,
   toBlock: number,
   options: { headers?: ReadonlyMap<number, BlockHeader> } = {},
-): Promise<FetchedRange> {
-  const out: FetchedRange = { logs: [], blocks: new Map(), splits: 0 };
+): Promise<FetchedRange<T>> {
+  const out: FetchedRange<T> = { logs: [], blocks: new Map(), splits: 0 };
   const pending: Array<[number, number]> = [[fromBlock, toBlock]];
+  const split = (from: number, to: number) => {
+    const mid = from + Math.floor((to - from) / 2);
+    pending.unshift([from, mid], [mid + 1, to]);
+    out.splits += 1;
+  };
   while (pending.length > 0) {
     const [from, to] = pending.shift()!;
-    const filter = router.filterFor(from, to);
-    if (!filter) continue;
-    let raw: RawLog[];
-    try {
-      raw = await rpc.getLogs(filter, options);
-    } catch (error) {
-      if (error instanceof RangeTooLargeError && to > from) {
-        const mid = from + Math.floor((to - from) / 2);
-        pending.unshift([from, mid], [mid + 1, to]);
-        out.splits += 1;
-        continue;
+    const raw: RawLog[] = [];
+    let refused = false;
+    for (const filter of source.filtersFor(from, to)) {
+      let answer: RawLog[];
+      try {
+        answer = await rpc.getLogs(filter, options);
+      } catch (error) {
+        if (error instanceof RangeTooLargeError && to > from) {
+          refused = true;
+          break;
+        }
+        throw error;
       }
-      throw error;
-    }
-    if (raw.length > MAX_LOGS_PER_REQUEST && to > from) {
+      raw.push(...answer);
       // Too dense to hold at once: halve it like a provider's refusal, and let the workflow shrink.
-      const mid = from + Math.floor((to - from) / 2);
-      pending.unshift([from, mid], [mid + 1, to]);
-      out.splits += 1;
+      if (raw.length > MAX_LOGS_PER_REQUEST && to > from) {
+        refused = true;
+        break;
+      }
+    }
+    if (refused) {
+      split(from, to);
       continue;
     }
     if (out.splits > 0) out.acceptedRange = Math.max(out.acceptedRange ?? 0, to - from + 1);
     for (const log of raw) {
-      const decoded = router.decode(log);
+      const decoded = source.decode(log);
       if (!decoded) continue;
       out.logs.push(decoded);
       const known = out.blocks.get(decoded.blockNumber);
       if (known && known !== decoded.blockHash) {
-        // Two hashes for one block inside one answer: the node switched forks mid-query.
+        // Two hashes for one block inside one range: the node switched forks mid-query.
         throw new RpcRequestError(`logs of block ${decoded.blockNumber} carry two block hashes; the chain reorganised during the query`);
       }
       out.blocks.set(decoded.blockNumber, decoded.blockHash);
@@ -98,7 +107,7 @@ export async function fetchTrackedRange(
 ): Promise<{ fetched: FetchedRange; blocks: Array<{ number: number; hash: string; parentHash?: string }> }> {
   const headers = trackFrom !== undefined && toBlock >= trackFrom ? await getHeaderChain(rpc, Math.max(fromBlock, trackFrom), toBlock) : [];
   const fetched = await fetchRange(rpc, router, fromBlock, toBlock, headers.length > 0 ? { headers: new Map(headers.map((h) => [h.number, h])) } : {});
-  await fillBlockTimestamps(rpc, fetched.logs, headers);
+  await fillBlockFields(rpc, fetched.logs, router.tables, headers);
   return { fetched, blocks: hashesToStore(rpc, fetched, headers) };
 }
 

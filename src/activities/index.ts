@@ -1,5 +1,6 @@
 import { createActivityEnv, type ActivityDeps, type ActivityEnv } from './env';
 import { toActivityFailure } from './failure';
+import { discoverChildren } from './discover-children';
 import { findCommonAncestor } from './find-common-ancestor';
 import { getHead } from './get-head';
 import { handleEvents } from './handle-events';
@@ -54,6 +55,7 @@ export function createActivities(deps: ActivityDeps) {
     recordVerification: activity(recordVerification),
     saveCheckpoint: activity(saveCheckpoint),
     handleEvents: activity(handleEvents),
+    discoverChildren: activity(discoverChildren),
     rebuildHandlers: activity(rebuildHandlers),
   };
 }

@@ -1,4 +1,5 @@
 import { countRows, readCheckpoint, writeCheckpoint } from '../db/checkpoint';
+import { discoveredThrough } from '../db/factory-children';
 import { ensureSchema } from '../db/schema';
 import { HANDLERS_STAGE, lockStageCursor, stageCheckpoint } from '../db/stages';
 import { runSetup } from '../handlers/batch';
@@ -15,8 +16,11 @@ export async function prepareIndexer(env: ActivityEnv, { spec }: PrepareIndexerI
   const router = env.routerFor(spec);
   const handlers = spec.handlers ? await env.handlersFor(spec) : undefined;
   const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
+  const watcher = env.factoriesFor(spec);
   let handlersCheckpoint: number | undefined;
+  let discovered: number | undefined;
   await ensureSchema(env.pool, spec.name, router.tables, async (client) => {
+    if (!watcher.empty) discovered = await discoveredThrough(client, spec.name, spec.chainId, watcher.startBlock);
     if (!handlers) return;
     handlersCheckpoint = stageCheckpoint(await lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock));
     await runSetup(client, { spec, tables: router.tables, handlers });
@@ -29,5 +33,5 @@ export async function prepareIndexer(env: ActivityEnv, { spec }: PrepareIndexerI
   const tables = router.tables.map((t) => t.table);
   const logsIndexed = await countRows(env.pool, spec.name, spec.chainId, tables);
   env.log().info({ checkpoint, logsIndexed, tables }, 'indexer prepared');
-  return { checkpoint, logsIndexed, tables, handlersCheckpoint };
+  return { checkpoint, logsIndexed, tables, handlersCheckpoint, discoveredThrough: discovered };
 }

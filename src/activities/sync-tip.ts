@@ -6,7 +6,9 @@ import type { Pool } from '../db/pool';
 import { getHeaderChain, type ChainRpc, type HeadProbe } from '../rpc/client';
 import { tipVerdict, type TipVerdict } from '../rpc/heads';
 import type { IndexerSpec } from '../spec';
-import { fillBlockTimestamps } from '../indexing/block-fields';
+import { childrenUpTo } from '../db/factory-children';
+import { fillBlockFields } from '../indexing/block-fields';
+import type { FoundChild } from '../indexing/factories';
 import type { ActivityEnv } from './env';
 import { fetchRange } from './index-range';
 import type { SyncTipInput, SyncTipResult } from './types';
@@ -103,7 +105,6 @@ async function syncView(
   view: { base: Omit<SyncTipResult, 'durationMs'>; toBlock: number; started: number },
 ): Promise<SyncTipResult> {
   const { pool } = env;
-  const router = env.routerFor(input.spec);
   const { spec, checkpoint } = input;
   const { base, toBlock, started } = view;
   // The checkpoint block, then the new ones: one hash chain from what we stored to the head.
@@ -118,20 +119,34 @@ async function syncView(
   if (toBlock <= checkpoint) return { ...base, durationMs: Date.now() - started };
 
   const byNumber = new Map(headers.map((h) => [h.number, h]));
-  const fetched = await fetchRange(rpc, router, checkpoint + 1, toBlock, { headers: byNumber });
-  await fillBlockTimestamps(rpc, fetched.logs, headers);
-  for (const [number, hash] of fetched.blocks) {
-    if (byNumber.get(number)?.hash !== hash) {
-      // Logs from another fork than the headers: the chain moved between requests; try again.
-      throw new RpcRequestError(`${rpc.label}: logs of block ${number} are from another fork than its header; the chain moved during the sync`);
+  // Logs from another fork than the headers: the chain moved between requests; try again.
+  const sameFork = (blocks: Map<number, string>) => {
+    for (const [number, hash] of blocks) {
+      if (byNumber.get(number)?.hash !== hash) {
+        throw new RpcRequestError(`${rpc.label}: logs of block ${number} are from another fork than its header; the chain moved during the sync`);
+      }
     }
+  };
+  // Children the factories create in these blocks count from their creation block on: their
+  // events are asked for in the same view, and the children stored with the range.
+  let router = env.routerFor(spec);
+  let discovered: FoundChild[] = [];
+  if (router.hasFactories) {
+    const found = await fetchRange(rpc, env.factoriesFor(spec), checkpoint + 1, toBlock, { headers: byNumber });
+    sameFork(found.blocks);
+    discovered = found.logs;
+    router = router.withChildren([...(await childrenUpTo(pool, spec.name, spec.chainId, checkpoint)), ...discovered]);
   }
+  const fetched = await fetchRange(rpc, router, checkpoint + 1, toBlock, { headers: byNumber });
+  sameFork(fetched.blocks);
+  await fillBlockFields(rpc, fetched.logs, router.tables, headers);
   const written = await env.storeRange(spec, {
     fromBlock: checkpoint + 1,
     toBlock,
     logs: fetched.logs,
     blocks: headers.map((h) => ({ number: h.number, hash: h.hash, parentHash: h.parentHash })),
     advanceCheckpoint: true,
+    ...(router.hasFactories ? { children: { found: discovered, discoveryStart: env.factoriesFor(spec).startBlock } } : {}),
   });
   // Hashes far below the head can no longer be reorganised; keep twice the deepest reorg we handle.
   await pruneBlockHashes(pool, spec.name, spec.chainId, toBlock - 2 * spec.tuning.maxReorgDepth - spec.tuning.confirmations);

@@ -15,6 +15,8 @@ export interface PrepareIndexerResult {
   tables: string[];
   /** Where the handlers stand (the last block whose events they all handled), when configured. */
   handlersCheckpoint?: number;
+  /** Factories: how far their events have been read. */
+  discoveredThrough?: number;
 }
 
 export interface GetHeadInput {
@@ -148,4 +150,17 @@ export interface RebuildHandlersInput {
 export interface RebuildHandlersResult {
   /** Where the handlers stand now: before their first event. */
   checkpoint: number;
+}
+
+export interface DiscoverChildrenInput {
+  spec: IndexerSpec;
+  /** Read the factories' events from here (the discovery cursor + 1) up to toBlock, or as far as one activity gets. */
+  fromBlock: number;
+  toBlock: number;
+}
+export interface DiscoverChildrenResult {
+  /** Every block ≤ this has had its factory events read (and their children recorded). */
+  through: number;
+  children: number;
+  rpc?: EndpointHealth[];
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { storedHashes } from '../db/blocks';
 import { storedCanonicalRows } from '../db/verify';
-import { fillBlockTimestamps } from '../indexing/block-fields';
+import { fillBlockFields } from '../indexing/block-fields';
 import { canonicalRow } from '../indexing/canonical';
 import type { ActivityEnv } from './env';
 import { fetchRange } from './index-range';
@@ -32,9 +32,9 @@ async function compareChunk(env: ActivityEnv, input: VerifyRangeInput): Promise<
   const { pool } = env;
   // Read from another endpoint than the best-ranked one (the one ingesting), where there is one.
   const rpc = env.rpcFor(spec).preferringSecond();
-  const router = env.routerFor(spec);
+  const router = await env.rangeRouter(spec, toBlock);
   const fetched = await fetchRange(rpc, router, fromBlock, toBlock);
-  await fillBlockTimestamps(rpc, fetched.logs);
+  await fillBlockFields(rpc, fetched.logs, router.tables);
   const byTable = new Map(router.tables.map((t) => [t.table, t]));
   const chainRows = fetched.logs.map((l) => canonicalRow(byTable.get(l.table)!, l, l.args));
   const dbRows = await storedCanonicalRows(pool, spec.name, spec.chainId, router.tables, fromBlock, toBlock);

@@ -2,7 +2,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
-import { findConfigPath, loadConfig } from '../config/load';
+import { findConfigPath, loadConfig, parseConfig } from '../config/load';
 import { buildSpecs } from '../config/resolve';
 import type { ResolvedConfig } from '../config/schema';
 import { startAnvil, type Anvil } from '../dev/anvil';
@@ -44,13 +44,17 @@ async function isFree(port: number): Promise<boolean> {
 /** The demo's handlers module: balances of the demo token (a plain .mjs file; the build copies it next to the CLI). */
 export const DEMO_HANDLERS = fileURLToPath(new URL(COMPILED ? './demo-handlers.mjs' : '../dev/demo-handlers.mjs', import.meta.url));
 
+/** The demo's config, through the same validation and defaults as a user's. */
 function demoConfig(rpc: string, token: string): ResolvedConfig {
-  return {
-    name: 'demo',
-    chains: { local: { id: 31337, rpc, confirmations: 0, pollIntervalMs: 1000, maxBlockRange: 2000, maxInFlight: 4, maxReorgDepth: 64, rpcTimeoutMs: 30_000 } },
-    contracts: [{ name: 'Token', chain: 'local', address: token, abi: demoTokenArtifact().abi, startBlock: 0 }],
-    handlers: DEMO_HANDLERS,
-  };
+  return parseConfig(
+    {
+      name: 'demo',
+      chains: { local: { id: 31337, rpc, confirmations: 0, pollIntervalMs: 1000 } },
+      contracts: [{ name: 'Token', chain: 'local', address: token, abi: demoTokenArtifact().abi, startBlock: 0 }],
+      handlers: DEMO_HANDLERS,
+    },
+    path.dirname(DEMO_HANDLERS),
+  );
 }
 
 /**

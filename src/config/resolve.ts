@@ -132,6 +132,7 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
           maxReorgDepth: chain.maxReorgDepth,
           rpcTimeoutMs: chain.rpcTimeoutMs,
           rpcRequestsPerSecond: chain.rpcRequestsPerSecond,
+          maxAddressesPerRequest: chain.maxAddressesPerRequest,
           ...(chain.crossCheck ? { crossCheck: chain.crossCheck } : {}),
         },
         verify: config.verify?.interval

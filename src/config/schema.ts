@@ -24,6 +24,8 @@ export const chainConfigSchema = z.strictObject({
   maxReorgDepth: z.number().int().min(1).default(64),
   rpcTimeoutMs: z.number().int().min(100).default(30_000),
   rpcRequestsPerSecond: z.number().positive().optional(),
+  /** Addresses per eth_getLogs request: a factory's children are asked for in chunks of this many. */
+  maxAddressesPerRequest: z.number().int().min(1).max(10_000).default(500),
   /**
    * With two or more endpoints, every eth_getLogs range ("all", the default there), one in ten
    * ("sample") or none ("off") is also asked of a second endpoint, and the union kept.

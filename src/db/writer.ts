@@ -4,6 +4,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { CommonColumn, EventTable } from '../abi/layout';
 import { qualified, quoteIdent } from './identifiers';
 import type { DecodedLog } from '../indexing/log-router';
+import { markDiscovered, recordChildren, type FactoryChild } from './factory-children';
 import { lockChainHistory } from './locks';
 import { BOOKKEEPING } from './schema';
 import { inTransaction, type Pool, type PoolClient } from './pool';
@@ -22,6 +23,8 @@ export interface RangeWrite {
   blocks: Array<{ number: number; hash: string; parentHash?: string }>;
   /** When set, the checkpoint moves to `toBlock` in the same transaction, but only if it stood at `fromBlock - 1`. */
   advanceCheckpoint?: boolean;
+  /** Realtime with factories: the children found in the range, recorded with it, and the discovery cursor moved to `toBlock`. */
+  children?: { found: readonly FactoryChild[]; discoveryStart: number };
   /**
    * Repair of indexed data (verification): written only while the checkpoint is still at or above
    * `toBlock`, under the lock rollbacks take, so a reorg or reset in flight wins and the chunk is skipped.
@@ -155,6 +158,10 @@ export async function writeRange(pool: Pool, w: RangeWrite): Promise<RangeWriteR
         [w.chainId, w.blocks.map((b) => b.number)],
       );
       await insertRows(client, qualified(w.schema, BOOKKEEPING.blocks), ['chain_id', 'block_number', 'block_hash', 'parent_hash'], rows);
+    }
+    if (w.children) {
+      await recordChildren(client, w.schema, w.chainId, w.children.found);
+      await markDiscovered(client, w.schema, w.chainId, w.children.discoveryStart, w.toBlock);
     }
     await client.query(
       `INSERT INTO ${qualified(w.schema, BOOKKEEPING.ranges)} (chain_id, from_block, to_block, logs) VALUES ($1, $2, $3, $4)

@@ -321,6 +321,38 @@ export class ChainRpc {
     return wrapped;
   }
 
+  /**
+   * Transactions by hash, as JSON-RPC batches of up to `perBatch` (one HTTP request each, with the
+   * chain id), from an endpoint that has block `needs`. A transaction a node does not know (null)
+   * or that sits in another block than its logs say is retried, never stored.
+   */
+  async getTransactions(hashes: readonly string[], needs: number, perBatch = 50): Promise<Array<Record<string, unknown>>> {
+    const out: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < hashes.length; i += perBatch) {
+      const chunk = hashes.slice(i, i + perBatch);
+      const check = (tx: Record<string, unknown> | null, index: number) => {
+        if (!tx || typeof tx !== 'object') return `transaction ${chunk[index]} not found`;
+        if (String(tx.hash).toLowerCase() !== chunk[index]!.toLowerCase()) return `asked for transaction ${chunk[index]}, got ${String(tx.hash)}`;
+        if (!HASH.test(String(tx.blockHash ?? '')) || !HEX.test(String(tx.from ?? '')) || !HEX.test(String(tx.value ?? ''))) return `transaction ${chunk[index]} lacks blockHash, from or value`;
+        return undefined;
+      };
+      const result = await RETRY.execute(async () => {
+        const failures: Error[] = [];
+        for (const index of await this.candidates(needs)) {
+          const endpoint = this.endpoint(index);
+          try {
+            return await endpoint.callEach<Record<string, unknown> | null>('eth_getTransactionByHash', chunk.map((h) => [h]), (error) => this.classify('eth_getTransactionByHash', endpoint.label, error), check);
+          } catch (error) {
+            failures.push(error as Error);
+          }
+        }
+        throw failures.length === 1 ? failures[0]! : new RpcRequestError(`RPC eth_getTransactionByHash failed on all ${failures.length} endpoints: ${failures.map((f) => oneLine(f)).join('; ')}`);
+      });
+      out.push(...(result as Array<Record<string, unknown>>));
+    }
+    return out;
+  }
+
   async getChainId(): Promise<number> {
     return this.parseChainId((await this.call<string>('eth_chainId', [], hexQuantity)).result);
   }

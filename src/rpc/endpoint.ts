@@ -63,7 +63,7 @@ const STATE: Record<CircuitState, BreakerState> = {
 };
 
 /** Requests whose answers are chain data: each is bound to the chain id that served it. */
-const DATA_METHODS = new Set(['eth_getLogs', 'eth_getBlockByNumber', 'eth_blockNumber']);
+const DATA_METHODS = new Set(['eth_getLogs', 'eth_getBlockByNumber', 'eth_blockNumber', 'eth_getTransactionByHash']);
 /** Without batches (websocket, or an endpoint refusing them) the chain id is checked this often. */
 const CHAIN_RECHECK_MS = 30_000;
 const HEX = /^0x[0-9a-fA-F]+$/;
@@ -216,6 +216,68 @@ export class Endpoint {
         this.stats.failures += 1;
         this.lastFailure = oneLine(error);
       }
+      throw error;
+    }
+  }
+
+  /**
+   * The same method with several parameter lists: over http one batch `[eth_chainId, call, call …]`
+   * (one backend answers all of them), elsewhere one request each after the chain check.
+   */
+  async callEach<T>(method: string, paramsList: unknown[][], toError: (error: unknown) => Error, check?: (result: T, index: number) => string | undefined): Promise<T[]> {
+    const batched = this.options.chainId !== undefined && this.batching && this.httpClient !== undefined;
+    if (this.limiter) {
+      const tokens = Math.min(paramsList.length + (batched ? 1 : 0), this.bucketSize);
+      if (this.limiter.getTokensRemaining() < tokens) this.stats.rateLimitWaits += 1;
+      await this.limiter.removeTokens(tokens);
+    }
+    try {
+      return await this.breaker.execute(async () => {
+        const started = Date.now();
+        const results = await rpcSpan(method, paramsList[0] ?? [], this.label, async () => {
+          if (!batched) {
+            if (this.options.chainId !== undefined && Date.now() - this.chainCheckedAt >= CHAIN_RECHECK_MS) await this.checkChainAlone(method, toError);
+            const out: T[] = [];
+            for (const params of paramsList) out.push(await this.single<T>(method, params, toError));
+            return out;
+          }
+          const chainId = this.nextId++;
+          const ids = paramsList.map(() => this.nextId++);
+          this.stats.requests += 1;
+          let answers: JsonRpcAnswer[];
+          try {
+            answers = (await this.httpClient!.request({
+              body: [{ method: 'eth_chainId', id: chainId }, ...paramsList.map((params, i) => ({ method, params, id: ids[i] }))] as never,
+            })) as unknown as JsonRpcAnswer[];
+          } catch (error) {
+            throw toError(error);
+          }
+          if (!Array.isArray(answers)) throw toError(new Error('the answer to a batch is not an array'));
+          const byId = new Map(answers.map((a) => [a?.id, a]));
+          const chainAnswer = byId.get(chainId);
+          if (!chainAnswer || chainAnswer.error || typeof chainAnswer.result !== 'string' || !HEX.test(chainAnswer.result)) {
+            throw toError(new Error(`eth_chainId in the batch ${chainAnswer?.error ? `failed: ${chainAnswer.error.message}` : 'got no usable answer'}`));
+          }
+          this.checkChain(method, Number(BigInt(chainAnswer.result)));
+          return ids.map((id) => {
+            const answer = byId.get(id);
+            if (!answer) throw toError(new Error(`the batch's answer lacks a ${method} call`));
+            if (answer.error) throw toError(answerError(answer.error));
+            return answer.result as T;
+          });
+        });
+        results.forEach((result, i) => {
+          const problem = check?.(result, i);
+          if (problem) throw new RpcRequestError(`RPC ${method} to ${this.label} gave a malformed answer: ${problem}`);
+        });
+        const ms = Date.now() - started;
+        this.stats.latencyMs = this.stats.latencyMs === 0 ? ms : this.stats.latencyMs * 0.8 + ms * 0.2;
+        return results;
+      });
+    } catch (error) {
+      if (error instanceof BrokenCircuitError) throw new RpcRequestError(`${this.label} is failing (circuit breaker open; last error: ${this.lastFailure}); not asked`);
+      this.stats.failures += 1;
+      this.lastFailure = oneLine(error);
       throw error;
     }
   }

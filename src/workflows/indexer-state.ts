@@ -18,6 +18,8 @@ export interface CarriedState extends VerificationScheduleState {
   lastVerification: IndexerStatus['lastVerification'];
   /** The handlers stage, when the config has handlers. */
   handlers?: HandlersCarried;
+  /** Factories: every block ≤ this has had its factory events read. */
+  discovered?: number;
 }
 
 /** What an indexed range (backfill or tip) reports back. */
@@ -63,6 +65,8 @@ export class IndexerState {
   lastReorg: IndexerStatus['lastReorg'];
   lastVerification: IndexerStatus['lastVerification'];
   rpc: IndexerStatus['rpc'] = [];
+  /** Factories: every block ≤ this has had its factory events read; null when the spec has no factory. */
+  discovered: number | null;
   /** `indexer reset`: the block to roll back to, and the outcome its update handler waits for. */
   pendingReset: number | null = null;
   resetOutcome: { result?: ResetResult; error?: string } | null = null;
@@ -85,6 +89,8 @@ export class IndexerState {
     this.lastReorg = carried?.lastReorg ?? null;
     this.lastVerification = carried?.lastVerification ?? null;
     this.handlers = spec.handlers ? new HandlersStage(this.startBlock - 1, carried?.handlers) : null;
+    const factoryStart = Math.min(...spec.contracts.filter((c) => c.factory).map((c) => c.startBlock));
+    this.discovered = Number.isFinite(factoryStart) ? (carried?.discovered ?? factoryStart - 1) : null;
   }
 
   /** `indexer resume`: ingest, and a handlers stage a failing handler had stopped. */
@@ -163,6 +169,7 @@ export class IndexerState {
   recordRollback(result: { ancestor: number; depth: number; rowsDeleted: number }, reason: 'reorg' | 'reset', detectedBlock: number, at: string): ResetResult {
     this.watermark.reset(result.ancestor);
     this.handlers?.rewound(result.ancestor);
+    if (this.discovered !== null) this.discovered = Math.min(this.discovered, result.ancestor);
     this.logsIndexed = Math.max(0, this.logsIndexed - result.rowsDeleted);
     if (reason === 'reorg') {
       this.reorgs += 1;
@@ -241,6 +248,7 @@ export class IndexerState {
       lastVerification: this.lastVerification,
       ...this.verification.carried(),
       ...(this.handlers ? { handlers: this.handlers.carried() } : {}),
+      ...(this.discovered !== null ? { discovered: this.discovered } : {}),
     };
   }
 }

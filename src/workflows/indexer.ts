@@ -4,6 +4,7 @@ import { INDEXER_MODE } from '../search-attributes';
 import type { IndexerSpec } from '../spec';
 import { activities } from './activity-options';
 import { backfillTo } from './backfill';
+import { discoverChildrenTo } from './discovery';
 import { runHandlersStage } from './handlers-stage';
 import { CheckpointSaver } from './checkpoint-saver';
 import { historyTooLong, type IndexerContext } from './indexer-context';
@@ -105,6 +106,7 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
     if (input.fromBlock !== undefined) await ctx.checkpoints.flush(true);
     ctx.checkpoints.markSaved(state.checkpoint);
     if (state.handlers && prepared.handlersCheckpoint !== undefined) state.handlers.checkpoint = prepared.handlersCheckpoint;
+    if (state.discovered !== null && prepared.discoveredThrough !== undefined) state.discovered = prepared.discoveredThrough;
     state.lastError = null;
   }
 
@@ -155,6 +157,7 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
       const target = state.targetFor(latest.safeHead);
       if (state.shouldBackfill(target)) {
         state.mode = 'backfill';
+        if (!(await discoverChildrenTo(ctx, target))) continue;
         // Blocks this close to the head may still be reorganised: keep their whole hash chain.
         await backfillTo(ctx, target, latest.head - spec.tuning.maxReorgDepth);
         await ctx.checkpoints.flush(true);

@@ -35,6 +35,8 @@ export async function followTip(ctx: IndexerContext): Promise<TipOutcome> {
     }
     state.recordSuccess(tip, Date.now());
     ctx.checkpoints.markSaved(state.checkpoint);
+    // The tip read the factories' events of its blocks too.
+    if (state.discovered !== null) state.discovered = Math.max(state.discovered, tip.toBlock);
   }
   if (state.fellBehind(state.targetFor(tip.safeHead))) state.mode = 'backfill';
   // No idle wait here: the next syncTip waits for a new block itself.

@@ -36,6 +36,8 @@ import { freePort } from './ports';
  *                    of the answer, which no bloom can reveal; default the middle log)
  * - `reroute`        forwards the request to `target` instead (another node, e.g. another chain:
  *                    a load balancer that misroutes)
+ * - `noBlockTimestamp` eth_getLogs answers without the logs' `blockTimestamp` (older nodes and
+ *                    providers leave it out; headers have it)
  *
  * When a fault fires is set per fault: among the requests it applies to (its `methods`, and for
  * content faults only where it can: a getLogs answer with logs to copy, a range over the cap …),
@@ -55,7 +57,8 @@ export type FaultKind =
   | 'wrongChainId'
   | 'lag'
   | 'dropLog'
-  | 'reroute';
+  | 'reroute'
+  | 'noBlockTimestamp';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'http429',
@@ -70,6 +73,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'lag',
   'dropLog',
   'reroute',
+  'noBlockTimestamp',
 ];
 
 export interface FaultSchedule {
@@ -97,6 +101,7 @@ export interface FaultOptions {
   lag: FaultSchedule & ({ blocks: number; head?: undefined } | { head: number; blocks?: undefined }) & { aboveHead?: 'empty' | 'error' };
   dropLog: FaultSchedule & { prefer?: 'alone' | 'crowded' };
   reroute: FaultSchedule & { target: string };
+  noBlockTimestamp: FaultSchedule;
 }
 
 interface Rule<K extends FaultKind = FaultKind> {
@@ -117,7 +122,7 @@ export interface FaultProxy {
   /** How many times each fault fired since the proxy started (or `resetCounts`). */
   counts: Record<FaultKind, number>;
   /** HTTP requests received, JSON-RPC calls in them, calls per method, and requests per URL path. */
-  stats: { requests: number; calls: number; batches: number; methods: Map<string, number>; paths: Map<string, number> };
+  stats: { requests: number; calls: number; batches: number; methods: Map<string, number>; paths: Map<string, number>; getLogsAddresses: number[] };
   /** Every log `dropLog` removed (block number, log index), in order. */
   dropped: Array<{ block: number; logIndex: number }>;
   /** The head the lagging node served last (undefined before `lag` fired). */
@@ -156,7 +161,7 @@ export async function startFaultProxy(target: string, options: { port?: number }
   const port = options.port ?? (await freePort());
   const rules = new Map<FaultKind, Rule>();
   const counts = emptyCounts();
-  const stats = { requests: 0, calls: 0, batches: 0, methods: new Map<string, number>(), paths: new Map<string, number>() };
+  const stats = { requests: 0, calls: 0, batches: 0, methods: new Map<string, number>(), paths: new Map<string, number>(), getLogsAddresses: [] as number[] };
   const dropped: Array<{ block: number; logIndex: number }> = [];
   let lastLagHead: number | undefined;
   const sockets = new Set<Socket>();
@@ -252,7 +257,11 @@ export async function startFaultProxy(target: string, options: { port?: number }
   /** Content faults decided on the node's real answer. */
   function answerAfter(call: JsonRpcCall, answer: JsonRpcAnswer): JsonRpcAnswer {
     if (call.method !== 'eth_getLogs' || !Array.isArray(answer.result)) return answer;
-    const logs = answer.result as Array<Record<string, unknown>>;
+    let logs = answer.result as Array<Record<string, unknown>>;
+    if (fires('noBlockTimestamp', [call.method], logs.length > 0)) {
+      logs = logs.map(({ blockTimestamp: _, ...rest }) => rest);
+      answer = { ...answer, result: logs };
+    }
     if (fires('dropLog', [call.method], logs.length > 0)) {
       const blockOf = (l: Record<string, unknown>) => String(l.blockNumber);
       const perBlock = new Map<string, number>();
@@ -315,6 +324,11 @@ export async function startFaultProxy(target: string, options: { port?: number }
     const methods = calls.map((c) => String(c.method));
     stats.calls += calls.length;
     for (const m of methods) stats.methods.set(m, (stats.methods.get(m) ?? 0) + 1);
+    for (const c of calls) {
+      if (c.method !== 'eth_getLogs') continue;
+      const address = (c.params?.[0] as { address?: unknown } | undefined)?.address;
+      stats.getLogsAddresses.push(Array.isArray(address) ? address.length : address === undefined ? 0 : 1);
+    }
 
     // Transport faults: the exchange itself fails.
     for (const kind of TRANSPORT_FAULTS) {
@@ -452,6 +466,7 @@ export async function startFaultProxy(target: string, options: { port?: number }
       stats.batches = 0;
       stats.methods.clear();
       stats.paths.clear();
+      stats.getLogsAddresses.length = 0;
     },
     setDelay: (ms) => {
       delayMs = ms;

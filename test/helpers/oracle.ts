@@ -56,7 +56,7 @@ export type Row = Record<string, unknown>;
 /** Rows per table as the chain says they must be, for one contract address over [fromBlock, toBlock]. */
 export async function chainRows(
   client: PublicClient,
-  options: { abi: Abi; address: Address | Address[]; chainId: number; fromBlock: bigint; toBlock: bigint; tables: TableExpectation[] },
+  options: { abi: Abi; address: Address | Address[]; chainId: number; fromBlock: bigint; toBlock: bigint; tables: TableExpectation[]; includeTransaction?: boolean },
 ): Promise<Map<string, Row[]>> {
   const events = options.abi.filter((i): i is AbiEvent => i.type === 'event' && !i.anonymous);
   const bySelector = new Map(events.map((e) => [toEventSelector(e), e]));
@@ -88,6 +88,12 @@ export async function chainRows(
       tx_index: Number(BigInt(log.transactionIndex!)),
       address: log.address.toLowerCase(),
     };
+    if (options.includeTransaction) {
+      const tx = await client.getTransaction({ hash: log.transactionHash! });
+      row.tx_from = tx.from.toLowerCase();
+      row.tx_to = tx.to ? tx.to.toLowerCase() : null;
+      row.tx_value = tx.value.toString();
+    }
     event.inputs.forEach((param, i) => {
       const value = Array.isArray(args) ? args[i] : (args as Record<string, unknown>)[param.name || String(i)];
       row[expectation.columns[i]!] = expectedCell(param, value);
@@ -110,7 +116,7 @@ export async function storedRows(db: pg.Pool, schema: string, table: string, cha
 export async function assertMatchesChain(
   db: pg.Pool,
   client: PublicClient,
-  options: { schema: string; abi: Abi; address: Address | Address[]; chainId: number; fromBlock?: bigint; toBlock: bigint; tables: TableExpectation[] },
+  options: { schema: string; abi: Abi; address: Address | Address[]; chainId: number; fromBlock?: bigint; toBlock: bigint; tables: TableExpectation[]; includeTransaction?: boolean },
 ): Promise<{ rows: number }> {
   const expected = await chainRows(client, { ...options, fromBlock: options.fromBlock ?? 0n });
   let total = 0;

@@ -14,9 +14,9 @@ export interface Artifact {
 
 const cache = new Map<string, Artifact>();
 
-/** Compiles `test/fixtures/<name>.sol` with solc-js (no download: the compiler ships in the package). */
-export function compileFixture(name: string): Artifact {
-  const cached = cache.get(name);
+/** Compiles `test/fixtures/<name>.sol` (its contract `<name>`, or another one of the file) with solc-js (no download: the compiler ships in the package). */
+export function compileFixture(name: string, contractName = name): Artifact {
+  const cached = cache.get(`${name}:${contractName}`);
   if (cached) return cached;
   const solc = require('solc') as { compile: (input: string) => string };
   const input = {
@@ -30,8 +30,8 @@ export function compileFixture(name: string): Artifact {
   };
   const errors = (output.errors ?? []).filter((e) => e.severity === 'error');
   if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join('\n'));
-  const contract = output.contracts[`${name}.sol`]![name]!;
+  const contract = output.contracts[`${name}.sol`]![contractName]!;
   const artifact = { abi: contract.abi, bytecode: `0x${contract.evm.bytecode.object}` as Hex };
-  cache.set(name, artifact);
+  cache.set(`${name}:${contractName}`, artifact);
   return artifact;
 }

@@ -34,7 +34,7 @@ test('a valid config gives one spec per chain, with defaults and without the RPC
   const [spec, ...rest] = buildSpecs(parseConfig(base, process.cwd()), () => undefined);
   assert.equal(rest.length, 0);
   assert.equal(spec!.chainId, 31337);
-  assert.deepStrictEqual(spec!.tuning, { confirmations: 0, pollIntervalMs: 1000, maxBlockRange: 2000, maxInFlight: 4, maxReorgDepth: 64, rpcTimeoutMs: 30_000, rpcRequestsPerSecond: undefined });
+  assert.deepStrictEqual(spec!.tuning, { confirmations: 0, pollIntervalMs: 1000, maxBlockRange: 2000, maxInFlight: 4, maxReorgDepth: 64, rpcTimeoutMs: 30_000, rpcRequestsPerSecond: undefined, maxAddressesPerRequest: 500 });
   assert.deepEqual(spec!.contracts[0]!.addresses, ['0x5fbdb2315678afecb367f032d93f642f64180aa3']);
   assert.ok(!JSON.stringify(spec).includes('8545'), 'the spec (workflow input) never carries RPC URLs');
 });
