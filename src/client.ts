@@ -4,6 +4,7 @@ import { listCommand, resetCommand, signalCommand, verifyCommand } from './cli/c
 import { rebuildCommand } from './cli/rebuild-command';
 import { startCommand } from './cli/start-command';
 import { statusCommand } from './cli/status-command';
+import { tailCommand, type TailOptions } from './cli/tail-command';
 import { workerCommand } from './cli/worker-command';
 import { CliError, IndexerError, oneLine } from './errors';
 
@@ -82,6 +83,15 @@ export function buildCli(): Command {
     .command('rebuild <name>')
     .description('empty the derived tables and replay every stored event through the handlers (no RPC); waits until caught up')
     .action((name: string) => rebuildCommand(name));
+
+  program
+    .command('tail <name>')
+    .description("print the indexer's stream (NATS JetStream) as lines: events, and RETRACT lines after reorgs; Ctrl-C stops")
+    .option('--from-start', 'from the first message the stream holds (default: from now)')
+    .option('--chain <id>', 'only this chain', blockNumber)
+    .option('--json', 'the message bodies as they are, one JSON object per line')
+    .option('-c, --config <path>', "the indexer's config (stream names and stream.nats.url; default: asked of the running indexer)")
+    .action((name: string, opts: TailOptions) => tailCommand(name, opts));
 
   program
     .command('list')

@@ -6,6 +6,7 @@ import { handleEvents } from './handle-events';
 import { indexRange } from './index-range';
 import { keepAlive } from './keep-alive';
 import { prepareIndexer } from './prepare-indexer';
+import { publishEvents } from './publish-events';
 import { rebuildHandlers } from './rebuild-handlers';
 import { recordVerification } from './record-verification';
 import { rollbackTo } from './rollback-to';
@@ -55,6 +56,7 @@ export function createActivities(deps: ActivityDeps) {
     saveCheckpoint: activity(saveCheckpoint),
     handleEvents: activity(handleEvents),
     rebuildHandlers: activity(rebuildHandlers),
+    publishEvents: activity(publishEvents),
   };
 }
 

@@ -1,6 +1,7 @@
 import { countRows, readCheckpoint, writeCheckpoint } from '../db/checkpoint';
 import { ensureSchema } from '../db/schema';
 import { HANDLERS_STAGE, lockStageCursor, stageCheckpoint } from '../db/stages';
+import { countOutbox, STREAM_STAGE } from '../db/stream';
 import { runSetup } from '../handlers/batch';
 import type { ActivityEnv } from './env';
 import type { PrepareIndexerInput, PrepareIndexerResult } from './types';
@@ -16,7 +17,12 @@ export async function prepareIndexer(env: ActivityEnv, { spec }: PrepareIndexerI
   const handlers = spec.handlers ? await env.handlersFor(spec) : undefined;
   const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
   let handlersCheckpoint: number | undefined;
+  let stream: { streamCheckpoint: number; streamRetractionsPending: boolean } | undefined;
   await ensureSchema(env.pool, spec.name, router.tables, async (client) => {
+    if (spec.stream) {
+      const cursor = await lockStageCursor(client, spec.name, spec.chainId, STREAM_STAGE, startBlock);
+      stream = { streamCheckpoint: stageCheckpoint(cursor), streamRetractionsPending: (await countOutbox(client, spec.name, spec.chainId)) > 0 };
+    }
     if (!handlers) return;
     handlersCheckpoint = stageCheckpoint(await lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock));
     await runSetup(client, { spec, tables: router.tables, handlers });
@@ -29,5 +35,5 @@ export async function prepareIndexer(env: ActivityEnv, { spec }: PrepareIndexerI
   const tables = router.tables.map((t) => t.table);
   const logsIndexed = await countRows(env.pool, spec.name, spec.chainId, tables);
   env.log().info({ checkpoint, logsIndexed, tables }, 'indexer prepared');
-  return { checkpoint, logsIndexed, tables, handlersCheckpoint };
+  return { checkpoint, logsIndexed, tables, handlersCheckpoint, ...stream };
 }

@@ -15,6 +15,10 @@ export interface PrepareIndexerResult {
   tables: string[];
   /** Where the handlers stand (the last block whose events they all handled), when configured. */
   handlersCheckpoint?: number;
+  /** Where the stream stands (the last block whose events it all published), when configured. */
+  streamCheckpoint?: number;
+  /** The stream's outbox holds retractions not yet published. */
+  streamRetractionsPending?: boolean;
 }
 
 export interface GetHeadInput {
@@ -87,7 +91,7 @@ export interface FindCommonAncestorResult {
 }
 
 /** What the workflow knows of a rollback; the worker adds schema, tables and the idempotency key. */
-export type RollbackInput = Omit<RollbackWrite, 'schema' | 'chainId' | 'tables' | 'key'> & { spec: IndexerSpec };
+export type RollbackInput = Omit<RollbackWrite, 'schema' | 'chainId' | 'tables' | 'key' | 'eventTables'> & { spec: IndexerSpec };
 export interface RollbackResult {
   checkpoint: number;
   rowsDeleted: number;
@@ -139,4 +143,21 @@ export interface RebuildHandlersInput {
 export interface RebuildHandlersResult {
   /** Where the handlers stand now: before their first event. */
   checkpoint: number;
+}
+
+export interface PublishEventsInput {
+  spec: IndexerSpec;
+  /** Publish up to this block: the stored ingest checkpoint, and for `delivery: "safe"` the safe head too. */
+  toBlock: number;
+}
+export interface PublishEventsResult {
+  /** The last block whose events are all published. */
+  checkpoint: number;
+  published: number;
+  retracted: number;
+  durationMs: number;
+  /** Nothing more to publish up to the bound, and no retraction owed. */
+  caughtUp: boolean;
+  /** Retractions still owed (the outbox is not empty). */
+  retractionsPending: boolean;
 }

@@ -13,6 +13,7 @@ import { createIndexerWorker, workerTuningFromEnv, type IndexerWorker } from '..
 import { chainRpcUrls, checkChainId } from './config-specs';
 import { CliError } from '../errors';
 import { cliSettings } from './settings';
+import { parseNatsUrl, resolveNatsUrl } from '../stream/nats-url';
 
 let runtimeInstalled = false;
 
@@ -62,6 +63,9 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   const config = configPath ? (await loadConfig(configPath)).config : undefined;
 
   const tuning = workerTuningFromEnv();
+  // Checked here so a malformed NATS_URL is a one-line error at start-up, not a stage that never publishes.
+  const natsUrl = resolveNatsUrl(config?.stream?.nats.url);
+  const nats = parseNatsUrl(natsUrl, process.env.NATS_URL ? 'NATS_URL' : 'stream.nats.url');
   const chains = chainsToCheck(config);
   for (const [chainId, urls] of chains) {
     const check = await checkChainId(chainId, urls);
@@ -113,7 +117,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   // Temporal may come up after the worker (compose, Kubernetes): keep trying instead of exiting.
   for (let attempt = 1; !indexerWorker && !stopping; attempt++) {
     try {
-      indexerWorker = await createIndexerWorker({ ...settings, ...tuning, databaseUrl: database.url, rpcUrls, knownRpcUrls: [...chains.values()].flat(), logger, metrics });
+      indexerWorker = await createIndexerWorker({ ...settings, ...tuning, databaseUrl: database.url, rpcUrls, knownRpcUrls: [...chains.values()].flat(), natsUrl, logger, metrics });
     } catch (error) {
       const message = oneLine(error);
       if (!/connect|transport|unavailable|dns|refused|deadline/i.test(message)) {
@@ -136,6 +140,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
       temporal: settings.temporalAddress,
       database: database.embedded ? 'embedded' : redactUrl(database.url),
       chains: Object.fromEntries([...chains].map(([id, urls]) => [id, urls.map(redactUrl)])),
+      nats: nats.label,
     },
     'worker started',
   );

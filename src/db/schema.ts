@@ -15,6 +15,10 @@ export const BOOKKEEPING = {
   stages: '_stages',
   /** Every change handlers made to derived tables, by block, so a rollback can undo it. */
   undoLog: '_undo_log',
+  /** The stream stage: which stream each chain publishes to, and the last stream sequence accounted for. */
+  stream: '_stream',
+  /** Retractions a rollback owes the stream, until they are published. */
+  streamOutbox: '_stream_outbox',
 } as const;
 
 interface ColumnDef {
@@ -88,6 +92,21 @@ function bookkeepingDdl(schema: string): string[] {
        old_row jsonb,
        new_row jsonb)`,
     `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${BOOKKEEPING.undoLog}_block`)} ON ${t(BOOKKEEPING.undoLog)} (chain_id, block_number)`,
+    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.stream)} (
+       chain_id bigint PRIMARY KEY,
+       stream text NOT NULL,
+       stream_created text NOT NULL,
+       subject text NOT NULL,
+       seq bigint NOT NULL,
+       updated_at timestamptz NOT NULL DEFAULT now())`,
+    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.streamOutbox)} (
+       chain_id bigint NOT NULL,
+       msg_id text NOT NULL,
+       block_number bigint NOT NULL,
+       log_index integer NOT NULL,
+       subject text NOT NULL,
+       body text NOT NULL,
+       PRIMARY KEY (chain_id, msg_id))`,
     ...undoCaptureDdl(schema),
   ];
 }

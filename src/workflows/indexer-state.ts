@@ -3,6 +3,7 @@ import { describeFailure, type Failure } from './failure';
 import { HandlersStage, type HandlersCarried } from './handlers-stage-state';
 import type { IndexerMode, IndexerStatus, ResetResult } from './messages';
 import { RateWindow } from './rate-window';
+import { StreamStage, type StreamCarried } from './stream-stage-state';
 import { VerificationSchedule, type VerificationScheduleState } from './verification-schedule';
 import { INITIAL_RANGE_SIZE, Watermark, nextRangeSize } from './watermark';
 
@@ -18,6 +19,8 @@ export interface CarriedState extends VerificationScheduleState {
   lastVerification: IndexerStatus['lastVerification'];
   /** The handlers stage, when the config has handlers. */
   handlers?: HandlersCarried;
+  /** The stream stage, when the config has a stream. */
+  stream?: StreamCarried;
 }
 
 /** What an indexed range (backfill or tip) reports back. */
@@ -48,6 +51,8 @@ export class IndexerState {
   readonly verification: VerificationSchedule;
   /** The handlers stage; null when the config has none. */
   readonly handlers: HandlersStage | null;
+  /** The stream stage; null when the config has none. */
+  readonly stream: StreamStage | null;
 
   mode: IndexerMode = 'backfill';
   paused: boolean;
@@ -83,12 +88,14 @@ export class IndexerState {
     this.lastReorg = carried?.lastReorg ?? null;
     this.lastVerification = carried?.lastVerification ?? null;
     this.handlers = spec.handlers ? new HandlersStage(this.startBlock - 1, carried?.handlers) : null;
+    this.stream = spec.stream ? new StreamStage(spec.stream, this.startBlock - 1, carried?.stream) : null;
   }
 
   /** `indexer resume`: ingest, and a handlers stage a failing handler had stopped. */
   resume(): void {
     this.paused = false;
     if (this.handlers) this.handlers.paused = false;
+    if (this.stream) this.stream.paused = false;
   }
 
   get checkpoint(): number {
@@ -161,6 +168,7 @@ export class IndexerState {
   recordRollback(result: { ancestor: number; depth: number; rowsDeleted: number }, reason: 'reorg' | 'reset', detectedBlock: number, at: string): ResetResult {
     this.watermark.reset(result.ancestor);
     this.handlers?.rewound(result.ancestor);
+    this.stream?.rewound(result.ancestor);
     this.logsIndexed = Math.max(0, this.logsIndexed - result.rowsDeleted);
     if (reason === 'reorg') {
       this.reorgs += 1;
@@ -172,7 +180,8 @@ export class IndexerState {
 
   /** Every downstream stage has handled everything up to the checkpoint. */
   get stagesCaughtUp(): boolean {
-    return !this.handlers || this.handlers.checkpoint >= this.checkpoint;
+    const handlers = !this.handlers || this.handlers.checkpoint >= this.checkpoint;
+    return handlers && (!this.stream || this.stream.caughtUpWith(this.stream.bound(this.checkpoint, this.safeHead)));
   }
 
   rebuildRefusal(): string | undefined {
@@ -224,6 +233,7 @@ export class IndexerState {
       startBlock: this.startBlock,
       endBlock: this.endBlock,
       handlers: this.handlers?.status(this.checkpoint, now) ?? null,
+      stream: this.stream?.status(this.stream.bound(this.checkpoint, this.safeHead), now) ?? null,
     };
   }
 
@@ -239,6 +249,7 @@ export class IndexerState {
       lastVerification: this.lastVerification,
       ...this.verification.carried(),
       ...(this.handlers ? { handlers: this.handlers.carried() } : {}),
+      ...(this.stream ? { stream: this.stream.carried() } : {}),
     };
   }
 }

@@ -16,7 +16,7 @@ export interface RunningWorker {
 }
 
 /** A real worker in this process, on the test's own task queue. */
-export async function startInProcessWorker(stack: TestStack, options: { taskQueue: string; rpc: Record<number, string[]> }): Promise<RunningWorker> {
+export async function startInProcessWorker(stack: TestStack, options: { taskQueue: string; rpc: Record<number, string[]>; natsUrl?: string }): Promise<RunningWorker> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', pretty: false, destination: process.stderr });
   installTemporalRuntime(logger);
   const worker = await createIndexerWorker({
@@ -26,6 +26,7 @@ export async function startInProcessWorker(stack: TestStack, options: { taskQueu
     databaseUrl: stack.databaseUrl,
     rpcUrls: (chainId) => options.rpc[chainId],
     knownRpcUrls: Object.values(options.rpc).flat(),
+    natsUrl: options.natsUrl,
     logger,
     workflowBundle: stack.bundle,
   });
