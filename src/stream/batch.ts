@@ -1,3 +1,4 @@
+import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
 import type { EventTable } from '../abi/layout';
 import { readCheckpoint } from '../db/checkpoint';
 import { lockChainHistory } from '../db/locks';
@@ -54,7 +55,10 @@ const ACK_STALL_MS = 15_000;
  */
 export async function publishBatch(target: StreamTarget, toBlock: number, limit: number): Promise<StreamBatchResult> {
   try {
-    return await inTransaction(target.pool, (client) => publishInTransaction(client, target, toBlock, limit));
+    // Connected and the stream checked before the transaction: an unreachable server never holds the history lock.
+    const jsm = await target.link.manager();
+    const info = await ensureStream(jsm, target.spec.stream.stream, target.spec.stream.subject);
+    return await inTransaction(target.pool, (client) => publishInTransaction(client, target, jsm, info, toBlock, limit));
   } catch (error) {
     // A fresh connection next time: whatever this one still buffers must not follow a gap.
     if (!(error instanceof StreamConfigError)) await target.link.reset();
@@ -62,7 +66,14 @@ export async function publishBatch(target: StreamTarget, toBlock: number, limit:
   }
 }
 
-async function publishInTransaction(client: Parameters<Parameters<typeof inTransaction>[1]>[0], target: StreamTarget, toBlock: number, limit: number): Promise<StreamBatchResult> {
+async function publishInTransaction(
+  client: Parameters<Parameters<typeof inTransaction>[1]>[0],
+  target: StreamTarget,
+  jsm: JetStreamManager,
+  info: StreamInfo,
+  toBlock: number,
+  limit: number,
+): Promise<StreamBatchResult> {
   const { spec, tables, link } = target;
   const { name, chainId } = spec;
   const { stream, subject } = spec.stream;
@@ -70,8 +81,6 @@ async function publishInTransaction(client: Parameters<Parameters<typeof inTrans
   const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
   await lockChainHistory(client, name, chainId);
   let cursor: StageCursor = await lockStageCursor(client, name, chainId, STREAM_STAGE, startBlock);
-  const jsm = await link.manager();
-  const info = await ensureStream(jsm, stream, subject);
   const last = await lastMessageOn(jsm, stream, filter);
   let position = await readStreamPosition(client, name, chainId);
   const result = { published: 0, retracted: 0 };
