@@ -27,6 +27,7 @@ import { buildSpecs } from '../src/config/resolve';
 import { parseConfig } from '../src/config/load';
 import { startAnvil, type Anvil } from '../src/dev/anvil';
 import { resolveDatabase } from '../src/dev/database';
+import { databaseUrl } from '../src/env';
 import { startTemporalDevServer } from '../src/dev/temporal-server';
 import { indexerWorkflowId } from '../src/spec';
 import type { IndexerStatus } from '../src/workflows/messages';
@@ -132,7 +133,7 @@ function peakRssMb(pid: number): number {
 async function main(): Promise<void> {
   say(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
   const { anvil, address, head } = await datasetChain();
-  const database = await resolveDatabase({ port: await freePort(), stateDir: path.join(CACHE, 'state') });
+  const database = await resolveDatabase({ url: databaseUrl(), port: await freePort(), stateDir: path.join(CACHE, 'state') });
   const db = new pg.Pool({ connectionString: database.url, max: IN_FLIGHT + 2 });
   db.on('error', () => undefined);
   const cleanups: Array<() => Promise<unknown>> = [async () => db.end(), () => database.stop(), () => anvil.stop()];

@@ -1,12 +1,12 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { devCommand, type DevOptions } from './cli/dev-command';
-import { listCommand, resetCommand, signalCommand, verifyCommand } from './cli/control-commands';
-import { rebuildCommand } from './cli/rebuild-command';
-import { startCommand } from './cli/start-command';
-import { statusCommand } from './cli/status-command';
-import { tailCommand, type TailOptions } from './cli/tail-command';
-import { workerCommand } from './cli/worker-command';
+import type { DevOptions } from './cli/dev-command';
+import type { TailOptions } from './cli/tail-command';
+import type { WorkerCommandOptions } from './cli/worker-command';
+import { debugRequested } from './env';
 import { CliError, IndexerError, oneLine } from './errors';
+
+// Each command imports what it needs when it runs: `indexer status` must not pay for loading the
+// worker, webpack, viem or embedded PostgreSQL (seconds on a busy machine).
 
 function port(value: string): number {
   const n = Number(value);
@@ -35,34 +35,36 @@ export function buildCli(): Command {
     .option('--postgres-port <port>', 'embedded PostgreSQL port', port, 54329)
     .option('--metrics-port <port>', 'the worker\'s /metrics and /health (another free one when taken)', port, 9464)
     .option('--state-dir <dir>', 'where Temporal and anvil keep their state', '.indexer')
-    .action((opts: DevOptions) => devCommand(opts));
+    .action(async (opts: DevOptions) => (await import('./cli/dev-command')).devCommand(opts));
 
   program
     .command('worker')
     .description('run a worker (RPC URLs and DATABASE_URL come from its environment or --config)')
     .option('-c, --config <path>', 'config file')
-    .action((opts: { config?: string }) => workerCommand(opts));
+    .option('--embedded-postgres [port]', 'when DATABASE_URL is not set, start an embedded PostgreSQL (local use; default port 54329)', port)
+    .option('--state-dir <dir>', 'where the embedded PostgreSQL keeps its data', '.indexer')
+    .action(async (opts: WorkerCommandOptions) => (await import('./cli/worker-command')).workerCommand(opts));
 
   program
     .command('start')
     .description('start the indexer workflow(s), one per chain')
     .option('-c, --config <path>', 'config file')
     .option('--from-block <n>', 'start (or restart) at this block instead of the stored checkpoint', blockNumber)
-    .action((opts: { config?: string; fromBlock?: number }) => startCommand(opts));
+    .action(async (opts: { config?: string; fromBlock?: number }) => (await import('./cli/start-command')).startCommand(opts));
 
   program
     .command('status [name]')
     .description('sync status of one indexer or all')
     .option('--json', 'machine-readable')
     .option('--watch', 'live view, redrawn in place')
-    .action((name: string | undefined, opts: { json?: boolean; watch?: boolean }) => statusCommand(name, opts));
+    .action(async (name: string | undefined, opts: { json?: boolean; watch?: boolean }) => (await import('./cli/status-command')).statusCommand(name, opts));
 
   for (const signal of ['pause', 'resume', 'stop'] as const) {
     const what = { pause: 'stop scheduling new ranges (in-flight ones finish)', resume: 'continue after pause', stop: 'stop gracefully; start resumes from the checkpoint' }[signal];
     program
       .command(`${signal} <name>`)
       .description(what)
-      .action((name: string) => signalCommand(name, signal));
+      .action(async (name: string) => (await import('./cli/control-commands')).signalCommand(name, signal));
   }
 
   program
@@ -71,18 +73,18 @@ export function buildCli(): Command {
     .option('--from <n>', 'first block (default: the start block)', blockNumber)
     .option('--to <n>', 'last block (default: the checkpoint)', blockNumber)
     .option('--json', 'machine-readable')
-    .action((name: string, opts: { from?: number; to?: number; json?: boolean }) => verifyCommand(name, opts));
+    .action(async (name: string, opts: { from?: number; to?: number; json?: boolean }) => (await import('./cli/control-commands')).verifyCommand(name, opts));
 
   program
     .command('reset <name>')
     .description('roll data back to block N (one transaction per chain) and continue from N+1')
     .requiredOption('--to-block <n>', 'the last block to keep', blockNumber)
-    .action((name: string, opts: { toBlock: number }) => resetCommand(name, opts.toBlock));
+    .action(async (name: string, opts: { toBlock: number }) => (await import('./cli/control-commands')).resetCommand(name, opts.toBlock));
 
   program
     .command('rebuild <name>')
     .description('empty the derived tables and replay every stored event through the handlers (no RPC); waits until caught up')
-    .action((name: string) => rebuildCommand(name));
+    .action(async (name: string) => (await import('./cli/rebuild-command')).rebuildCommand(name));
 
   program
     .command('tail <name>')
@@ -91,13 +93,13 @@ export function buildCli(): Command {
     .option('--chain <id>', 'only this chain', blockNumber)
     .option('--json', 'the message bodies as they are, one JSON object per line')
     .option('-c, --config <path>', "the indexer's config (stream names and stream.nats.url; default: asked of the running indexer)")
-    .action((name: string, opts: TailOptions) => tailCommand(name, opts));
+    .action(async (name: string, opts: TailOptions) => (await import('./cli/tail-command')).tailCommand(name, opts));
 
   program
     .command('list')
     .description('indexers known to Temporal, with mode and progress')
     .option('--json', 'machine-readable')
-    .action((opts: { json?: boolean }) => listCommand(opts));
+    .action(async (opts: { json?: boolean }) => (await import('./cli/list-command')).listCommand(opts));
 
   return program;
 }
@@ -111,7 +113,7 @@ export async function main(argv = process.argv): Promise<void> {
     const code = error instanceof CliError ? error.exitCode : 1;
     const message = error instanceof CliError || error instanceof IndexerError ? oneLine(error) : `unexpected error: ${oneLine(error)}`;
     process.stderr.write(`error: ${message}\n`);
-    if (process.env.LOG_LEVEL === 'debug') console.error(error);
+    if (debugRequested()) console.error(error);
     process.exitCode = code;
   }
 }

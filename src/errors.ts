@@ -71,6 +71,23 @@ export class RpcTimeoutError extends RpcRequestError {
   static override readonly type: string = 'RpcTimeoutError';
 }
 
+/**
+ * The endpoint (or the node behind it that answered) does not have the block asked about yet: it
+ * lags. Not its failure: another endpoint is asked, or the request waits until one has the block.
+ */
+export class EndpointBehindError extends RpcRequestError {
+  override name = 'EndpointBehindError';
+}
+
+/**
+ * A data answer came from another chain than the endpoint's (a load balancer that misroutes some
+ * requests): the answer is thrown away and the endpoint taken out of rotation until it serves the
+ * right chain again. Transient for the indexer: the other endpoints carry on.
+ */
+export class EndpointMisroutedError extends RpcRequestError {
+  override name = 'EndpointMisroutedError';
+}
+
 /** The RPC refused a range as too large (too many results, range cap, size). The caller splits it. */
 export class RangeTooLargeError extends IndexerError {
   static override readonly type: string = 'RangeTooLargeError';

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { inCi, logLevel } from './env';
 
 export type { Logger };
 
@@ -7,8 +8,8 @@ export type { Logger };
  * `LOG_LEVEL` sets the level. Callers redact secrets before logging: nothing here can know them all.
  */
 export function createLogger(options: { name?: string; level?: string; pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
-  const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
-  const pretty = options.pretty ?? (Boolean(process.stdout.isTTY) && !process.env.CI);
+  const level = options.level ?? logLevel();
+  const pretty = options.pretty ?? (Boolean(process.stdout.isTTY) && !inCi());
   if (pretty && !options.destination) {
     return pino({
       name: options.name,

@@ -17,7 +17,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<{ url: 
     void (async () => {
       try {
         if (req.url === '/metrics') {
-          let text = await options.metrics.registry.metrics();
+          let text = await options.metrics.metrics();
           if (options.sdkMetricsUrl) {
             const sdk = await fetch(options.sdkMetricsUrl, { signal: AbortSignal.timeout(2_000) }).then((r) => (r.ok ? r.text() : ''), () => '');
             text += `\n# Temporal SDK worker metrics\n${sdk}`;

@@ -7,12 +7,25 @@ import type { AbiEvent } from 'abitype';
 
 export interface ContractSpec {
   name: string;
-  /** Lowercase 0x addresses. */
+  /** Lowercase 0x addresses; empty for a contract whose addresses a factory names. */
   addresses: string[];
+  /** The contract's instances are the addresses this factory event names, each from its creation block on. */
+  factory?: FactorySpec;
   startBlock: number;
   endBlock?: number;
+  /** `["transaction"]`: rows also carry the transaction's from, to and value. */
+  include?: Array<'transaction'>;
   /** The selected events only. */
   events: AbiEvent[];
+}
+
+export interface FactorySpec {
+  /** The factory's lowercase addresses. */
+  addresses: string[];
+  /** The factory's event, canonical (event-abi.ts). */
+  event: AbiEvent;
+  /** The event's address argument that names each new contract. */
+  parameter: string;
 }
 
 export interface ChainTuning {
@@ -25,6 +38,11 @@ export interface ChainTuning {
   rpcTimeoutMs: number;
   /** Per endpoint and worker; unlimited when unset. */
   rpcRequestsPerSecond?: number;
+  /**
+   * Compare eth_getLogs answers with a second endpoint: every range, one in ten, or none. Unset:
+   * "all" where the worker has two or more endpoints for the chain (only the worker knows).
+   */
+  crossCheck?: 'all' | 'sample' | 'off';
 }
 
 export interface IndexerSpec {

@@ -1,8 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Worker, type InjectedSinks, type WorkerInterceptors, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { bundleWorkflowsInChildProcess } from './workflow-bundle';
-import { InvalidConfigError } from './errors';
+import { bundleWorkflowsInChildProcess, prebuiltWorkflowBundle } from './workflow-bundle';
 import { createPool, type Pool } from './db/pool';
 import type { Logger } from './logger';
 import type { IndexerMetrics } from './metrics';
@@ -12,6 +11,7 @@ import { requireRpcUrls, type RpcUrlSource } from './rpc/endpoints';
 import type { IndexerSpec } from './spec';
 import { NatsLinks } from './stream/connection';
 import { DEFAULT_NATS_URL, parseNatsUrl } from './stream/nats-url';
+import type { Tracing } from './tracing';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 
@@ -26,9 +26,11 @@ export interface WorkerSettings {
   /** Where the stream stage publishes (NATS_URL or the worker config's stream.nats.url); the local default when unset. */
   natsUrl?: string;
   logger: Logger;
-  /** Prebuilt bundle (tests and production); bundled from source when unset. */
+  /** A bundle built by the caller (tests); else the compiled CLI's prebuilt one, else bundled from source. */
   workflowBundle?: WorkflowBundleOption;
   metrics?: IndexerMetrics;
+  /** OpenTelemetry (src/tracing.ts); off when unset. */
+  tracing?: Tracing;
   maxConcurrentActivityTaskExecutions?: number;
   maxTaskQueueActivitiesPerSecond?: number;
   maxCachedWorkflows?: number;
@@ -37,6 +39,8 @@ export interface WorkerSettings {
 
 export interface IndexerWorker {
   worker: Worker;
+  /** The worker's Temporal connection; a Client can share it. */
+  connection: NativeConnection;
   pool: Pool;
   redactor: Redactor;
   /** Runs until shutdown, then closes the database pool and the Temporal connection. */
@@ -60,7 +64,8 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
   const natsLinks = new NatsLinks(nats);
   const pool = createPool(settings.databaseUrl);
   const rpcs = new Map<number, ChainRpc>();
-  // One ChainRpc per chain for the worker's life, so breakers, limits and latency stats persist.
+  // One ChainRpc per chain for the worker's life, so breakers, limits, heads and latency stats
+  // persist; each activity gets its own view of it (its notices, its indexer's crossCheck).
   const rpcFor = (spec: Pick<IndexerSpec, 'chainId' | 'tuning'>) => {
     let rpc = rpcs.get(spec.chainId);
     if (!rpc) {
@@ -69,9 +74,9 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
       rpc = new ChainRpc(spec.chainId, urls, { timeoutMs: spec.tuning.rpcTimeoutMs, requestsPerSecond: spec.tuning.rpcRequestsPerSecond });
       rpcs.set(spec.chainId, rpc);
     }
-    return rpc;
+    return rpc.session({ crossCheck: spec.tuning.crossCheck });
   };
-  settings.metrics?.watchEndpoints(() => [...rpcs.values()].map((rpc) => ({ chainId: rpc.chainId, endpoints: rpc.health() })));
+  settings.metrics?.watchEndpoints(() => [...rpcs.values()].map((rpc) => ({ chainId: rpc.chainId, endpoints: rpc.health(), checks: rpc.checkStats() })));
   const activities = createActivities({ pool, rpcFor, logger: settings.logger, redact: (t) => redactor.redact(t), metrics: settings.metrics, natsFor: (spec) => natsLinks.get(spec) });
   let connection: NativeConnection;
   try {
@@ -81,12 +86,15 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
     await pool.end().catch(() => undefined);
     throw error;
   }
+  const { interceptors, sinks } = await tracingOptions(settings.tracing);
   const worker = await Worker.create({
     connection,
+    interceptors,
+    sinks,
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
     activities,
-    workflowBundle: settings.workflowBundle ?? (await bundleWorkflowsInChildProcess(WORKFLOWS_PATH)),
+    workflowBundle: settings.workflowBundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflowsInChildProcess(WORKFLOWS_PATH)),
     maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivityTaskExecutions ?? 16,
     maxTaskQueueActivitiesPerSecond: settings.maxTaskQueueActivitiesPerSecond,
     ...(settings.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: settings.maxCachedWorkflows } : {}),
@@ -94,6 +102,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
   });
   return {
     worker,
+    connection,
     pool,
     redactor,
     shutdown: () => worker.shutdown(),
@@ -104,35 +113,26 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
         await natsLinks.close();
         await pool.end().catch(() => undefined);
         await connection.close().catch(() => undefined);
+        for (const rpc of rpcs.values()) await rpc.close().catch(() => undefined);
       }
     },
   };
 }
 
 /**
- * Worker tuning from the environment (documented in the README, "Running in production"):
- * activity slots per worker, a task-queue-wide activity rate, the sticky workflow cache, and how
- * long in-flight activities get to finish on SIGTERM before they are handed back.
+ * The Temporal SDK's OpenTelemetry interceptors for activities and the sink that carries workflow
+ * spans out of the sandbox. The workflow interceptors are in every bundle (workflow-bundle.ts), so
+ * the sink is registered even with tracing off, as a no-op: an unregistered sink is an error per call.
  */
-export function workerTuningFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<
-  WorkerSettings,
-  'maxConcurrentActivityTaskExecutions' | 'maxTaskQueueActivitiesPerSecond' | 'maxCachedWorkflows' | 'shutdownGraceTime'
-> {
-  const positive = (name: string): number | undefined => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return undefined;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidConfigError(`${name}=${raw} must be a positive number`);
-    return n;
-  };
-  const grace = env.WORKER_SHUTDOWN_GRACE_TIME;
-  if (grace !== undefined && !/^\d+(ms|s|m)?$/.test(grace.replace(/\s+/g, ''))) {
-    throw new InvalidConfigError(`WORKER_SHUTDOWN_GRACE_TIME=${grace} must be a duration like 25s`);
+export async function tracingOptions(tracing: Tracing | undefined): Promise<{ interceptors?: WorkerInterceptors; sinks: InjectedSinks<Record<string, never>> }> {
+  if (!tracing) {
+    return { sinks: { exporter: { export: { fn: () => undefined, callDuringReplay: false } } } as never };
   }
+  const otel = await import('@temporalio/interceptors-opentelemetry');
   return {
-    maxConcurrentActivityTaskExecutions: positive('WORKER_MAX_CONCURRENT_ACTIVITIES'),
-    maxTaskQueueActivitiesPerSecond: positive('WORKER_MAX_ACTIVITIES_PER_SECOND'),
-    maxCachedWorkflows: positive('WORKER_MAX_CACHED_WORKFLOWS'),
-    shutdownGraceTime: grace?.replace(/\s+/g, ''),
+    interceptors: {
+      activity: [(ctx) => ({ inbound: new otel.OpenTelemetryActivityInboundInterceptor(ctx), outbound: new otel.OpenTelemetryActivityOutboundInterceptor(ctx) })],
+    },
+    sinks: { exporter: otel.makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } as never,
   };
 }

@@ -1,16 +1,51 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { WorkflowBundle } from '@temporalio/worker';
+import type { BundleOptions, WorkflowBundle, WorkflowBundleOption } from '@temporalio/worker';
 
 const run = promisify(execFile);
+const require = createRequire(import.meta.url);
+
+// Set by scripts/build.ts (esbuild `define`) in the compiled CLI; undefined when running from source.
+declare const INDEXER_COMPILED: boolean | undefined;
+
+/** True in the compiled CLI (`dist/`, built by `npm run build`); false when tsx runs the sources. */
+export const COMPILED = typeof INDEXER_COMPILED !== 'undefined' && INDEXER_COMPILED;
+
+/** The prebuilt workflow bundle's file name, next to the compiled CLI in `dist/`. */
+export const WORKFLOW_BUNDLE_FILE = 'workflows.js';
+
+/**
+ * What goes into the workflow bundle, the same wherever it is built (npm run build, a worker
+ * running from source, the tests): the workflows, and OpenTelemetry's workflow interceptors,
+ * which must be inside the bundle (a prebuilt bundle ignores WorkerOptions.interceptors.workflowModules).
+ */
+export function workflowBundleOptions(workflowsPath: string): Pick<BundleOptions, 'workflowsPath' | 'workflowInterceptorModules'> {
+  return {
+    workflowsPath,
+    workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
+  };
+}
+
+/**
+ * The compiled CLI's prebuilt bundle (`bundleWorkflowCode` at build time, as temporalio/samples-typescript
+ * `production/` does): no webpack at run time. Undefined when running from source.
+ */
+export function prebuiltWorkflowBundle(): WorkflowBundleOption | undefined {
+  if (!COMPILED) return undefined;
+  const codePath = fileURLToPath(new URL(`./${WORKFLOW_BUNDLE_FILE}`, import.meta.url));
+  if (!existsSync(codePath)) throw new Error(`the prebuilt workflow bundle ${codePath} is missing: run npm run build`);
+  return { codePath };
+}
 
 /**
  * Bundles the workflow code in a short-lived child process and loads the result. Webpack's
  * bundling costs a few hundred MB at its peak; done here, it never counts against the worker's
- * own memory, which stays at what indexing needs.
+ * own memory, which stays at what indexing needs. Used when running from source.
  */
 export async function bundleWorkflowsInChildProcess(workflowsPath: string): Promise<WorkflowBundle> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-bundle-'));
@@ -19,7 +54,7 @@ export async function bundleWorkflowsInChildProcess(workflowsPath: string): Prom
     import { bundleWorkflowCode } from '@temporalio/worker';
     import { writeFileSync } from 'node:fs';
     const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
-    const { code } = await bundleWorkflowCode({ workflowsPath: ${JSON.stringify(workflowsPath)}, logger: silent });
+    const { code } = await bundleWorkflowCode({ ...${JSON.stringify(workflowBundleOptions(workflowsPath))}, logger: silent });
     writeFileSync(${JSON.stringify(out)}, code);
   `;
   try {

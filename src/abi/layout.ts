@@ -3,17 +3,41 @@ import { MAX_IDENTIFIER_LENGTH, isIdentifier } from '../db/identifiers';
 import { canonicalEvent, eventSignature, type AbiEvent, type AbiEventParameter } from './event-abi';
 import { snakeCase } from './naming';
 
-/** Columns every event table starts with, in this order. */
-export const COMMON_COLUMNS = [
+/** A column every event table (or every table of a contract with `include: ["transaction"]`) has before its arguments. */
+export interface CommonColumn {
+  name: 'chain_id' | 'block_number' | 'block_hash' | 'block_timestamp' | 'log_index' | 'tx_hash' | 'tx_index' | 'tx_from' | 'tx_to' | 'tx_value' | 'address';
+  sqlType: string;
+  /** New in v2: tables made by an earlier version lack it, and get it (at their end) on upgrade. */
+  added?: true;
+}
+
+/** Columns every event table starts with, in this order (DESIGN.md, "Tables", "Block and transaction fields"). */
+export const COMMON_COLUMNS: readonly CommonColumn[] = [
   { name: 'chain_id', sqlType: 'bigint' },
   { name: 'block_number', sqlType: 'bigint' },
   { name: 'block_hash', sqlType: 'text' },
+  { name: 'block_timestamp', sqlType: 'timestamp with time zone', added: true },
   { name: 'log_index', sqlType: 'integer' },
   { name: 'tx_hash', sqlType: 'text' },
+  { name: 'tx_index', sqlType: 'integer', added: true },
   { name: 'address', sqlType: 'text' },
-] as const;
+];
 
-const COMMON_NAMES = new Set<string>(COMMON_COLUMNS.map((c) => c.name));
+/** The transaction's sender, recipient (null for a contract creation) and value, for contracts with `include: ["transaction"]`. */
+export const TRANSACTION_COLUMNS: readonly CommonColumn[] = [
+  { name: 'tx_from', sqlType: 'text', added: true },
+  { name: 'tx_to', sqlType: 'text', added: true },
+  { name: 'tx_value', sqlType: 'numeric(78,0)', added: true },
+];
+
+/** A table's common columns: the transaction's fields follow tx_index when the contract includes them. */
+export function commonColumns(includeTransaction: boolean): readonly CommonColumn[] {
+  if (!includeTransaction) return COMMON_COLUMNS;
+  const at = COMMON_COLUMNS.findIndex((c) => c.name === 'tx_index') + 1;
+  return [...COMMON_COLUMNS.slice(0, at), ...TRANSACTION_COLUMNS, ...COMMON_COLUMNS.slice(at)];
+}
+
+const COMMON_NAMES = new Set<string>([...COMMON_COLUMNS, ...TRANSACTION_COLUMNS].map((c) => c.name));
 
 export type ColumnKind = 'int' | 'address' | 'bool' | 'string' | 'bytes' | 'json' | 'topic';
 
@@ -57,6 +81,8 @@ export interface EventTable {
   signature: string;
   topic0: `0x${string}`;
   table: string;
+  /** The columns before the arguments (commonColumns). */
+  common: readonly CommonColumn[];
   columns: ArgColumn[];
 }
 
@@ -82,7 +108,8 @@ export function argumentColumns(event: AbiEvent): ArgColumn[] {
  * One table per selected event of a contract: `<contract>_<event>`, and when two selected events
  * share a name, each of them gets `_<first 8 hex digits of topic0>` (DESIGN.md, "Overloads").
  */
-export function eventTables(contract: string, events: readonly AbiEvent[]): EventTable[] {
+export function eventTables(contract: string, events: readonly AbiEvent[], options: { includeTransaction?: boolean } = {}): EventTable[] {
+  const common = commonColumns(options.includeTransaction ?? false);
   const countByName = new Map<string, number>();
   for (const e of events) countByName.set(e.name, (countByName.get(e.name) ?? 0) + 1);
   return events.map((raw) => {
@@ -96,6 +123,6 @@ export function eventTables(contract: string, events: readonly AbiEvent[]): Even
         `table name "${table}" for ${contract}.${event.name} is not usable (at most ${MAX_IDENTIFIER_LENGTH} characters of a-z, 0-9, _): shorten the contract name`,
       );
     }
-    return { contract, event, signature, topic0, table, columns: argumentColumns(event) };
+    return { contract, event, signature, topic0, table, common, columns: argumentColumns(event) };
   });
 }

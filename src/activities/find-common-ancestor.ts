@@ -12,7 +12,10 @@ import type { FindCommonAncestorInput, FindCommonAncestorResult } from './types'
  */
 export async function findCommonAncestor(env: ActivityEnv, { spec, detectedBlock }: FindCommonAncestorInput): Promise<FindCommonAncestorResult> {
   const { pool } = env;
-  const rpc = env.rpcFor(spec);
+  // Canonical hashes from the tip endpoint only: a lagging endpoint may still be on the old fork,
+  // and asking it would roll back too little (and a second rollback would follow).
+  const chain = env.rpcFor(spec);
+  const rpc = chain.pinnedTo((await chain.probeHeads()).tip);
   const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
   const lowest = detectedBlock - spec.tuning.maxReorgDepth;
   const stored = await storedHashes(pool, spec.name, spec.chainId, Math.max(lowest, startBlock), detectedBlock);

@@ -6,5 +6,5 @@ export async function getHead(env: ActivityEnv, { spec }: GetHeadInput): Promise
   const rpc = env.rpcFor(spec);
   const head = await rpc.getBlockNumber();
   env.metrics.head(spec, head);
-  return { head, safeHead: Math.max(-1, head - spec.tuning.confirmations), rpc: rpc.health() };
+  return { head, safeHead: Math.max(-1, head - spec.tuning.confirmations), rpc: rpc.health(), notice: rpc.notice() };
 }

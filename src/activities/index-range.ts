@@ -1,6 +1,7 @@
 import { RangeTooLargeError, RpcRequestError } from '../errors';
+import { fillBlockTimestamps } from '../indexing/block-fields';
 import type { LogRouter, DecodedLog } from '../indexing/log-router';
-import { getHeaderChain, type ChainRpc, type RawLog } from '../rpc/client';
+import { getHeaderChain, type BlockHeader, type ChainRpc, type RawLog } from '../rpc/client';
 import type { ActivityEnv } from './env';
 import type { IndexRangeInput, IndexRangeResult } from './types';
 
@@ -12,13 +13,12 @@ import type { IndexRangeInput, IndexRangeResult } from './types';
 export async function indexRange(env: ActivityEnv, { spec, fromBlock, toBlock, trackHashesFrom }: IndexRangeInput): Promise<IndexRangeResult> {
   const started = Date.now();
   const rpc = env.rpcFor(spec);
-  const fetched = await fetchRange(rpc, env.routerFor(spec), fromBlock, toBlock);
-  const blocks = await hashesToStore(rpc, fetched, fromBlock, toBlock, trackHashesFrom);
+  const { fetched, blocks } = await fetchTrackedRange(rpc, env.routerFor(spec), fromBlock, toBlock, trackHashesFrom);
   const written = await env.storeRange(spec, { fromBlock, toBlock, logs: fetched.logs, blocks });
   const durationMs = Date.now() - started;
   env.metrics.range(spec, 'backfill', { logs: written.rows, durationMs, splits: fetched.splits });
   env.log().debug({ fromBlock, toBlock, logs: written.rows, splits: fetched.splits, durationMs }, 'range indexed');
-  return { fromBlock, toBlock, logs: written.rows, splits: fetched.splits, acceptedRange: fetched.acceptedRange, durationMs, rpc: rpc.health() };
+  return { fromBlock, toBlock, logs: written.rows, splits: fetched.splits, acceptedRange: fetched.acceptedRange, durationMs, rpc: rpc.health(), notice: rpc.notice() };
 }
 
 /** More logs than this in one answer and the range is split: memory stays bounded whatever the density. */
@@ -34,8 +34,15 @@ export interface FetchedRange {
 /**
  * Fetches and decodes the logs of [from, to]. When the RPC refuses a range as too large, the range
  * is halved and both halves fetched, down to single blocks; a refused single block is a real fault.
+ * With the range's headers at hand, blocks whose logsBloom contradicts an empty answer are asked again.
  */
-export async function fetchRange(rpc: ChainRpc, router: LogRouter, fromBlock: number, toBlock: number): Promise<FetchedRange> {
+export async function fetchRange(
+  rpc: ChainRpc,
+  router: LogRouter,
+  fromBlock: number,
+  toBlock: number,
+  options: { headers?: ReadonlyMap<number, BlockHeader> } = {},
+): Promise<FetchedRange> {
   const out: FetchedRange = { logs: [], blocks: new Map(), splits: 0 };
   const pending: Array<[number, number]> = [[fromBlock, toBlock]];
   while (pending.length > 0) {
@@ -44,7 +51,7 @@ export async function fetchRange(rpc: ChainRpc, router: LogRouter, fromBlock: nu
     if (!filter) continue;
     let raw: RawLog[];
     try {
-      raw = await rpc.getLogs(filter);
+      raw = await rpc.getLogs(filter, options);
     } catch (error) {
       if (error instanceof RangeTooLargeError && to > from) {
         const mid = from + Math.floor((to - from) / 2);
@@ -78,27 +85,37 @@ export async function fetchRange(rpc: ChainRpc, router: LogRouter, fromBlock: nu
 }
 
 /**
- * Block hashes to store for a range: every block with logs, and the full header chain of the
- * blocks at or above `trackFrom` (near the head, where reorgs happen). Logs must carry the hash of
- * the header of their block, or the chain moved between requests and the range is fetched again.
+ * A backfill range: its logs, and the block hashes to store. Near the head (blocks at or above
+ * `trackFrom`, where reorgs happen) the header chain is fetched first, so that its logsBloom can
+ * contradict an answer that left logs out, and stored whole.
  */
-export async function hashesToStore(
+export async function fetchTrackedRange(
   rpc: ChainRpc,
-  fetched: FetchedRange,
+  router: LogRouter,
   fromBlock: number,
   toBlock: number,
   trackFrom: number | undefined,
-): Promise<Array<{ number: number; hash: string; parentHash?: string }>> {
+): Promise<{ fetched: FetchedRange; blocks: Array<{ number: number; hash: string; parentHash?: string }> }> {
+  const headers = trackFrom !== undefined && toBlock >= trackFrom ? await getHeaderChain(rpc, Math.max(fromBlock, trackFrom), toBlock) : [];
+  const fetched = await fetchRange(rpc, router, fromBlock, toBlock, headers.length > 0 ? { headers: new Map(headers.map((h) => [h.number, h])) } : {});
+  await fillBlockTimestamps(rpc, fetched.logs, headers);
+  return { fetched, blocks: hashesToStore(rpc, fetched, headers) };
+}
+
+/**
+ * Block hashes to store for a range: every block with logs, and the given header chain. Logs must
+ * carry the hash of the header of their block, or the chain moved between requests (or two
+ * endpoints are on different forks) and the range is fetched again: such logs are never stored.
+ */
+export function hashesToStore(rpc: ChainRpc, fetched: FetchedRange, headers: readonly BlockHeader[]): Array<{ number: number; hash: string; parentHash?: string }> {
   const blocks = new Map<number, { number: number; hash: string; parentHash?: string }>();
   for (const [number, hash] of fetched.blocks) blocks.set(number, { number, hash });
-  if (trackFrom !== undefined && toBlock >= trackFrom) {
-    for (const header of await getHeaderChain(rpc, Math.max(fromBlock, trackFrom), toBlock)) {
-      const fromLogs = fetched.blocks.get(header.number);
-      if (fromLogs && fromLogs !== header.hash) {
-        throw new RpcRequestError(`${rpc.label}: logs of block ${header.number} carry hash ${fromLogs} but its header says ${header.hash}; the chain moved during the sync`);
-      }
-      blocks.set(header.number, { number: header.number, hash: header.hash, parentHash: header.parentHash });
+  for (const header of headers) {
+    const fromLogs = fetched.blocks.get(header.number);
+    if (fromLogs && fromLogs !== header.hash) {
+      throw new RpcRequestError(`${rpc.label}: logs of block ${header.number} carry hash ${fromLogs} but its header says ${header.hash}; the chain moved during the sync`);
     }
+    blocks.set(header.number, { number: header.number, hash: header.hash, parentHash: header.parentHash });
   }
   return [...blocks.values()];
 }

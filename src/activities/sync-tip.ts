@@ -1,27 +1,37 @@
 import { Context } from '@temporalio/activity';
 import { storedHash } from '../db/blocks';
-import { RpcRequestError } from '../errors';
+import { RangeTooLargeError, RpcRequestError } from '../errors';
 import { pruneBlockHashes } from '../db/rollback';
 import type { Pool } from '../db/pool';
-import { getHeaderChain, type ChainRpc } from '../rpc/client';
+import { getHeaderChain, type ChainRpc, type HeadProbe } from '../rpc/client';
+import { tipVerdict, type TipVerdict } from '../rpc/heads';
 import type { IndexerSpec } from '../spec';
+import { fillBlockTimestamps } from '../indexing/block-fields';
 import type { ActivityEnv } from './env';
 import { fetchRange } from './index-range';
 import type { SyncTipInput, SyncTipResult } from './types';
 
 /**
- * Polls the head every pollIntervalMs, inside the activity, until there is something to do: a
- * block above the checkpoint, or a checkpoint block whose hash changed (a reorg at the same
- * height), or `waitMs` passed. Waiting here rather than on a workflow timer keeps realtime latency
- * at about half the poll interval and keeps idle polls out of workflow history.
+ * Polls the endpoints' heads every pollIntervalMs, inside the activity, until there is something
+ * to do: a block above the checkpoint, a checkpoint block whose hash changed (a reorg at the same
+ * height), a chain every endpoint says is shorter, or `waitMs` passed. Waiting here rather than on
+ * a workflow timer keeps realtime latency at about half the poll interval and keeps idle polls out
+ * of workflow history. The head is the highest any endpoint has: one that lags is not the chain.
  */
-async function waitForNewHead(deps: { pool: Pool; rpc: ChainRpc }, input: { spec: IndexerSpec; checkpoint: number; waitMs?: number }): Promise<number> {
+async function waitForNewHead(
+  deps: { pool: Pool; rpc: ChainRpc },
+  input: { spec: IndexerSpec; checkpoint: number; waitMs?: number },
+): Promise<{ probe: HeadProbe; verdict: TipVerdict; unchanged?: boolean }> {
   const { spec, checkpoint } = input;
   const deadline = Date.now() + (input.waitMs ?? 0);
   const stored = checkpoint >= 0 ? await storedHash(deps.pool, spec.name, spec.chainId, checkpoint) : undefined;
   for (;;) {
-    const latest = await deps.rpc.getBlockHeader('latest');
-    if (latest.number !== checkpoint || (stored && latest.hash !== stored) || Date.now() >= deadline) return latest.number;
+    const probe = await deps.rpc.probeHeads({ hashes: true });
+    const verdict = tipVerdict(probe, checkpoint);
+    if (verdict.kind === 'ahead' || verdict.kind === 'shorter') return { probe, verdict };
+    // At the same height, the tip endpoint's latest block must still be the one stored.
+    if (verdict.kind === 'same' && stored && probe.tipHash !== stored) return { probe, verdict };
+    if (Date.now() >= deadline) return { probe, verdict, unchanged: verdict.kind === 'same' };
     // The activity's own sleep ends early when the activity is cancelled (workflow stopped or gone).
     await Context.current().sleep(Math.min(spec.tuning.pollIntervalMs, Math.max(0, deadline - Date.now())));
   }
@@ -39,7 +49,7 @@ export async function syncTip(env: ActivityEnv, input: SyncTipInput): Promise<Sy
   }
   env.metrics.head(spec, result.head);
   env.metrics.lag(spec, Math.max(0, result.head - Math.max(result.toBlock, input.checkpoint)));
-  return { ...result, rpc: rpc.health() };
+  return { ...result, rpc: rpc.health(), notice: result.notice ?? rpc.notice() };
 }
 
 /**
@@ -49,22 +59,53 @@ export async function syncTip(env: ActivityEnv, input: SyncTipInput): Promise<Sy
  */
 async function indexTip(env: ActivityEnv, rpc: ChainRpc, input: SyncTipInput): Promise<SyncTipResult> {
   const started = Date.now();
-  const { pool } = env;
-  const router = env.routerFor(input.spec);
-  const deps = { pool, rpc };
+  const deps = { pool: env.pool, rpc };
   const { spec, checkpoint } = input;
   const endBlock = spec.contracts.every((c) => c.endBlock !== undefined) ? Math.max(...spec.contracts.map((c) => c.endBlock!)) : Infinity;
-  const head = await waitForNewHead(deps, input);
+  const { probe, verdict, unchanged } = await waitForNewHead(deps, input);
+  const head = probe.head;
   const safeHead = Math.max(-1, head - spec.tuning.confirmations);
   const toBlock = Math.min(head, checkpoint + input.maxBlocks, endBlock);
   const base = { head, safeHead, fromBlock: checkpoint + 1, toBlock: Math.max(checkpoint, toBlock), logs: 0, checkpointAdvanced: false };
-  if (head < checkpoint) {
-    // The chain got shorter than what we stored (a reorg onto a shorter fork, evm_revert): roll
-    // back from the head down; everything above it is gone for sure.
-    const canonical = await rpc.getBlockHeader(head);
+  if (unchanged) return { ...base, durationMs: Date.now() - started };
+  if (verdict.kind === 'wait') {
+    // Some endpoint could not be asked and the others lag: never a rollback on that, only a wait.
+    return { ...base, toBlock: checkpoint, durationMs: Date.now() - started, notice: verdict.message };
+  }
+  if (verdict.kind === 'shorter') {
+    // Every endpoint says the chain is shorter than what we stored (a reorg onto a shorter fork,
+    // evm_revert): roll back from the head down; everything above it is gone for sure.
+    const canonical = await rpc.pinnedTo(probe.tip).getBlockHeader(head);
     return { ...base, toBlock: checkpoint, durationMs: Date.now() - started, reorg: { detectedBlock: head, storedHash: '', canonicalHash: canonical.hash } };
   }
 
+  // One endpoint's view of the tip: the headers, and the logs checked against them, come from the
+  // tip endpoint (logs a cross-check adds must match its headers' hashes). If it fails mid-way the
+  // whole view is redone on the next endpoint that has the blocks, never mixed.
+  const top = Math.max(checkpoint, toBlock);
+  const order = [probe.tip, ...rpc.endpointsHaving(top).filter((i) => i !== probe.tip)];
+  let failure: unknown;
+  for (const endpoint of order) {
+    try {
+      return await syncView(env, rpc.pinnedTo(endpoint), input, { base, toBlock, started });
+    } catch (error) {
+      if (!(error instanceof RpcRequestError) || error instanceof RangeTooLargeError) throw error;
+      failure = error;
+    }
+  }
+  throw failure;
+}
+
+async function syncView(
+  env: ActivityEnv,
+  rpc: ChainRpc,
+  input: SyncTipInput,
+  view: { base: Omit<SyncTipResult, 'durationMs'>; toBlock: number; started: number },
+): Promise<SyncTipResult> {
+  const { pool } = env;
+  const router = env.routerFor(input.spec);
+  const { spec, checkpoint } = input;
+  const { base, toBlock, started } = view;
   // The checkpoint block, then the new ones: one hash chain from what we stored to the head.
   const headers = checkpoint >= 0 ? await getHeaderChain(rpc, checkpoint, Math.max(checkpoint, toBlock)) : await getHeaderChain(rpc, 0, toBlock);
   if (checkpoint >= 0) {
@@ -76,8 +117,9 @@ async function indexTip(env: ActivityEnv, rpc: ChainRpc, input: SyncTipInput): P
   }
   if (toBlock <= checkpoint) return { ...base, durationMs: Date.now() - started };
 
-  const fetched = await fetchRange(rpc, router, checkpoint + 1, toBlock);
   const byNumber = new Map(headers.map((h) => [h.number, h]));
+  const fetched = await fetchRange(rpc, router, checkpoint + 1, toBlock, { headers: byNumber });
+  await fillBlockTimestamps(rpc, fetched.logs, headers);
   for (const [number, hash] of fetched.blocks) {
     if (byNumber.get(number)?.hash !== hash) {
       // Logs from another fork than the headers: the chain moved between requests; try again.

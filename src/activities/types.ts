@@ -28,6 +28,8 @@ export interface GetHeadResult {
   head: number;
   safeHead: number;
   rpc?: EndpointHealth[];
+  /** Something about the endpoints an operator should see (shown as lastError until a clean result). */
+  notice?: string;
 }
 
 export interface IndexRangeInput {
@@ -48,6 +50,11 @@ export interface IndexRangeResult {
   durationMs: number;
   /** The worker's view of the chain's endpoints after this activity (breaker state, counters). */
   rpc?: EndpointHealth[];
+  /**
+   * What went wrong with the endpoints but was put right (logs an endpoint omitted, an endpoint
+   * out of rotation): the workflow shows it as lastError until the next result without one.
+   */
+  notice?: string;
 }
 
 export interface SaveCheckpointInput {
@@ -76,6 +83,8 @@ export interface SyncTipResult {
   /** Set when the stored chain is no longer canonical; nothing was written. */
   reorg?: { detectedBlock: number; storedHash: string; canonicalHash: string };
   rpc?: EndpointHealth[];
+  /** As IndexRangeResult.notice; also "every reachable endpoint is behind the checkpoint …; waiting". */
+  notice?: string;
 }
 
 export interface FindCommonAncestorInput {

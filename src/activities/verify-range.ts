@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { storedHashes } from '../db/blocks';
 import { storedCanonicalRows } from '../db/verify';
+import { fillBlockTimestamps } from '../indexing/block-fields';
 import { canonicalRow } from '../indexing/canonical';
 import type { ActivityEnv } from './env';
 import { fetchRange } from './index-range';
@@ -29,9 +30,11 @@ export async function verifyRange(env: ActivityEnv, input: VerifyRangeInput): Pr
 async function compareChunk(env: ActivityEnv, input: VerifyRangeInput): Promise<VerifyRangeResult> {
   const { spec, fromBlock, toBlock } = input;
   const { pool } = env;
-  const rpc = env.rpcFor(spec);
+  // Read from another endpoint than the best-ranked one (the one ingesting), where there is one.
+  const rpc = env.rpcFor(spec).preferringSecond();
   const router = env.routerFor(spec);
   const fetched = await fetchRange(rpc, router, fromBlock, toBlock);
+  await fillBlockTimestamps(rpc, fetched.logs);
   const byTable = new Map(router.tables.map((t) => [t.table, t]));
   const chainRows = fetched.logs.map((l) => canonicalRow(byTable.get(l.table)!, l, l.args));
   const dbRows = await storedCanonicalRows(pool, spec.name, spec.chainId, router.tables, fromBlock, toBlock);

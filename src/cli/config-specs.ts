@@ -7,6 +7,7 @@ import { configRpcUrls, envRpcUrls } from '../rpc/endpoints';
 import type { IndexerSpec } from '../spec';
 import { bindHandlers, importHandlers } from '../handlers/module';
 import { LogRouter } from '../indexing/log-router';
+import { Redactor, redactUrl } from '../redact';
 
 export interface LoadedSpecs {
   configPath: string;
@@ -53,5 +54,26 @@ export async function checkChainId(chainId: number, urls: string[]): Promise<Cha
     if (error instanceof ChainIdMismatchError) return { ok: false, fatal: true, message: error.shortMessage };
     if (error instanceof RpcRequestError) return { ok: false, fatal: false, message: `RPC for chain ${chainId} (${rpc.label}) is unreachable now: ${oneLine(error)}` };
     return { ok: false, fatal: false, message: rpc.redact(oneLine(error)) };
+  }
+}
+
+/**
+ * Whether the database the workers write to answers now. Unreachable is a warning, not a refusal
+ * (the workers retry, as with an RPC that is down), and the message never carries the password.
+ */
+export async function checkDatabase(databaseUrl: string): Promise<{ ok: true } | { ok: false; message: string }> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return { ok: true };
+  } catch (error) {
+    const redactor = new Redactor();
+    redactor.addUrl(databaseUrl);
+    return { ok: false, message: `PostgreSQL at ${redactUrl(databaseUrl)} (DATABASE_URL) is unreachable now: ${redactor.redact(oneLine(error))}` };
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }

@@ -1,8 +1,7 @@
 import { resetUpdate, verifyUpdate } from '../workflows/messages';
-import { progressOf } from './render';
 import { CliError } from '../errors';
 import { cliSettings } from './settings';
-import { connectClient, findIndexers, innermostMessage, queryStatus, requireIndexers } from './temporal';
+import { connectClient, innermostMessage, requireIndexers } from './temporal';
 
 /** `indexer pause|resume|stop <name>`: the signal goes to every running chain of the indexer. */
 export async function signalCommand(name: string, signal: 'pause' | 'resume' | 'stop'): Promise<void> {
@@ -12,43 +11,6 @@ export async function signalCommand(name: string, signal: 'pause' | 'resume' | '
       await client.workflow.getHandle(indexer.workflowId).signal(signal);
       process.stdout.write(`${signal} sent to ${indexer.workflowId}\n`);
     }
-  } finally {
-    await client.connection.close();
-  }
-}
-
-/** `indexer list`: every indexer Temporal knows, with mode and progress. */
-export async function listCommand(options: { json?: boolean }): Promise<void> {
-  const client = await connectClient(cliSettings());
-  try {
-    const rows = [];
-    for (const indexer of await findIndexers(client)) {
-      let mode = indexer.running ? 'running' : 'closed';
-      let checkpoint = '';
-      let progress = '';
-      try {
-        const status = await queryStatus(client.workflow.getHandle(indexer.workflowId));
-        mode = status.mode;
-        checkpoint = String(status.checkpoint);
-        const p = progressOf(status);
-        progress = p === null ? '' : `${(p * 100).toFixed(1)}%`;
-      } catch {
-        // a closed run whose history cannot be queried still shows up
-      }
-      rows.push({ workflowId: indexer.workflowId, name: indexer.name, chainId: indexer.chainId, running: indexer.running, mode, checkpoint, progress });
-    }
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-      return;
-    }
-    if (rows.length === 0) {
-      process.stdout.write('no indexers yet: start one with indexer start\n');
-      return;
-    }
-    const header = ['WORKFLOW ID', 'MODE', 'CHECKPOINT', 'PROGRESS'];
-    const table = [header, ...rows.map((r) => [r.workflowId, r.mode, r.checkpoint, r.progress])];
-    const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-    process.stdout.write(table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n');
   } finally {
     await client.connection.close();
   }

@@ -7,20 +7,22 @@ import { buildSpecs } from '../config/resolve';
 import type { ResolvedConfig } from '../config/schema';
 import { startAnvil, type Anvil } from '../dev/anvil';
 import { resolveDatabase } from '../dev/database';
+import { databaseUrl, temporalEnv } from '../env';
 import { demoTokenArtifact, startDemoChain } from '../dev/demo';
 import { startTemporalDevServer } from '../dev/temporal-server';
 import { natsServerBinary, startNatsServer } from '../dev/nats-server';
 import { waitForPort } from '../dev/processes';
 import { DEFAULT_NATS_URL, envNatsUrl, parseNatsUrl } from '../stream/nats-url';
-import { oneLine } from '../errors';
+import { CliError, oneLine } from '../errors';
 import { createLogger } from '../logger';
 import { IndexerMetrics } from '../metrics';
 import { startOpsServer } from '../ops-server';
+import { exportIndexerStatuses } from '../status-metrics';
 import { redactUrl } from '../redact';
 import { envRpcUrls, configRpcUrls } from '../rpc/endpoints';
 import { createIndexerWorker } from '../worker';
 import { checkChainId } from './config-specs';
-import { CliError } from '../errors';
+import { COMPILED } from '../workflow-bundle';
 import { cliSettings } from './settings';
 import { startIndexers } from './start-command';
 import { watchStatus } from './status-command';
@@ -42,8 +44,8 @@ async function isFree(port: number): Promise<boolean> {
   return (await getPort({ port, host: '127.0.0.1' })) === port;
 }
 
-/** The demo's handlers module: balances of the demo token (a plain .mjs file, shipped with the sources). */
-export const DEMO_HANDLERS = fileURLToPath(new URL('../dev/demo-handlers.mjs', import.meta.url));
+/** The demo's handlers module: balances of the demo token (a plain .mjs file; the build copies it next to the CLI). */
+export const DEMO_HANDLERS = fileURLToPath(new URL(COMPILED ? './demo-handlers.mjs' : '../dev/demo-handlers.mjs', import.meta.url));
 
 function demoConfig(rpc: string, token: string, stream: boolean): ResolvedConfig {
   return {
@@ -99,7 +101,7 @@ export async function devCommand(options: DevOptions): Promise<void> {
   try {
     // Temporal
     let uiUrl: string | undefined;
-    if (!process.env.TEMPORAL_ADDRESS) {
+    if (!temporalEnv().addressSet) {
       if (!(await isFree(TEMPORAL_PORT))) {
         throw new CliError(`port ${TEMPORAL_PORT} is in use: stop the other Temporal server or set TEMPORAL_ADDRESS to use it`);
       }
@@ -112,8 +114,9 @@ export async function devCommand(options: DevOptions): Promise<void> {
     }
 
     // PostgreSQL
-    say(process.env.DATABASE_URL ? 'using DATABASE_URL' : 'starting embedded PostgreSQL …');
-    const database = await resolveDatabase({ port: options.postgresPort, stateDir });
+    const url = databaseUrl();
+    say(url ? 'using DATABASE_URL' : 'starting embedded PostgreSQL …');
+    const database = await resolveDatabase({ url, port: options.postgresPort, stateDir });
     cleanups.push(() => database.stop());
 
     // Chains: the user's config, or the demo chain.
@@ -187,6 +190,8 @@ export async function devCommand(options: DevOptions): Promise<void> {
 
     const client = await connectClient(settings);
     cleanups.push(() => client.connection.close());
+    metrics.watchReadiness(async () => ({ ready: worker.worker.getState() === 'RUNNING' }));
+    exportIndexerStatuses({ client, taskQueue: settings.taskQueue, metrics, logger });
     await startIndexers(client, specs, settings.taskQueue);
 
     const header = [

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError } from '../errors';
 import { rebuildUpdate } from '../workflows/messages';
 import { cliSettings } from './settings';
+import { STATUS_QUERY_TIMEOUT_MS } from './status-command';
 import { connectClient, innermostMessage, queryStatus, requireIndexers } from './temporal';
 
 /**
@@ -26,7 +27,7 @@ export async function rebuildCommand(name: string, options: { intervalMs?: numbe
     const pending = new Set(indexers.map((i) => i.workflowId));
     while (pending.size > 0) {
       for (const workflowId of [...pending]) {
-        const status = await queryStatus(client.workflow.getHandle(workflowId));
+        const status = await queryStatus(client, client.workflow.getHandle(workflowId), STATUS_QUERY_TIMEOUT_MS);
         const handlers = status.handlers!;
         if (handlers.paused) throw new CliError(`rebuild of ${workflowId} stopped: ${handlers.lastError ?? 'the handlers stage is paused'}`);
         const done = !handlers.rebuilding && handlers.checkpoint >= status.checkpoint;

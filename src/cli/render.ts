@@ -45,8 +45,25 @@ export function renderStatus(s: IndexerStatus): string[] {
     if (st.lastError) lines.push(`  stream error: ${st.lastError}`);
   }
   if (s.lastVerification) lines.push(`  last verification ${s.lastVerification.at}: ${s.lastVerification.mismatches} mismatches, ${s.lastVerification.repaired} repaired`);
+  lines.push(...renderEndpoints(s.rpc));
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
   return lines;
+}
+
+/** One line per endpoint when there are several or one is in trouble: lag, omissions, rotation, breaker. */
+export function renderEndpoints(rpc: IndexerStatus['rpc']): string[] {
+  const notes = (e: IndexerStatus['rpc'][number]) =>
+    [
+      e.lag ? `${e.lag} blocks behind` : '',
+      e.omissions ? `${e.omissions} omission${e.omissions === 1 ? '' : 's'} caught${e.demoted ? ', demoted' : ''}` : '',
+      e.outOfRotation ? `out of rotation: ${e.outOfRotation}` : '',
+      e.state !== 'closed' ? `breaker ${e.state}` : '',
+    ].filter(Boolean);
+  if (rpc.length < 2 && !rpc.some((e) => notes(e).length > 0)) return [];
+  return rpc.map((e) => {
+    const extra = notes(e);
+    return `  rpc ${e.label}: head ${e.head ?? '?'} · ${e.requests} requests${extra.length > 0 ? ` · ${extra.join(' · ')}` : ''}`;
+  });
 }
 
 /** One line per indexer, for logs and non-terminal output. */

@@ -1,3 +1,5 @@
+import { temporalEnv } from '../env';
+
 /** Settings every command reads from the environment (DESIGN.md, "Environment"). */
 export interface CliSettings {
   temporalAddress: string;
@@ -5,10 +7,7 @@ export interface CliSettings {
   taskQueue: string;
 }
 
-export function cliSettings(env: NodeJS.ProcessEnv = process.env): CliSettings {
-  return {
-    temporalAddress: env.TEMPORAL_ADDRESS || 'localhost:7233',
-    namespace: env.TEMPORAL_NAMESPACE || 'default',
-    taskQueue: env.TEMPORAL_TASK_QUEUE || 'indexer',
-  };
+export function cliSettings(env?: NodeJS.ProcessEnv): CliSettings {
+  const { address, namespace, taskQueue } = temporalEnv(env);
+  return { temporalAddress: address, namespace, taskQueue };
 }

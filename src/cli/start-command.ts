@@ -1,8 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { indexerWorkflowId, type IndexerSpec } from '../spec';
 import type { indexerWorkflow } from '../workflows/indexer';
-import { chainRpcUrls, checkChainId, loadSpecs } from './config-specs';
+import { requireDatabaseUrl } from '../env';
 import { CliError } from '../errors';
+import { startTracing } from '../tracing';
+import { chainRpcUrls, checkChainId, checkDatabase, loadSpecs } from './config-specs';
 import { cliSettings } from './settings';
 import { INDEXER_CHAIN_ID, INDEXER_MODE, INDEXER_NAME } from '../search-attributes';
 import { connectClient, hasSearchAttributes } from './temporal';
@@ -50,8 +52,13 @@ export async function startIndexers(client: Client, specs: IndexerSpec[], taskQu
   return results;
 }
 
-/** `indexer start`: validate offline, check chain ids where an RPC is known, then start. */
+/**
+ * `indexer start`: validate offline, check chain ids where an RPC is known and that the database
+ * the workers write to answers, then start.
+ */
 export async function startCommand(options: StartOptions): Promise<void> {
+  const settings = cliSettings();
+  const databaseUrl = requireDatabaseUrl('start', '');
   const { config, specs } = await loadSpecs(options.config);
   // The workers read NATS_URL too: a malformed one is caught here as well (the config's url is checked with the config).
   const natsUrl = envNatsUrl();
@@ -64,8 +71,12 @@ export async function startCommand(options: StartOptions): Promise<void> {
     if (check.fatal) throw new CliError(check.message);
     process.stderr.write(`warning: ${check.message}; the indexer will keep retrying\n`);
   }
-  const settings = cliSettings();
-  const client = await connectClient(settings);
+  const database = await checkDatabase(databaseUrl);
+  if (!database.ok) process.stderr.write(`warning: ${database.message}; the workers will keep retrying\n`);
+  // With tracing on, the start is the root of each indexer's trace: the workflow and its activities follow it.
+  const tracing = await startTracing({ serviceName: 'indexer-cli' });
+  const interceptors = tracing ? [new (await import('@temporalio/interceptors-opentelemetry')).OpenTelemetryWorkflowClientInterceptor()] : [];
+  const client = await connectClient(settings, { interceptors });
   try {
     for (const r of await startIndexers(client, specs, settings.taskQueue, options.fromBlock)) {
       process.stdout.write(
@@ -76,5 +87,6 @@ export async function startCommand(options: StartOptions): Promise<void> {
     }
   } finally {
     await client.connection.close();
+    await tracing?.shutdown();
   }
 }

@@ -6,7 +6,7 @@ import { CliError } from '../errors';
 import type { StreamSpec } from '../spec';
 import { describeNatsError } from '../stream/connection';
 import { parseBody, type StreamBody } from '../stream/message';
-import { parseNatsUrl, resolveNatsUrl } from '../stream/nats-url';
+import { resolveNatsServers } from '../stream/nats-url';
 import { cliSettings } from './settings';
 import { connectClient, findIndexers, queryStatus } from './temporal';
 
@@ -41,7 +41,7 @@ async function streamOf(name: string, configPath: string | undefined): Promise<{
   try {
     const [indexer] = await findIndexers(client, name);
     if (!indexer) return fallback;
-    const status = await queryStatus(client.workflow.getHandle(indexer.workflowId)).catch(() => null);
+    const status = await queryStatus(client, client.workflow.getHandle(indexer.workflowId), 5_000).catch(() => null);
     if (status && !status.stream) throw new CliError(`indexer ${name} has no stream configured: add stream: { … } to its config`);
     return status?.stream ? { spec: { stream: status.stream.stream, subject: status.stream.subject, delivery: status.stream.delivery } } : fallback;
   } finally {
@@ -56,7 +56,7 @@ async function streamOf(name: string, configPath: string | undefined): Promise<{
  */
 export async function tailCommand(name: string, options: TailOptions): Promise<void> {
   const { spec, configUrl } = await streamOf(name, options.config);
-  const nats = parseNatsUrl(resolveNatsUrl(configUrl), process.env.NATS_URL ? 'NATS_URL' : 'stream.nats.url');
+  const nats = resolveNatsServers(configUrl);
   let nc;
   try {
     nc = await connect({ servers: nats.servers, user: nats.user, pass: nats.pass, token: nats.token, timeout: 5_000, name: `indexer tail ${name}` });

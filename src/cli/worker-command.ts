@@ -1,7 +1,9 @@
+import { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { findConfigPath, loadConfig } from '../config/load';
 import type { ResolvedConfig } from '../config/schema';
-import { resolveDatabase } from '../dev/database';
+import { EMBEDDED_POSTGRES_PORT, resolveDatabase } from '../dev/database';
+import { allRpcUrls, databaseUrl as databaseUrlFromEnv, metricsPort as metricsPortFromEnv, requireDatabaseUrl, tracingEnv, workerTuning } from '../env';
 import { oneLine } from '../errors';
 import { createLogger, type Logger } from '../logger';
 import { redactUrl } from '../redact';
@@ -9,11 +11,13 @@ import { configRpcUrls, rpcUrlResolver } from '../rpc/endpoints';
 import getPort from 'get-port';
 import { IndexerMetrics } from '../metrics';
 import { startOpsServer } from '../ops-server';
-import { createIndexerWorker, workerTuningFromEnv, type IndexerWorker } from '../worker';
+import { exportIndexerStatuses } from '../status-metrics';
+import { startTracing } from '../tracing';
+import { createIndexerWorker, type IndexerWorker } from '../worker';
 import { chainRpcUrls, checkChainId } from './config-specs';
 import { CliError } from '../errors';
 import { cliSettings } from './settings';
-import { parseNatsUrl, resolveNatsUrl } from '../stream/nats-url';
+import { resolveNatsServers, resolveNatsUrl } from '../stream/nats-url';
 
 let runtimeInstalled = false;
 
@@ -44,28 +48,33 @@ function chainsToCheck(config: ResolvedConfig | undefined): Map<number, string[]
     const urls = config ? chainRpcUrls(config, chain.id) : undefined;
     if (urls) chains.set(chain.id, urls);
   }
-  for (const [key, value] of Object.entries(process.env)) {
-    const m = /^RPC_URL_(\d+)$/.exec(key);
-    if (m && value) chains.set(Number(m[1]), value.split(',').map((s) => s.trim()).filter(Boolean));
-  }
+  for (const [chainId, urls] of allRpcUrls()) chains.set(chainId, urls);
   return chains;
 }
 
 export interface WorkerCommandOptions {
   config?: string;
+  /** Explicit opt-in: when DATABASE_URL is not set, an embedded PostgreSQL (on this port, or 54329). */
+  embeddedPostgres?: boolean | number;
+  /** Where the embedded PostgreSQL keeps its data. */
+  stateDir?: string;
 }
 
 /** `indexer worker`: check every configured chain's id, then host workflows and activities until SIGINT/SIGTERM. */
 export async function workerCommand(options: WorkerCommandOptions): Promise<void> {
-  const logger = createLogger({ name: 'worker' });
+  // The environment first: a bad or missing variable is one line before anything starts.
   const settings = cliSettings();
+  const databaseUrl = options.embeddedPostgres ? databaseUrlFromEnv() : requireDatabaseUrl('worker', 'indexer worker --embedded-postgres');
+  const tuning = workerTuning();
+  const metricsPort = metricsPortFromEnv();
+  tracingEnv(); // OTEL_EXPORTER_OTLP_ENDPOINT, checked now; the exporter starts with the worker
+  const logger = createLogger({ name: 'worker' });
   const configPath = findConfigPath(options.config);
   const config = configPath ? (await loadConfig(configPath)).config : undefined;
 
-  const tuning = workerTuningFromEnv();
   // Checked here so a malformed NATS_URL is a one-line error at start-up, not a stage that never publishes.
   const natsUrl = resolveNatsUrl(config?.stream?.nats.url);
-  const nats = parseNatsUrl(natsUrl, process.env.NATS_URL ? 'NATS_URL' : 'stream.nats.url');
+  const nats = resolveNatsServers(config?.stream?.nats.url);
   const chains = chainsToCheck(config);
   for (const [chainId, urls] of chains) {
     const check = await checkChainId(chainId, urls);
@@ -74,34 +83,36 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
     logger.warn(check.message);
   }
 
-  const database = await resolveDatabase();
+  const database = await resolveDatabase({
+    url: databaseUrl,
+    port: typeof options.embeddedPostgres === 'number' ? options.embeddedPostgres : EMBEDDED_POSTGRES_PORT,
+    stateDir: options.stateDir,
+  });
+  if (database.embedded) logger.warn({ url: database.url }, 'using an embedded PostgreSQL (--embedded-postgres): for local use only; set DATABASE_URL in production');
   const metrics = new IndexerMetrics();
   let indexerWorker: IndexerWorker | undefined;
   let stopping = false;
 
   // /metrics and /health first, so an orchestrator sees "not ready" while Temporal is unreachable.
-  const metricsPort = process.env.METRICS_PORT ? Number(process.env.METRICS_PORT) : undefined;
   let ops: { url: string; close: () => Promise<void> } | undefined;
   let sdkMetricsAddress: string | undefined;
   if (metricsPort) {
     sdkMetricsAddress = `127.0.0.1:${await getPort({ host: '127.0.0.1' })}`;
-    ops = await startOpsServer({
-      port: metricsPort,
-      metrics,
-      sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`,
-      ready: async () => {
-        if (!indexerWorker || indexerWorker.worker.getState() !== 'RUNNING') return { ready: false, reason: `not connected to Temporal at ${settings.temporalAddress}` };
-        try {
-          await indexerWorker.pool.query('SELECT 1');
-          return { ready: true };
-        } catch (error) {
-          return { ready: false, reason: `PostgreSQL: ${indexerWorker.redactor.redact(oneLine(error))}` };
-        }
-      },
-    });
+    const ready = async () => {
+      if (!indexerWorker || indexerWorker.worker.getState() !== 'RUNNING') return { ready: false, reason: `not connected to Temporal at ${settings.temporalAddress}` };
+      try {
+        await indexerWorker.pool.query('SELECT 1');
+        return { ready: true };
+      } catch (error) {
+        return { ready: false, reason: `PostgreSQL: ${indexerWorker.redactor.redact(oneLine(error))}` };
+      }
+    };
+    metrics.watchReadiness(ready);
+    ops = await startOpsServer({ port: metricsPort, metrics, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`, ready });
     logger.info({ url: ops.url }, 'metrics and health endpoints up');
   }
   installTemporalRuntime(logger, { sdkMetricsAddress });
+  const tracing = await startTracing({ serviceName: 'indexer-worker' });
   const rpcUrls = rpcUrlResolver((chainId) => {
     const chain = Object.values(config?.chains ?? {}).find((c) => c.id === chainId);
     return configRpcUrls(chain?.rpc);
@@ -117,11 +128,12 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   // Temporal may come up after the worker (compose, Kubernetes): keep trying instead of exiting.
   for (let attempt = 1; !indexerWorker && !stopping; attempt++) {
     try {
-      indexerWorker = await createIndexerWorker({ ...settings, ...tuning, databaseUrl: database.url, rpcUrls, knownRpcUrls: [...chains.values()].flat(), natsUrl, logger, metrics });
+      indexerWorker = await createIndexerWorker({ ...settings, ...tuning, databaseUrl: database.url, rpcUrls, knownRpcUrls: [...chains.values()].flat(), natsUrl, logger, metrics, tracing });
     } catch (error) {
       const message = oneLine(error);
       if (!/connect|transport|unavailable|dns|refused|deadline/i.test(message)) {
         await ops?.close();
+        await tracing?.shutdown();
         await database.stop();
         throw new CliError(message);
       }
@@ -131,8 +143,14 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   }
   if (!indexerWorker) {
     await ops?.close();
+    await tracing?.shutdown();
     await database.stop();
     return;
+  }
+  if (ops) {
+    // Paused, lastError, mode, lag … come from the workflows' status, read when Prometheus scrapes.
+    const client = new Client({ connection: indexerWorker.connection, namespace: settings.namespace });
+    exportIndexerStatuses({ client, taskQueue: settings.taskQueue, metrics, logger });
   }
   logger.info(
     {
@@ -148,6 +166,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
     await indexerWorker.run();
   } finally {
     await ops?.close();
+    await tracing?.shutdown();
     await database.stop();
   }
   logger.info('worker stopped');

@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { InvalidConfigError } from '../errors';
+import { importUserModule } from './import-module';
 import { configSchema, type ResolvedConfig } from './schema';
-import { importUserModule } from './user-module';
 
 export const CONFIG_FILE_NAMES = ['indexer.config.ts', 'indexer.config.mjs', 'indexer.config.js', 'indexer.config.json'];
 
@@ -40,7 +40,7 @@ async function readRaw(file: string): Promise<unknown> {
     }
   }
   try {
-    const mod = await importUserModule(file);
+    const mod = (await importUserModule(file)) as { default?: unknown };
     return mod.default ?? mod;
   } catch (error) {
     throw new InvalidConfigError(`${path.basename(file)} could not be loaded: ${(error as Error).message.split('\n')[0]}`);

@@ -1,7 +1,8 @@
 import { InvalidConfigError } from '../errors';
 import { eventTables, type EventTable } from '../abi/layout';
 import { eventSignature, parseEventInputs, type AbiEvent } from '../abi/event-abi';
-import type { IndexerSpec, StreamSpec } from '../spec';
+import { parseAbiItem } from 'viem';
+import type { FactorySpec, IndexerSpec, StreamSpec } from '../spec';
 import { parseDurationMs, type ResolvedConfig, type StreamConfig } from './schema';
 
 export interface ResolvedContract {
@@ -57,6 +58,33 @@ export function selectEvents(contract: ResolvedContract, warn: Warn): AbiEvent[]
   return selected;
 }
 
+/**
+ * A factory's event from its human-readable signature, and the address argument naming each new
+ * contract: one-line errors that say what is wrong with either.
+ */
+export function resolveFactory(contract: string, factory: { address: string | string[]; event: string; parameter: string }): FactorySpec {
+  const where = `contracts.${contract}.address.factory`;
+  const text = factory.event.trim();
+  let item: unknown;
+  try {
+    item = parseAbiItem(text.startsWith('event ') ? text : `event ${text}`);
+  } catch (error) {
+    const reason = ((error as { shortMessage?: string }).shortMessage ?? (error as Error).message).split('\n')[0];
+    throw new InvalidConfigError(`${where}.event: "${factory.event}" is not an event signature (${reason}); write it like "event PairCreated(address indexed token0, address indexed token1, address pair, uint256)"`);
+  }
+  const event = item as { type?: string; name?: string; inputs?: unknown };
+  if (event.type !== 'event') throw new InvalidConfigError(`${where}.event: "${factory.event}" is a ${event.type ?? 'declaration'}, not an event`);
+  const parsed = parseEventInputs(event.inputs);
+  if ('reason' in parsed) throw new InvalidConfigError(`${where}.event: ${parsed.reason}`);
+  const addressArgs = parsed.inputs.filter((p) => p.type === 'address' && p.name).map((p) => p.name!);
+  if (!addressArgs.includes(factory.parameter)) {
+    const known = addressArgs.length > 0 ? `its address arguments: ${addressArgs.join(', ')}` : 'it has no named address argument';
+    throw new InvalidConfigError(`${where}.parameter: "${factory.parameter}" is not an address argument of ${event.name} (${known})`);
+  }
+  const addresses = (Array.isArray(factory.address) ? factory.address : [factory.address]).map((a) => a.toLowerCase());
+  return { addresses: [...new Set(addresses)], event: { type: 'event', name: event.name!, inputs: parsed.inputs }, parameter: factory.parameter };
+}
+
 /** The config as one spec per chain that has contracts, validated down to table names. */
 export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
   const specs = new Map<string, IndexerSpec>();
@@ -79,7 +107,7 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
     const events = selectEvents(contract, warn);
     let tables: EventTable[];
     try {
-      tables = eventTables(contract.name, events);
+      tables = eventTables(contract.name, events, { includeTransaction: contract.include?.includes('transaction') });
     } catch (error) {
       throw new InvalidConfigError(`contracts.${contract.name}: ${(error as Error).message}`);
     }
@@ -104,6 +132,7 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
           maxReorgDepth: chain.maxReorgDepth,
           rpcTimeoutMs: chain.rpcTimeoutMs,
           rpcRequestsPerSecond: chain.rpcRequestsPerSecond,
+          ...(chain.crossCheck ? { crossCheck: chain.crossCheck } : {}),
         },
         verify: config.verify?.interval
           ? { intervalMs: parseDurationMs(config.verify.interval), maxChunksPerRun: config.verify.maxChunksPerRun }
@@ -116,8 +145,18 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
     if (spec.contracts.some((c) => c.name === contract.name)) {
       throw new InvalidConfigError(`contracts[${i}].name: "${contract.name}" appears twice on chain ${contract.chain}`);
     }
-    const addresses = (Array.isArray(contract.address) ? contract.address : [contract.address]).map((a) => a.toLowerCase());
-    spec.contracts.push({ name: contract.name, addresses: [...new Set(addresses)], startBlock: contract.startBlock, endBlock: contract.endBlock, events });
+    const fixed = typeof contract.address === 'string' || Array.isArray(contract.address) ? contract.address : undefined;
+    const factory = fixed === undefined ? resolveFactory(contract.name, (contract.address as { factory: { address: string | string[]; event: string; parameter: string } }).factory) : undefined;
+    const addresses = fixed === undefined ? [] : (Array.isArray(fixed) ? fixed : [fixed]).map((a) => a.toLowerCase());
+    spec.contracts.push({
+      name: contract.name,
+      addresses: [...new Set(addresses)],
+      ...(factory ? { factory } : {}),
+      startBlock: contract.startBlock,
+      endBlock: contract.endBlock,
+      events,
+      ...(contract.include?.length ? { include: [...new Set(contract.include)] } : {}),
+    });
   });
   return [...specs.values()];
 }

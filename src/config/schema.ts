@@ -25,6 +25,11 @@ export const chainConfigSchema = z.strictObject({
   maxReorgDepth: z.number().int().min(1).default(64),
   rpcTimeoutMs: z.number().int().min(100).default(30_000),
   rpcRequestsPerSecond: z.number().positive().optional(),
+  /**
+   * With two or more endpoints, every eth_getLogs range ("all", the default there), one in ten
+   * ("sample") or none ("off") is also asked of a second endpoint, and the union kept.
+   */
+  crossCheck: z.enum(['all', 'sample', 'off']).optional(),
 });
 
 const abiParamSchema: z.ZodType<unknown> = z.lazy(() =>
@@ -44,14 +49,23 @@ export const abiItemSchema = z.looseObject({
   anonymous: z.boolean().optional(),
 });
 
+/** Contracts discovered at run time: the addresses a factory's event names (DESIGN.md, "Factory contracts"). */
+export const factoryConfigSchema = z.strictObject({
+  address: z.union([address, z.array(address).min(1)]),
+  event: z.string().min(1, 'must be an event signature like "event PairCreated(address indexed token0, address indexed token1, address pair, uint256)"'),
+  parameter: z.string().min(1, 'must name the address argument of the event that holds the new contract'),
+});
+
 export const contractConfigSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must start with a letter and hold only letters, digits and _'),
   chain: z.string().min(1),
-  address: z.union([address, z.array(address).min(1)]),
+  address: z.union([address, z.array(address).min(1), z.strictObject({ factory: factoryConfigSchema })]),
   abi: z.union([z.array(abiItemSchema), z.string().min(1)]),
   startBlock: blockNumber.default(0),
   endBlock: blockNumber.optional(),
   events: z.array(z.string().min(1)).min(1).optional(),
+  /** Extra fields per row that cost extra requests: the transaction's from, to and value. */
+  include: z.array(z.enum(['transaction'])).optional(),
 });
 
 const natsUrl = z.string().superRefine((text, ctx) => {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { routePoolQueriesThroughClients, traceClientQueries } from './traced';
 
 // numeric and bigint come back as strings by default; keep that (uint256 does not fit a JS number).
 export type Pool = pg.Pool;
@@ -12,7 +13,11 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
   // the pool, checked-out ones on themselves; either way the query in flight rejects (the activity
   // fails and is retried) and the next query reconnects.
   pool.on('error', () => undefined);
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    traceClientQueries(client);
+  });
+  routePoolQueriesThroughClients(pool);
   return pool;
 }
 

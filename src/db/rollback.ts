@@ -3,6 +3,7 @@ import { qualified } from './identifiers';
 import { lockChainHistory } from './locks';
 import { BOOKKEEPING } from './schema';
 import { inTransaction, type Pool } from './pool';
+import { forgetChildrenAbove } from './factory-children';
 import { rewindHandlers, rewindStages } from './stages';
 import { recordRetractions } from './stream';
 
@@ -41,6 +42,7 @@ export async function rollbackTo(pool: Pool, w: RollbackWrite): Promise<{ rowsDe
     // Downstream stages rewind in the same transaction: handlers' effects above the ancestor are undone.
     await rewindHandlers(client, w.schema, w.chainId, w.ancestor, w.tables);
     await rewindStages(client, w.schema, w.chainId, w.ancestor);
+    await forgetChildrenAbove(client, w.schema, w.chainId, w.ancestor);
     await client.query(`DELETE FROM ${qualified(w.schema, BOOKKEEPING.blocks)} WHERE chain_id = $1 AND block_number > $2`, [w.chainId, w.ancestor]);
     await client.query(`DELETE FROM ${qualified(w.schema, BOOKKEEPING.ranges)} WHERE chain_id = $1 AND to_block > $2`, [w.chainId, w.ancestor]);
     await client.query(

@@ -1,4 +1,4 @@
-import { COMMON_COLUMNS, type EventTable } from '../abi/layout';
+import type { EventTable } from '../abi/layout';
 import { assertIdentifier, qualified, quoteIdent } from './identifiers';
 import { SchemaMismatchError } from '../errors';
 import { inTransaction, type Pool, type PoolClient } from './pool';
@@ -15,6 +15,8 @@ export const BOOKKEEPING = {
   stages: '_stages',
   /** Every change handlers made to derived tables, by block, so a rollback can undo it. */
   undoLog: '_undo_log',
+  /** Contracts a factory created: each child's address and the factory event that named it. */
+  factoryChildren: '_factory_children',
   /** The stream stage: which stream each chain publishes to, and the last stream sequence accounted for. */
   stream: '_stream',
   /** Retractions a rollback owes the stream, until they are published. */
@@ -24,10 +26,12 @@ export const BOOKKEEPING = {
 interface ColumnDef {
   name: string;
   sqlType: string;
+  /** Missing from tables an earlier version made: added on upgrade instead of refused. */
+  added?: true;
 }
 
 function eventTableColumns(table: EventTable): ColumnDef[] {
-  return [...COMMON_COLUMNS, ...table.columns.map((c) => ({ name: c.name, sqlType: c.sqlType }))];
+  return [...table.common, ...table.columns.map((c) => ({ name: c.name, sqlType: c.sqlType }))];
 }
 
 function bookkeepingDdl(schema: string): string[] {
@@ -108,6 +112,13 @@ function bookkeepingDdl(schema: string): string[] {
        body text NOT NULL,
        PRIMARY KEY (chain_id, msg_id))`,
     ...undoCaptureDdl(schema),
+    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.factoryChildren)} (
+       chain_id bigint NOT NULL,
+       contract text NOT NULL,
+       address text NOT NULL,
+       block_number bigint NOT NULL,
+       log_index integer NOT NULL,
+       PRIMARY KEY (chain_id, contract, address))`,
   ];
 }
 
@@ -135,6 +146,27 @@ async function existingColumns(client: PoolClient, schema: string, table: string
   return rows.map((r) => ({ name: r.name, sqlType: r.sql_type }));
 }
 
+/**
+ * An existing table must hold every column the event needs, with its type. Columns newer than the
+ * table (block and transaction fields, DESIGN.md) are added at its end: rows stored before the
+ * upgrade have NULL there. Columns the table has beyond those are left alone (NULL from now on).
+ */
+async function upgradeEventTable(client: PoolClient, schema: string, table: EventTable): Promise<void> {
+  const expected = eventTableColumns(table);
+  const actual = new Map((await existingColumns(client, schema, table.table)).map((c) => [c.name, c.sqlType]));
+  const wrong = expected.filter((c) => (actual.has(c.name) ? actual.get(c.name) !== c.sqlType : !c.added));
+  if (wrong.length > 0) {
+    const have = [...actual].map(([name, sqlType]) => ({ name, sqlType }));
+    throw new SchemaMismatchError(
+      `table ${schema}.${table.table} exists with columns (${describe(have)}) but ${table.contract}.${table.signature} needs (${describe(expected)}): drop the table or use another indexer name`,
+    );
+  }
+  const missing = expected.filter((c) => !actual.has(c.name));
+  if (missing.length > 0) {
+    await client.query(`ALTER TABLE ${qualified(schema, table.table)} ${missing.map((c) => `ADD COLUMN ${quoteIdent(c.name)} ${c.sqlType}`).join(', ')}`);
+  }
+}
+
 function describe(columns: ColumnDef[]): string {
   return columns.map((c) => `${c.name} ${c.sqlType}`).join(', ');
 }
@@ -153,13 +185,7 @@ export async function ensureSchema(pool: Pool, schema: string, tables: EventTabl
     for (const ddl of bookkeepingDdl(schema)) await client.query(ddl);
     for (const table of tables) {
       await client.query(eventTableDdl(schema, table));
-      const expected = eventTableColumns(table);
-      const actual = await existingColumns(client, schema, table.table);
-      if (describe(actual) !== describe(expected)) {
-        throw new SchemaMismatchError(
-          `table ${schema}.${table.table} exists with columns (${describe(actual)}) but ${table.contract}.${table.signature} needs (${describe(expected)}): drop the table or use another indexer name`,
-        );
-      }
+      await upgradeEventTable(client, schema, table);
     }
     await then?.(client);
   });

@@ -1,4 +1,4 @@
-import { COMMON_COLUMNS, type EventTable } from '../abi/layout';
+import type { EventTable } from '../abi/layout';
 import { qualified, quoteIdent } from './identifiers';
 import type { PoolClient } from './pool';
 
@@ -13,11 +13,14 @@ export interface StoredEvent {
   txHash: string;
   txIndex: number | null;
   address: string;
+  /** For contracts with `include: ["transaction"]`. */
+  transaction?: { from: string | null; to: string | null; value: string | null };
   /** The argument columns, in the table's order, as node-pg returns them (numeric as text, jsonb parsed). */
   cells: unknown[];
 }
 
-const COMMON = COMMON_COLUMNS.map((c) => c.name).filter((c) => c !== 'chain_id');
+const COMMON = ['block_number', 'block_hash', 'block_timestamp', 'log_index', 'tx_hash', 'tx_index', 'address'];
+const TRANSACTION = ['tx_from', 'tx_to', 'tx_value'];
 
 /**
  * The chain's stored events after `after` (block, log index) up to block `upTo`, across every
@@ -35,7 +38,8 @@ export async function readStoredEvents(
 ): Promise<StoredEvent[]> {
   const events: StoredEvent[] = [];
   for (const table of tables) {
-    const columns = [...COMMON, ...table.columns.map((c) => c.name)];
+    const withTransaction = table.common.some((c) => c.name === 'tx_from');
+    const columns = [...COMMON, ...(withTransaction ? TRANSACTION : []), ...table.columns.map((c) => c.name)];
     const { rows } = await client.query({
       text: `SELECT ${columns.map(quoteIdent).join(', ')} FROM ${qualified(schema, table.table)}
               WHERE chain_id = $1 AND (block_number, log_index) > ($2, $3) AND block_number <= $4
@@ -43,17 +47,20 @@ export async function readStoredEvents(
       values: [chainId, after.block, after.logIndex, upTo, limit],
       rowMode: 'array',
     });
-    for (const [blockNumber, blockHash, logIndex, txHash, address, ...cells] of rows as unknown[][]) {
+    for (const row of rows as unknown[][]) {
+      const [blockNumber, blockHash, blockTimestamp, logIndex, txHash, txIndex, address] = row;
+      const tx = withTransaction ? row.slice(COMMON.length, COMMON.length + TRANSACTION.length) : undefined;
       events.push({
         table,
         blockNumber: Number(blockNumber),
         blockHash: String(blockHash),
-        blockTimestamp: null,
+        blockTimestamp: blockTimestamp instanceof Date ? blockTimestamp.getTime() / 1000 : null,
         logIndex: Number(logIndex),
         txHash: String(txHash),
-        txIndex: null,
+        txIndex: txIndex === null ? null : Number(txIndex),
         address: String(address),
-        cells,
+        ...(tx ? { transaction: { from: tx[0] as string | null, to: tx[1] as string | null, value: tx[2] as string | null } } : {}),
+        cells: row.slice(COMMON.length + (tx ? TRANSACTION.length : 0)),
       });
     }
   }

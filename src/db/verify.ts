@@ -1,4 +1,4 @@
-import { COMMON_COLUMNS, type EventTable } from '../abi/layout';
+import type { EventTable } from '../abi/layout';
 import { qualified, quoteIdent } from './identifiers';
 import { canonicalRow } from '../indexing/canonical';
 import { BOOKKEEPING } from './schema';
@@ -8,7 +8,7 @@ import type { Pool } from './pool';
 export async function storedCanonicalRows(pool: Pool, schema: string, chainId: number, tables: EventTable[], fromBlock: number, toBlock: number): Promise<string[]> {
   const out: string[] = [];
   for (const table of tables) {
-    const columns = [...COMMON_COLUMNS.map((c) => c.name).filter((c) => c !== 'chain_id'), ...table.columns.map((c) => c.name)];
+    const columns = ['block_number', 'block_hash', 'block_timestamp', 'log_index', 'tx_hash', 'tx_index', 'address', ...table.columns.map((c) => c.name)];
     const { rows } = await pool.query({
       text: `SELECT ${columns.map(quoteIdent).join(', ')} FROM ${qualified(schema, table.table)}
               WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3 ORDER BY block_number, log_index`,
@@ -16,8 +16,8 @@ export async function storedCanonicalRows(pool: Pool, schema: string, chainId: n
       rowMode: 'array',
     });
     for (const row of rows as unknown[][]) {
-      const [blockNumber, blockHash, logIndex, txHash, address, ...args] = row;
-      out.push(canonicalRow(table, { blockNumber, logIndex, blockHash, txHash, address }, args));
+      const [blockNumber, blockHash, blockTimestamp, logIndex, txHash, txIndex, address, ...args] = row;
+      out.push(canonicalRow(table, { blockNumber, logIndex, blockHash, blockTimestamp, txHash, txIndex, address }, args));
     }
   }
   return out;

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
-import { COMMON_COLUMNS, type EventTable } from '../abi/layout';
+import type { CommonColumn, EventTable } from '../abi/layout';
 import { qualified, quoteIdent } from './identifiers';
 import type { DecodedLog } from '../indexing/log-router';
 import { lockChainHistory } from './locks';
@@ -39,6 +39,34 @@ export interface RangeWriteResult {
 
 /** Below this many rows a multi-row INSERT is as fast as COPY and simpler to read in logs. */
 const COPY_THRESHOLD = 200;
+
+/** The value of a common column for one log. */
+export function commonValue(column: CommonColumn['name'], chainId: number, l: DecodedLog): unknown {
+  switch (column) {
+    case 'chain_id':
+      return chainId;
+    case 'block_number':
+      return l.blockNumber;
+    case 'block_hash':
+      return l.blockHash;
+    case 'block_timestamp':
+      return l.blockTimestamp === null ? null : new Date(l.blockTimestamp * 1000).toISOString();
+    case 'log_index':
+      return l.logIndex;
+    case 'tx_hash':
+      return l.txHash;
+    case 'tx_index':
+      return l.txIndex;
+    case 'tx_from':
+      return l.transaction?.from ?? null;
+    case 'tx_to':
+      return l.transaction?.to ?? null;
+    case 'tx_value':
+      return l.transaction?.value ?? null;
+    case 'address':
+      return l.address;
+  }
+}
 
 /** COPY text format: backslash, tab, newline and carriage return escaped; NULL as \N. */
 export function copyCell(value: unknown): string {
@@ -115,8 +143,8 @@ export async function writeRange(pool: Pool, w: RangeWrite): Promise<RangeWriteR
       ]);
       const logs = byTable.get(table.table);
       if (!logs) continue;
-      const columns = [...COMMON_COLUMNS.map((c) => c.name), ...table.columns.map((c) => c.name)];
-      const rows = logs.map((l) => [w.chainId, l.blockNumber, l.blockHash, l.logIndex, l.txHash, l.address, ...l.args]);
+      const columns = [...table.common.map((c) => c.name), ...table.columns.map((c) => c.name)];
+      const rows = logs.map((l) => [...table.common.map((c) => commonValue(c.name, w.chainId, l)), ...l.args]);
       if (rows.length >= COPY_THRESHOLD) await copyRows(client, qualified(w.schema, table.table), columns, rows);
       else await insertRows(client, qualified(w.schema, table.table), columns, rows);
     }

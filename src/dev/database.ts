@@ -8,9 +8,13 @@ export interface Database {
   stop: () => Promise<void>;
 }
 
-/** `DATABASE_URL` when set; otherwise an embedded PostgreSQL, so a fresh machine needs nothing installed. */
-export async function resolveDatabase(options: { port?: number; stateDir?: string; log?: (line: string) => void } = {}): Promise<Database> {
-  const url = process.env.DATABASE_URL;
+/**
+ * `url` (the caller's DATABASE_URL) when given; otherwise an embedded PostgreSQL, so a fresh
+ * machine needs nothing installed. Only `indexer dev`, tests and an explicit opt-in get here
+ * without a URL: a production worker must not quietly write to a private database.
+ */
+export async function resolveDatabase(options: { url?: string; port?: number; stateDir?: string; log?: (line: string) => void } = {}): Promise<Database> {
+  const url = options.url;
   if (url) return { url, embedded: false, stop: async () => undefined };
   const port = options.port ?? EMBEDDED_POSTGRES_PORT;
   const pg = await startEmbeddedPostgres({ port, dataDir: postgresDataDir(options.stateDir ?? '.indexer'), log: options.log });

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { searchPath } from '../env';
 import { spawnManaged, waitForPort } from './processes';
 
 export interface NatsServer {
@@ -12,7 +13,7 @@ export interface NatsServer {
 
 /** `nats-server` on PATH (or where Debian's package puts it), if installed. */
 export function natsServerBinary(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin'];
+  const dirs = [...searchPath(), '/usr/sbin', '/usr/local/sbin'];
   return dirs.map((d) => path.join(d, 'nats-server')).find((p) => existsSync(p));
 }
 

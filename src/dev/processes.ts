@@ -35,7 +35,7 @@ export interface ManagedProcess {
  * (the worker first, while the Temporal server can still take its last reports), not all at once.
  */
 export function spawnManaged(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; name: string }): ManagedProcess {
-  const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let tail = '';
   let exit: string | undefined;
   const keep = (chunk: Buffer) => {

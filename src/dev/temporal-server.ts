@@ -1,18 +1,17 @@
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { searchPath, temporalCliCacheDir, temporalCliPath } from '../env';
 import { devServerSearchAttributeArgs } from '../search-attributes';
 import { spawnManaged, waitForPort } from './processes';
 
 /** Where scripts/install-temporal-cli.sh caches its build (TEMPORAL_CLI_CACHE_DIR moves it, for both). */
-export const TEMPORAL_CLI_CACHE = path.join(process.env.TEMPORAL_CLI_CACHE_DIR || path.join(os.homedir(), '.cache', 'temporal-evm-indexer', 'bin'), 'temporal');
+export const TEMPORAL_CLI_CACHE = path.join(temporalCliCacheDir(), 'temporal');
 
 /** `TEMPORAL_CLI_PATH`, then `temporal` on PATH, then the cached build. */
 export function findTemporalCli(): string | undefined {
-  const explicit = process.env.TEMPORAL_CLI_PATH;
+  const explicit = temporalCliPath();
   if (explicit && existsSync(explicit)) return explicit;
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
+  for (const dir of searchPath()) {
     const candidate = path.join(dir, 'temporal');
     if (existsSync(candidate)) return candidate;
   }

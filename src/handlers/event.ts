@@ -11,7 +11,8 @@ export interface HandlerEvent {
   args: Record<string, unknown>;
   block: { number: number; hash: string; timestamp: number | null };
   log: { index: number; address: string };
-  transaction: { hash: string; index: number | null };
+  /** With `include: ["transaction"]`, also `from`, `to` (null for a contract creation) and `value` (bigint). */
+  transaction: { hash: string; index: number | null; from?: string | null; to?: string | null; value?: bigint | null };
 }
 
 interface AbiParamLike {
@@ -34,7 +35,13 @@ export function handlerEvent(chainId: number, stored: StoredEvent): HandlerEvent
     args,
     block: { number: stored.blockNumber, hash: stored.blockHash, timestamp: stored.blockTimestamp },
     log: { index: stored.logIndex, address: stored.address },
-    transaction: { hash: stored.txHash, index: stored.txIndex },
+    transaction: {
+      hash: stored.txHash,
+      index: stored.txIndex,
+      ...(stored.transaction
+        ? { from: stored.transaction.from, to: stored.transaction.to, value: stored.transaction.value === null ? null : BigInt(stored.transaction.value) }
+        : {}),
+    },
   };
 }
 

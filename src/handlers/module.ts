@@ -1,5 +1,6 @@
 import type { EventTable } from '../abi/layout';
-import { importUserModule } from '../config/user-module';
+import { existsSync } from 'node:fs';
+import { importUserModule } from '../config/import-module';
 import { InvalidHandlersError, oneLine } from '../errors';
 import type { HandlerEvent } from './event';
 
@@ -30,12 +31,12 @@ export function handlerKey(table: EventTable, overloaded: boolean): string {
 
 /** Loads a handlers module; a file that is missing or does not load is a one-line error. */
 export async function importHandlers(file: string): Promise<HandlersModule> {
+  if (!existsSync(file)) throw new InvalidHandlersError(`handlers: ${file} could not be loaded: file not found`);
   let mod: Record<string, unknown>;
   try {
     mod = await importUserModule(file);
   } catch (error) {
-    const reason = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(file) ? 'file not found' : oneLine(error);
-    throw new InvalidHandlersError(`handlers: ${file} could not be loaded: ${reason}`);
+    throw new InvalidHandlersError(`handlers: ${file} could not be loaded: ${oneLine(error)}`);
   }
   const exported = (mod.default ?? mod) as Partial<HandlersModule> | undefined;
   if (!exported || typeof exported !== 'object') throw new InvalidHandlersError(`handlers: ${file} has no default export { setup?, on: { "Contract:Event": fn } }`);

@@ -4,8 +4,20 @@ import type { EventTable } from '../abi/layout';
  * One text per row, the same whether the row comes from PostgreSQL (numeric as text, jsonb as
  * objects, bigint as text) or from decoding the chain (JSON as text): what verification compares.
  */
-export function canonicalRow(table: EventTable, common: { blockNumber: unknown; logIndex: unknown; blockHash: unknown; txHash: unknown; address: unknown }, args: readonly unknown[]): string {
-  const cells = [String(common.blockNumber), String(common.logIndex), String(common.blockHash), String(common.txHash), String(common.address)];
+export interface CanonicalCommon {
+  blockNumber: unknown;
+  logIndex: unknown;
+  blockHash: unknown;
+  /** Unix seconds, or a Date as PostgreSQL returns timestamptz. */
+  blockTimestamp: unknown;
+  txHash: unknown;
+  txIndex: unknown;
+  address: unknown;
+}
+
+export function canonicalRow(table: EventTable, common: CanonicalCommon, args: readonly unknown[]): string {
+  const seconds = common.blockTimestamp instanceof Date ? common.blockTimestamp.getTime() / 1000 : common.blockTimestamp;
+  const cells = [common.blockNumber, common.logIndex, common.blockHash, seconds, common.txHash, common.txIndex, common.address].map((v) => (v === null || v === undefined ? '\u2205' : String(v)));
   table.columns.forEach((column, i) => {
     const value = args[i];
     if (value === null || value === undefined) cells.push('\u2205');

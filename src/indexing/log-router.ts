@@ -13,10 +13,15 @@ export interface DecodedLog {
   table: string;
   blockNumber: number;
   blockHash: string;
+  /** Unix seconds: the log's blockTimestamp where the RPC gives it, else filled from headers (block-fields.ts). */
+  blockTimestamp: number | null;
   logIndex: number;
   txHash: string;
+  txIndex: number | null;
   address: string;
   args: Array<string | boolean | null>;
+  /** For contracts with `include: ["transaction"]`, filled from the transaction (block-fields.ts). */
+  transaction?: { from: string; to: string | null; value: string };
 }
 
 /**
@@ -31,7 +36,7 @@ export class LogRouter {
   constructor(private readonly spec: IndexerSpec) {
     this.tables = [];
     for (const contract of spec.contracts) {
-      for (const table of eventTables(contract.name, contract.events)) {
+      for (const table of eventTables(contract.name, contract.events, { includeTransaction: contract.include?.includes('transaction') })) {
         this.tables.push(table);
         const decoder = new EventDecoder(table);
         let byAddress = this.routes.get(table.topic0);
@@ -68,8 +73,10 @@ export class LogRouter {
       table: route.decoder.table.table,
       blockNumber,
       blockHash: log.blockHash.toLowerCase(),
+      blockTimestamp: log.blockTimestamp === undefined || log.blockTimestamp === null ? null : quantity(log.blockTimestamp, 'blockTimestamp'),
       logIndex,
       txHash: log.transactionHash.toLowerCase(),
+      txIndex: log.transactionIndex === undefined || log.transactionIndex === null ? null : quantity(log.transactionIndex, 'transactionIndex'),
       address,
       args,
     };

@@ -1,9 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { ChainIdMismatchError, RangeTooLargeError, RpcRequestError, oneLine } from '../errors';
 import { Redactor } from '../redact';
-import { Endpoint, type EndpointHealth, type EndpointOptions } from './endpoint';
+import { bloomAdmits } from './bloom';
+import { describeBlocks, effectiveCrossCheck, isSampled, mergeLogAnswers, type CrossCheckMode, type LogAnswer } from './cross-check';
+import { Endpoint, type CallOptions, type EndpointHealth, type EndpointOptions } from './endpoint';
+import { describeHeads, endpointsWithBlock, summarizeHeads, type EndpointHeadReport, type HeadProbe } from './heads';
 
-export type { EndpointHealth };
+export type { CrossCheckMode, EndpointHealth, HeadProbe };
 
 export interface RawLog {
   address: string;
@@ -13,6 +17,8 @@ export interface RawLog {
   blockHash: string;
   transactionHash: string;
   transactionIndex?: string;
+  /** Not every RPC gives it (it is newer than eth_getLogs); headers have it otherwise. */
+  blockTimestamp?: string;
   logIndex: string;
   removed?: boolean;
 }
@@ -22,6 +28,8 @@ export interface BlockHeader {
   hash: string;
   parentHash: string;
   timestamp: number;
+  /** 256-byte bloom of the block's log addresses and topics; absent if the node does not serve it. */
+  logsBloom?: string;
 }
 
 export interface LogFilter {
@@ -29,6 +37,28 @@ export interface LogFilter {
   toBlock: number;
   addresses: string[];
   topic0s: string[];
+}
+
+export interface ChainRpcOptions extends Partial<Omit<EndpointOptions, 'chainId'>> {
+  /** The chain's `crossCheck` setting; "all" with two or more endpoints when unset. */
+  crossCheck?: CrossCheckMode;
+  /**
+   * Pauses before asking an endpoint again about a block whose logsBloom admits the filter but
+   * whose answer had no log, when no other endpoint can be asked (one per re-ask).
+   */
+  bloomRetryDelaysMs?: number[];
+}
+
+/** What the chain's RPC did to keep endpoints honest, for metrics. */
+export interface RpcCheckStats {
+  /** eth_getLogs ranges answered by two endpoints and compared. */
+  crossChecked: number;
+  /** Ranges that crossCheck wanted compared but no second endpoint had the blocks (or answered). */
+  crossCheckSkipped: number;
+  /** eth_getLogs requests sent again because a header's logsBloom contradicted an empty answer. */
+  bloomRechecks: number;
+  /** Blocks whose logsBloom admitted the filter but that really held no such log. */
+  bloomFalsePositives: number;
 }
 
 /** Messages providers use when a getLogs range is too big for them. */
@@ -40,65 +70,239 @@ const RATE_LIMITED = /rate|too many requests|capacity|throttl|429/i;
 const HEX = /^0x[0-9a-fA-F]*$/;
 const HASH = /^0x[0-9a-fA-F]{64}$/;
 
+const hexQuantity = (h: unknown) => (typeof h === 'string' && HEX.test(h) && h !== '0x' ? undefined : `not a hex quantity (${JSON.stringify(h)})`);
+const blockOf = (log: RawLog) => Number(BigInt(log.blockNumber));
+
+/**
+ * One lost request among the dozens an activity makes should cost milliseconds, not the whole
+ * activity (Temporal's retries are for outages): every request is tried again twice, briefly.
+ */
+const RETRY = retry(
+  handleWhen((error) => !(error instanceof RangeTooLargeError)),
+  { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) },
+);
+
+/** What every view of one chain's RPC shares: the endpoints and their state. */
+interface Shared {
+  endpoints: Endpoint[];
+  redactor: Redactor;
+  crossCheck?: CrossCheckMode;
+  bloomRetryDelaysMs: number[];
+  /** The head probe in flight, shared by every caller (one of each kind). */
+  probing: { numbers?: Promise<HeadProbe>; headers?: Promise<HeadProbe> };
+  stats: RpcCheckStats;
+}
+
+/** How one view routes its requests, and what it noticed (for the activity's result). */
+interface Routing {
+  /** Every request to this endpoint only (one endpoint's view of the tip). */
+  pin?: number;
+  /** Ask the best-ranked endpoint last (verification reads from another than the one ingesting). */
+  avoidBest?: boolean;
+  crossCheck?: CrossCheckMode;
+  notices: string[];
+}
+
 /**
  * One chain's JSON-RPC access over one or more endpoints, with failover in order of health and
  * latency. Every error that leaves it is ours, with endpoints shown only by their redacted labels:
  * viem's messages quote full URLs, which may carry API keys.
+ *
+ * Endpoints disagree (DESIGN.md, "Endpoints that disagree"): each one's head is tracked and it is
+ * never asked about a block above it; eth_getLogs answers are compared with a second endpoint
+ * (`crossCheck`) and with the blocks' logsBloom where headers are at hand, and the union is kept;
+ * an endpoint caught omitting logs is counted and ranked last for a while; one that answers for
+ * another chain is taken out of rotation. Views (`session`, `pinnedTo`, `preferringSecond`) share
+ * the endpoints and route differently.
  */
 export class ChainRpc {
-  readonly chainId: number;
-  readonly labels: string[];
-  private readonly endpoints: Endpoint[];
-  private readonly redactor = new Redactor();
+  readonly chainId!: number;
+  readonly labels!: string[];
+  private readonly shared!: Shared;
+  private readonly routing!: Routing;
 
-  constructor(chainId: number, urls: string[], options: Partial<EndpointOptions> = {}) {
-    this.chainId = chainId;
-    for (const url of urls) this.redactor.addUrl(url);
-    this.endpoints = urls.map((url) => new Endpoint(url, { timeoutMs: 30_000, ...options }));
-    this.labels = this.endpoints.map((e) => e.label);
+  constructor(chainId: number, urls: string[], options: ChainRpcOptions = {}) {
+    const redactor = new Redactor();
+    for (const url of urls) redactor.addUrl(url);
+    const { crossCheck, bloomRetryDelaysMs, ...endpointOptions } = options;
+    const endpoints = urls.map((url) => new Endpoint(url, { timeoutMs: 30_000, ...endpointOptions, chainId }));
+    Object.assign(this, {
+      chainId,
+      labels: endpoints.map((e) => e.label),
+      shared: {
+        endpoints,
+        redactor,
+        crossCheck,
+        bloomRetryDelaysMs: bloomRetryDelaysMs ?? [250, 750],
+        probing: {},
+        stats: { crossChecked: 0, crossCheckSkipped: 0, bloomRechecks: 0, bloomFalsePositives: 0 },
+      },
+      routing: { notices: [] },
+    });
+  }
+
+  private derive(routing: Routing): ChainRpc {
+    const view = Object.create(ChainRpc.prototype) as ChainRpc;
+    return Object.assign(view, { chainId: this.chainId, labels: this.labels, shared: this.shared, routing });
+  }
+
+  /**
+   * A view for one activity: the same endpoints, its own notices, and the indexer's crossCheck
+   * setting (the worker shares one ChainRpc per chain between indexers).
+   */
+  session(options: { crossCheck?: CrossCheckMode } = {}): ChainRpc {
+    return this.derive({ crossCheck: options.crossCheck ?? this.routing.crossCheck, notices: [] });
+  }
+
+  /** Every request of the returned view goes to one endpoint (its notices are this view's). */
+  pinnedTo(endpoint: number): ChainRpc {
+    return this.derive({ ...this.routing, pin: endpoint, avoidBest: false });
+  }
+
+  /** The best-ranked endpoint is asked last: a second opinion beside the one that ingests. */
+  preferringSecond(): ChainRpc {
+    return this.derive({ ...this.routing, pin: undefined, avoidBest: true });
   }
 
   get label(): string {
     return this.labels.join(', ');
   }
 
-  /** Breaker state and counters per endpoint, for status and metrics. */
+  /** Breaker state, counters, head and lag per endpoint, for status and metrics. */
   health(): EndpointHealth[] {
-    return this.endpoints.map((e) => e.health);
+    const heads = this.shared.endpoints.map((e) => e.head).filter((h): h is number => h !== undefined);
+    const highest = heads.length > 0 ? Math.max(...heads) : undefined;
+    return this.shared.endpoints.map((e) => {
+      const health = e.health;
+      return { ...health, lag: health.head !== null && highest !== undefined ? highest - health.head : null };
+    });
+  }
+
+  /** Closes the endpoints' websockets, if any (a worker shutting down). */
+  async close(): Promise<void> {
+    await Promise.all(this.shared.endpoints.map((e) => e.close()));
+  }
+
+  checkStats(): RpcCheckStats {
+    return { ...this.shared.stats };
   }
 
   redact(text: string): string {
-    return this.redactor.redact(text);
+    return this.shared.redactor.redact(text);
   }
 
   /**
-   * Tries the endpoints best first until one answers (and its answer passes `check`); when all
-   * fail, tries again twice after a short pause. One lost request among the dozens an activity
-   * makes should cost milliseconds, not the whole activity (Temporal's retries are for outages).
+   * What this view saw that an operator should see now (logs an endpoint omitted, an endpoint out
+   * of rotation), as one line for the activity's result; undefined when all was well.
    */
-  private call<T>(method: string, params: unknown[], check?: (result: T) => string | undefined): Promise<T> {
-    return this.retry.execute(() => this.callOnce(method, params, check));
+  notice(): string | undefined {
+    const lines = [...new Set(this.routing.notices)];
+    for (const e of this.shared.endpoints) {
+      if (!e.inRotation) lines.push(`${e.label} is out of rotation: it ${e.health.outOfRotation} (a misrouting load balancer?); asked again every 30 s`);
+    }
+    if (lines.length === 0) return undefined;
+    const text = lines.join('; ');
+    return text.length > 600 ? `${text.slice(0, 597)}…` : text;
   }
 
-  private readonly retry = retry(
-    handleWhen((error) => !(error instanceof RangeTooLargeError)),
-    { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) },
-  );
+  private note(text: string): void {
+    if (!this.routing.notices.includes(text)) this.routing.notices.push(text);
+  }
 
-  private async callOnce<T>(method: string, params: unknown[], check?: (result: T) => string | undefined): Promise<T> {
+  private endpoint(index: number): Endpoint {
+    return this.shared.endpoints[index]!;
+  }
+
+  /** Endpoints that have `block` (any, when undefined), best first, ignoring this view's pin. */
+  endpointsHaving(block: number | undefined): number[] {
+    const now = Date.now();
+    return endpointsWithBlock(
+      this.shared.endpoints.map((e, index) => ({ index, head: e.head, inRotation: e.inRotation, rank: e.rank(now) })),
+      block,
+    );
+  }
+
+  /** Endpoints this view may ask about `block`, best first. */
+  private route(block: number | undefined): number[] {
+    const all = this.endpointsHaving(block);
+    if (this.routing.pin !== undefined) return all.filter((i) => i === this.routing.pin);
+    if (this.routing.avoidBest && all.length > 1) return [...all.slice(1), all[0]!];
+    return all;
+  }
+
+  /**
+   * Asks an endpoint for its head in the background (one ask at a time) when a request needs a
+   * block it is not known to have: a lagging endpoint rejoins as soon as it catches up (asked at
+   * most once a second), and one whose head is unknown (never reached) is asked until it answers
+   * or its breaker opens, as any request to it would.
+   */
+  private refreshHeadsFor(block: number | undefined): void {
+    const now = Date.now();
+    for (const endpoint of this.shared.endpoints) {
+      if (!endpoint.inRotation || endpoint.state === 'open' || endpoint.headAsk) continue;
+      if (endpoint.head !== undefined && (block === undefined || endpoint.head >= block || endpoint.headAskedAt > now - 1_000)) continue;
+      endpoint.headAskedAt = now;
+      endpoint.headAsk = endpoint
+        .call<string>('eth_blockNumber', [], (error) => this.classify('eth_blockNumber', endpoint.label, error), hexQuantity)
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .finally(() => {
+          endpoint.headAsk = undefined;
+        });
+    }
+  }
+
+  /** Like route(), but asks every endpoint for its head once when none is known to have the block. */
+  private async candidates(block: number | undefined): Promise<number[]> {
+    this.refreshHeadsFor(block);
+    let list = this.route(block);
+    if (list.length === 0 && block !== undefined) {
+      await this.probeHeads().catch(() => undefined);
+      list = this.route(block);
+    }
+    if (list.length === 0) {
+      const what =
+        this.routing.pin !== undefined
+          ? `${this.endpoint(this.routing.pin).label} does not have block ${block ?? 'latest'} (any more)`
+          : block !== undefined
+            ? `no endpoint has block ${block} yet`
+            : 'no endpoint is in rotation';
+      throw new RpcRequestError(`${what} (${this.describeEndpoints()}); waiting`);
+    }
+    return list;
+  }
+
+  private describeEndpoints(): string {
+    return this.shared.endpoints
+      .map((e) => {
+        const h = e.health;
+        if (h.outOfRotation) return `${e.label}: out of rotation (${h.outOfRotation})`;
+        return `${e.label}: ${h.head === null ? 'head unknown' : `head ${h.head}`}${h.state === 'closed' ? '' : `, breaker ${h.state}`}`;
+      })
+      .join(', ');
+  }
+
+  private call<T>(method: string, params: unknown[], check?: (result: T) => string | undefined, options: CallOptions = {}): Promise<{ result: T; source: number }> {
+    return RETRY.execute(async () => this.callOnce(method, params, check, options, await this.candidates(options.needs)));
+  }
+
+  /** Tries the listed endpoints in order until one answers (and its answer passes `check`). */
+  private async callOnce<T>(method: string, params: unknown[], check: ((result: T) => string | undefined) | undefined, options: CallOptions, list: number[]): Promise<{ result: T; source: number }> {
     const failures: Array<{ label: string; error: Error }> = [];
-    const ordered = [...this.endpoints].sort((a, b) => a.rank() - b.rank());
-    for (const endpoint of ordered) {
+    for (const index of list) {
+      const endpoint = this.endpoint(index);
       try {
-        return await endpoint.call<T>(method, params, (error) => this.classify(method, endpoint.label, error), check);
+        return { result: await endpoint.call<T>(method, params, (error) => this.classify(method, endpoint.label, error), check, options), source: index };
       } catch (error) {
         if (error instanceof RangeTooLargeError) throw error;
         failures.push({ label: endpoint.label, error: error as Error });
       }
     }
-    if (method === 'eth_getLogs' && failures.every((f) => (f.error as { timedOut?: boolean }).timedOut)) {
+    if (method === 'eth_getLogs' && failures.length > 0 && failures.every((f) => (f.error as { timedOut?: boolean }).timedOut)) {
       // Every endpoint timed out on this range: most likely it is too big to answer in time.
-      throw new RangeTooLargeError(`eth_getLogs timed out on every endpoint (${this.label}); splitting the range`);
+      throw new RangeTooLargeError(`eth_getLogs timed out on every endpoint (${failures.map((f) => f.label).join(', ')}); splitting the range`);
     }
     if (failures.length === 1) throw failures[0]!.error;
     throw new RpcRequestError(`RPC ${method} failed on all ${failures.length} endpoints: ${failures.map((f) => oneLine(f.error)).join('; ')}`);
@@ -118,7 +322,7 @@ export class ChainRpc {
   }
 
   async getChainId(): Promise<number> {
-    return this.parseChainId(await this.call<string>('eth_chainId', [], (hex) => (typeof hex === 'string' && HEX.test(hex) && hex !== '0x' ? undefined : `not a hex quantity (${JSON.stringify(hex)})`)));
+    return this.parseChainId((await this.call<string>('eth_chainId', [], hexQuantity)).result);
   }
 
   private parseChainId(hex: string): number {
@@ -132,14 +336,10 @@ export class ChainRpc {
   async assertChainId(): Promise<void> {
     let reached = 0;
     let lastError: unknown;
-    for (const endpoint of this.endpoints) {
+    for (const endpoint of this.shared.endpoints) {
       let actual: number;
       try {
-        actual = this.parseChainId(
-          await endpoint.call<string>('eth_chainId', [], (error) => this.classify('eth_chainId', endpoint.label, error), (hex) =>
-            typeof hex === 'string' && HEX.test(hex) && hex !== '0x' ? undefined : `not a hex quantity (${JSON.stringify(hex)})`,
-          ),
-        );
+        actual = this.parseChainId(await endpoint.call<string>('eth_chainId', [], (error) => this.classify('eth_chainId', endpoint.label, error), hexQuantity));
       } catch (error) {
         lastError = error;
         continue;
@@ -154,26 +354,77 @@ export class ChainRpc {
     if (reached === 0) throw lastError;
   }
 
+  /**
+   * Every endpoint's head, asked in parallel (so it costs one round trip, not one per endpoint).
+   * The chain's head is the highest; the tip endpoint the best-ranked one there. Endpoints out of
+   * rotation are asked too once their wait is over: a right answer brings them back.
+   */
+  probeHeads(options: { hashes?: boolean } = {}): Promise<HeadProbe> {
+    // With `hashes`, each endpoint is asked for its latest header instead of its block number: the
+    // tip's hash comes with it (the realtime poll needs it to see a reorg at the same height).
+    const kind = options.hashes ? 'headers' : 'numbers';
+    this.shared.probing[kind] ??= this.probeOnce(kind === 'headers').finally(() => {
+      this.shared.probing[kind] = undefined;
+    });
+    return this.shared.probing[kind];
+  }
+
+  private async probeOnce(hashes: boolean): Promise<HeadProbe> {
+    const now = Date.now();
+    const reports = await Promise.all(
+      this.shared.endpoints.map(async (endpoint, index): Promise<EndpointHeadReport> => {
+        const base = { index, label: endpoint.label };
+        if (!endpoint.inRotation && !endpoint.dueForRotationCheck(now)) return { ...base, rank: endpoint.rank(), error: `out of rotation: ${endpoint.health.outOfRotation}` };
+        try {
+          if (hashes) {
+            const latest = await endpoint.call<Record<string, string> | null>('eth_getBlockByNumber', ['latest', false], (error) => this.classify('eth_getBlockByNumber', endpoint.label, error), (b) =>
+              b && HEX.test(b.number ?? '') && b.number !== '0x' && HASH.test(b.hash ?? '') ? undefined : 'the latest block lacks number or hash',
+            );
+            return { ...base, rank: endpoint.rank(), head: Number(BigInt(latest!.number!)), hash: latest!.hash!.toLowerCase() };
+          }
+          const hex = await endpoint.call<string>('eth_blockNumber', [], (error) => this.classify('eth_blockNumber', endpoint.label, error), hexQuantity);
+          return { ...base, rank: endpoint.rank(), head: Number(BigInt(hex)) };
+        } catch (error) {
+          const line = oneLine(error);
+          return { ...base, rank: endpoint.rank(), error: line.length > 160 ? `${line.slice(0, 157)}…` : line };
+        }
+      }),
+    );
+    const probe = summarizeHeads(reports);
+    if (!probe) throw new RpcRequestError(`no endpoint of chain ${this.chainId} told its head: ${describeHeads(reports)}`);
+    return probe;
+  }
+
+  /** The chain's head: the highest among the endpoints (see probeHeads). */
   async getBlockNumber(): Promise<number> {
-    const hex = await this.call<string>('eth_blockNumber', [], (h) => (typeof h === 'string' && HEX.test(h) && h !== '0x' ? undefined : `not a hex quantity (${JSON.stringify(h)})`));
-    return Number(BigInt(hex));
+    return (await this.probeHeads()).head;
   }
 
   async getBlockHeader(number: number | 'latest'): Promise<BlockHeader> {
     const tag = number === 'latest' ? 'latest' : `0x${number.toString(16)}`;
-    const block = await this.call<Record<string, string> | null>('eth_getBlockByNumber', [tag, false], (b) => {
-      if (!b) return `block ${number} not found`;
-      if (!HASH.test(b.hash ?? '') || !HASH.test(b.parentHash ?? '') || !HEX.test(b.number ?? '') || !HEX.test(b.timestamp ?? '')) {
-        return `block ${number} lacks hash, parentHash, number or timestamp`;
-      }
-      if (number !== 'latest' && Number(BigInt(b.number!)) !== number) return `asked for block ${number}, got ${Number(BigInt(b.number!))}`;
-      return undefined;
-    });
-    return { number: Number(BigInt(block!.number!)), hash: block!.hash!.toLowerCase(), parentHash: block!.parentHash!.toLowerCase(), timestamp: Number(BigInt(block!.timestamp!)) };
+    const { result: block } = await this.call<Record<string, string> | null>(
+      'eth_getBlockByNumber',
+      [tag, false],
+      (b) => {
+        if (!b) return `block ${number} not found`;
+        if (!HASH.test(b.hash ?? '') || !HASH.test(b.parentHash ?? '') || !HEX.test(b.number ?? '') || !HEX.test(b.timestamp ?? '')) {
+          return `block ${number} lacks hash, parentHash, number or timestamp`;
+        }
+        if (number !== 'latest' && Number(BigInt(b.number!)) !== number) return `asked for block ${number}, got ${Number(BigInt(b.number!))}`;
+        return undefined;
+      },
+      { needs: number === 'latest' ? undefined : number },
+    );
+    return {
+      number: Number(BigInt(block!.number!)),
+      hash: block!.hash!.toLowerCase(),
+      parentHash: block!.parentHash!.toLowerCase(),
+      timestamp: Number(BigInt(block!.timestamp!)),
+      logsBloom: typeof block!.logsBloom === 'string' ? block!.logsBloom.toLowerCase() : undefined,
+    };
   }
 
-  /** eth_getLogs with every answer checked: a log we cannot trust is a transient fault, never stored. */
-  async getLogs(filter: LogFilter): Promise<RawLog[]> {
+  private logsRequest(filter: LogFilter): { params: unknown[]; check: (logs: RawLog[]) => string | undefined } {
     const params = [
       {
         fromBlock: `0x${filter.fromBlock.toString(16)}`,
@@ -184,14 +435,139 @@ export class ChainRpc {
     ];
     const addresses = new Set(filter.addresses.map((a) => a.toLowerCase()));
     const topics = new Set(filter.topic0s.map((t) => t.toLowerCase()));
-    return this.call<RawLog[]>('eth_getLogs', params, (logs) => {
+    const check = (logs: RawLog[]) => {
       if (!Array.isArray(logs)) return 'not an array';
       for (const log of logs) {
         const problem = checkLog(log, filter, addresses, topics);
         if (problem) return problem;
       }
       return undefined;
-    });
+    };
+    return { params, check };
+  }
+
+  /** One endpoint's answer for the range (tried again briefly, like every request). */
+  private logsFrom(filter: LogFilter, source: number): Promise<{ result: RawLog[]; source: number }> {
+    const { params, check } = this.logsRequest(filter);
+    return RETRY.execute(() => this.callOnce<RawLog[]>('eth_getLogs', params, check, { needs: filter.toBlock }, [source]));
+  }
+
+  /**
+   * eth_getLogs with every answer checked (a log we cannot trust is a transient fault, never
+   * stored), asked of a second endpoint too where `crossCheck` says so (the union is kept), and,
+   * given the range's headers, re-asked for blocks whose logsBloom contradicts an empty answer.
+   */
+  async getLogs(filter: LogFilter, options: { headers?: ReadonlyMap<number, BlockHeader> } = {}): Promise<RawLog[]> {
+    const mode = effectiveCrossCheck(this.routing.crossCheck ?? this.shared.crossCheck, this.shared.endpoints.length);
+    const compare = mode === 'all' || (mode === 'sample' && isSampled(filter.fromBlock, filter.toBlock));
+    const answers = compare ? await this.comparedAnswers(filter) : [await this.logsAnswer(filter)];
+    let logs: RawLog[];
+    if (answers.length === 1) logs = answers[0]!.logs;
+    else {
+      const merged = mergeLogAnswers(answers);
+      if (merged.conflict) throw new RpcRequestError(`eth_getLogs ${filter.fromBlock}-${filter.toBlock}: ${merged.conflict}; asking again`);
+      for (const [source, omitted] of merged.omissions) {
+        const others = answers.filter((a) => a.source !== source).map((a) => this.endpoint(a.source).label);
+        this.caughtOmitting(source, `${this.endpoint(source).label} omitted ${omitted.logs} log(s) of block(s) ${describeBlocks(omitted.blocks)} that ${others.join(', ')} returned`);
+      }
+      logs = merged.logs;
+    }
+    if (options.headers) logs = await this.recheckByBloom(filter, logs, answers.map((a) => a.source), options.headers);
+    return logs;
+  }
+
+  private async logsAnswer(filter: LogFilter): Promise<LogAnswer<RawLog>> {
+    const { params, check } = this.logsRequest(filter);
+    const { result, source } = await this.call<RawLog[]>('eth_getLogs', params, check, { needs: filter.toBlock });
+    return { source, logs: result };
+  }
+
+  /** The range from this view's endpoint and, in parallel, from the best other one that has the blocks. */
+  private async comparedAnswers(filter: LogFilter): Promise<Array<LogAnswer<RawLog>>> {
+    const primary = (await this.candidates(filter.toBlock))[0]!;
+    const second = this.endpointsHaving(filter.toBlock).find((i) => i !== primary);
+    if (second === undefined) {
+      // The others lag (or are out): go on with one answer, and count it.
+      this.shared.stats.crossCheckSkipped += 1;
+      return [await this.logsAnswer(filter)];
+    }
+    const [a, b] = await Promise.allSettled([this.logsFrom(filter, primary), this.logsFrom(filter, second)]);
+    for (const r of [a, b]) if (r.status === 'rejected' && r.reason instanceof RangeTooLargeError) throw r.reason;
+    if (a.status === 'fulfilled' && b.status === 'fulfilled') {
+      this.shared.stats.crossChecked += 1;
+      return [
+        { source: primary, logs: a.value.result },
+        { source: second, logs: b.value.result },
+      ];
+    }
+    this.shared.stats.crossCheckSkipped += 1;
+    // A pinned view never mixes: its own endpoint failed, so the view fails (the caller redoes it elsewhere).
+    if (a.status === 'rejected' && this.routing.pin !== undefined) throw a.reason;
+    if (a.status === 'fulfilled') return [{ source: primary, logs: a.value.result }];
+    if (b.status === 'fulfilled') return [{ source: second, logs: b.value.result }];
+    return [await this.logsAnswer(filter)];
+  }
+
+  private caughtOmitting(source: number, what: string): void {
+    const endpoint = this.endpoint(source);
+    endpoint.recordOmission();
+    this.note(`${what}: stored them, ${endpoint.label} demoted (${endpoint.health.omissions} omission${endpoint.health.omissions === 1 ? '' : 's'} so far)`);
+  }
+
+  /**
+   * Blocks whose logsBloom admits the filter but for which the answers held no log: asked again,
+   * of an endpoint that has not answered yet where there is one, else of the same one after a
+   * pause. A log found then was omitted by every endpoint that answered before. Two endpoints
+   * agreeing, or the re-asks coming back empty, settle it: a bloom false positive (normal, on busy
+   * blocks most are), accepted at the cost of a request or two, never a stall.
+   */
+  private async recheckByBloom(filter: LogFilter, logs: RawLog[], answeredBy: number[], headers: ReadonlyMap<number, BlockHeader>): Promise<RawLog[]> {
+    const withLogs = new Set(logs.map(blockOf));
+    let suspicious = [...headers.values()]
+      .filter((h) => h.number >= filter.fromBlock && h.number <= filter.toBlock && !withLogs.has(h.number) && bloomAdmits(h.logsBloom, filter) === true)
+      .map((h) => h.number);
+    if (suspicious.length === 0) return logs;
+    const saidEmpty = new Set(answeredBy);
+    const omitters = new Set(answeredBy);
+    let merged = logs;
+    const delays = this.shared.bloomRetryDelaysMs;
+    for (let round = 0; suspicious.length > 0 && saidEmpty.size < 2 && round < delays.length; round++) {
+      const from = Math.min(...suspicious);
+      const to = Math.max(...suspicious);
+      const having = this.endpointsHaving(to);
+      let source = having.find((i) => !saidEmpty.has(i));
+      if (source === undefined) {
+        source = having[0];
+        if (source === undefined) break;
+        await sleep(delays[round]!);
+      }
+      this.shared.stats.bloomRechecks += 1;
+      const { result } = await this.logsFrom({ ...filter, fromBlock: from, toBlock: to }, source);
+      const inSpan = merged.filter((l) => blockOf(l) >= from && blockOf(l) <= to);
+      const both = mergeLogAnswers([
+        { source: -1, logs: inSpan },
+        { source, logs: result },
+      ]);
+      if (both.conflict) throw new RpcRequestError(`eth_getLogs ${from}-${to} asked again: ${both.conflict}; asking again`);
+      const found = both.omissions.get(-1);
+      if (found) {
+        const label = this.endpoint(source).label;
+        for (const omitter of omitters) {
+          this.caughtOmitting(
+            omitter,
+            `${this.endpoint(omitter).label} returned no log for block(s) ${describeBlocks(found.blocks)} although their logsBloom admits the filter; asked again, ${label} returned ${found.logs}`,
+          );
+        }
+        merged = [...merged.filter((l) => blockOf(l) < from || blockOf(l) > to), ...both.logs].sort((x, y) => blockOf(x) - blockOf(y) || Number(BigInt(x.logIndex)) - Number(BigInt(y.logIndex)));
+        const nowWithLogs = new Set(merged.map(blockOf));
+        suspicious = suspicious.filter((n) => !nowWithLogs.has(n));
+      }
+      if (both.omissions.has(source)) this.caughtOmitting(source, `${this.endpoint(source).label} asked again left out logs it or another endpoint had returned`);
+      omitters.add(source);
+      if (suspicious.length > 0) saidEmpty.add(source);
+    }
+    this.shared.stats.bloomFalsePositives += suspicious.length;
+    return merged;
   }
 }
 

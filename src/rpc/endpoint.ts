@@ -1,8 +1,10 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import { RateLimiter } from 'limiter';
 import { http, webSocket, type EIP1193RequestFn } from 'viem';
-import { RangeTooLargeError, RpcRequestError, oneLine } from '../errors';
+import { getHttpRpcClient, type HttpRpcClient } from 'viem/utils';
+import { EndpointBehindError, EndpointMisroutedError, RangeTooLargeError, RpcRequestError, oneLine } from '../errors';
 import { redactUrl } from '../redact';
+import { rpcSpan } from '../tracing';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -10,11 +12,24 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export interface EndpointHealth {
   label: string;
   state: BreakerState;
+  /** HTTP requests (a batch is one) or websocket messages sent. */
   requests: number;
   failures: number;
   /** Smoothed latency of successful requests. */
   latencyMs: number;
   rateLimitWaits: number;
+  /** The endpoint's own head as last seen; null before it answered. */
+  head: number | null;
+  /** Blocks behind the highest head among the chain's endpoints; null before it answered. */
+  lag: number | null;
+  /** Times it was caught returning fewer logs than exist (by another endpoint or by a block's logsBloom). */
+  omissions: number;
+  /** Answers thrown away because it (or the node behind it that answered) did not have the blocks asked about. */
+  behind: number;
+  /** Ranked below every endpoint without a recent omission. */
+  demoted: boolean;
+  /** Why it gets no requests (it answered for another chain); null while in rotation. */
+  outOfRotation: string | null;
 }
 
 export interface EndpointOptions {
@@ -24,6 +39,20 @@ export interface EndpointOptions {
   /** Consecutive failures that open the breaker, and how long it stays open before a probe. */
   breakerThreshold?: number;
   breakerHalfOpenAfterMs?: number;
+  /** The chain every data answer must come from; unchecked when unset. */
+  chainId?: number;
+  /** How long an endpoint caught omitting logs ranks last. */
+  demotionMs?: number;
+  /** How long an endpoint that answered for another chain stays out before it is asked again. */
+  rotationRetryMs?: number;
+}
+
+export interface CallOptions {
+  /**
+   * The highest block the request is about. The answer must come from a node that has it: getLogs
+   * asks the node's head in the same batch, and a missing header is "behind", not a failure.
+   */
+  needs?: number;
 }
 
 const STATE: Record<CircuitState, BreakerState> = {
@@ -33,30 +62,83 @@ const STATE: Record<CircuitState, BreakerState> = {
   [CircuitState.Isolated]: 'open',
 };
 
+/** Requests whose answers are chain data: each is bound to the chain id that served it. */
+const DATA_METHODS = new Set(['eth_getLogs', 'eth_getBlockByNumber', 'eth_blockNumber']);
+/** Without batches (websocket, or an endpoint refusing them) the chain id is checked this often. */
+const CHAIN_RECHECK_MS = 30_000;
+const HEX = /^0x[0-9a-fA-F]+$/;
+
+interface JsonRpcAnswer {
+  id?: unknown;
+  result?: unknown;
+  error?: { code?: number; message?: string; data?: unknown };
+}
+
+/** A JSON-RPC error inside a batch, shaped like viem's errors so the caller's classification reads it. */
+function answerError(error: NonNullable<JsonRpcAnswer['error']>): Error {
+  return Object.assign(new Error(String(error.message ?? 'unknown JSON-RPC error')), { code: error.code });
+}
+
 /**
  * One JSON-RPC endpoint with its own rate limit (token bucket) and circuit breaker (cockatiel:
  * closed → open after consecutive failures → half-open probe → closed). A range refusal is the
- * request's fault, not the endpoint's, so it does not count against the breaker.
+ * request's fault, and a block the node does not have yet is lag, so neither counts against it.
+ *
+ * Over http(s) every data request travels as a batch with eth_chainId (and getLogs with
+ * eth_blockNumber before it): a batch is served by one backend, so the answer proves which chain it
+ * came from and that its node had the blocks, even behind a load balancer that spreads single
+ * requests over nodes at different heights or misroutes some to another chain. A websocket is
+ * pinned to one backend: there the chain id is checked when first used and every 30 s.
  */
 export class Endpoint {
   readonly label: string;
   private readonly request: EIP1193RequestFn;
+  /** The websocket's RPC client, to close it (http has nothing to close). */
+  private readonly socketClient?: () => Promise<{ close: () => void }>;
+  private readonly httpClient?: HttpRpcClient;
+  private readonly isWebSocket: boolean;
   private readonly breaker: CircuitBreakerPolicy;
   private readonly limiter?: RateLimiter;
-  private readonly stats = { requests: 0, failures: 0, latencyMs: 0, rateLimitWaits: 0 };
+  private readonly bucketSize: number;
+  private readonly stats = { requests: 0, failures: 0, latencyMs: 0, rateLimitWaits: 0, omissions: 0, behind: 0 };
   /** Why the endpoint last failed, so an open breaker can say what opened it. */
   private lastFailure = '';
+  private batching = true;
+  private socketUsed = false;
+  private chainCheckedAt = 0;
+  private nextId = 1;
+  private demotedUntil = 0;
+  private rotation: { reason: string; retryAt: number } | undefined;
+  /** The endpoint's head as last seen (eth_blockNumber answers, headers it served or lacked). */
+  head: number | undefined;
+  /** When its head was last asked for outside the probe, and that ask while it runs (ChainRpc's). */
+  headAskedAt = 0;
+  headAsk: Promise<void> | undefined;
 
-  constructor(url: string, options: EndpointOptions) {
+  constructor(url: string, private readonly options: EndpointOptions) {
     this.label = redactUrl(url);
+    this.isWebSocket = url.startsWith('ws');
     // Temporal retries with backoff; viem's own retries would only hide faults and stretch attempts.
-    const transport = url.startsWith('ws') ? webSocket(url, { retryCount: 0, timeout: options.timeoutMs }) : http(url, { retryCount: 0, timeout: options.timeoutMs });
-    this.request = transport({ retryCount: 0 }).request;
+    if (this.isWebSocket) {
+      const socket = webSocket(url, { retryCount: 0, timeout: options.timeoutMs })({ retryCount: 0 });
+      this.request = socket.request;
+      this.socketClient = () => socket.value!.getRpcClient();
+    } else {
+      this.request = http(url, { retryCount: 0, timeout: options.timeoutMs })({ retryCount: 0 }).request;
+    }
+    if (!this.isWebSocket) this.httpClient = getHttpRpcClient(url, { timeout: options.timeoutMs });
     this.breaker = circuitBreaker(
-      handleWhen((error) => !(error instanceof RangeTooLargeError)),
+      handleWhen((error) => !(error instanceof RangeTooLargeError) && !(error instanceof EndpointBehindError)),
       { halfOpenAfter: options.breakerHalfOpenAfterMs ?? 5_000, breaker: new ConsecutiveBreaker(options.breakerThreshold ?? 5) },
     );
+    this.bucketSize = Math.max(1, Math.floor(options.requestsPerSecond ?? 1));
     if (options.requestsPerSecond) this.limiter = new RateLimiter({ tokensPerInterval: options.requestsPerSecond, interval: 'second' });
+  }
+
+  /** Closes a websocket (its keep-alive and reconnect timers would keep the process alive). */
+  async close(): Promise<void> {
+    if (!this.socketClient || !this.socketUsed) return;
+    (await this.socketClient().catch(() => undefined))?.close();
   }
 
   get state(): BreakerState {
@@ -64,28 +146,63 @@ export class Endpoint {
   }
 
   get health(): EndpointHealth {
-    return { label: this.label, state: this.state, ...this.stats, latencyMs: Math.round(this.stats.latencyMs) };
+    return {
+      label: this.label,
+      state: this.state,
+      requests: this.stats.requests,
+      failures: this.stats.failures,
+      latencyMs: Math.round(this.stats.latencyMs),
+      rateLimitWaits: this.stats.rateLimitWaits,
+      head: this.head ?? null,
+      lag: null,
+      omissions: this.stats.omissions,
+      behind: this.stats.behind,
+      demoted: this.demoted(),
+      outOfRotation: this.rotation?.reason ?? null,
+    };
+  }
+
+  /** In rotation: not caught serving another chain (or asked again since, and right). */
+  get inRotation(): boolean {
+    return this.rotation === undefined;
+  }
+
+  /** Out of rotation, and long enough ago to be asked again (by the head probe). */
+  dueForRotationCheck(now = Date.now()): boolean {
+    return this.rotation !== undefined && now >= this.rotation.retryAt;
+  }
+
+  demoted(now = Date.now()): boolean {
+    return now < this.demotedUntil;
+  }
+
+  /** Caught returning fewer logs than exist: counted, and ranked last for a while. */
+  recordOmission(): void {
+    this.stats.omissions += 1;
+    this.demotedUntil = Date.now() + (this.options.demotionMs ?? 5 * 60_000);
   }
 
   /**
    * One request through the limiter and the breaker. `check` validates the answer: an answer that
    * fails it counts as this endpoint's failure, like an error would.
    */
-  async call<T>(method: string, params: unknown[], toError: (error: unknown) => Error, check?: (result: T) => string | undefined): Promise<T> {
+  async call<T>(method: string, params: unknown[], toError: (error: unknown) => Error, check?: (result: T) => string | undefined, options: CallOptions = {}): Promise<T> {
+    const bound = this.options.chainId !== undefined && DATA_METHODS.has(method);
+    const batched = bound && this.batching && this.httpClient !== undefined;
     if (this.limiter) {
-      if (this.limiter.getTokensRemaining() < 1) this.stats.rateLimitWaits += 1;
-      await this.limiter.removeTokens(1);
+      // Providers count every call of a batch against their limits.
+      const calls = batched ? (method === 'eth_getLogs' && options.needs !== undefined ? 3 : 2) : 1;
+      const tokens = Math.min(calls, this.bucketSize);
+      if (this.limiter.getTokensRemaining() < tokens) this.stats.rateLimitWaits += 1;
+      await this.limiter.removeTokens(tokens);
     }
     try {
       return await this.breaker.execute(async () => {
-        this.stats.requests += 1;
         const started = Date.now();
-        let result: T;
-        try {
-          result = (await this.request({ method: method as never, params: params as never })) as T;
-        } catch (error) {
-          throw toError(error);
-        }
+        const result: T = await rpcSpan(method, params, this.label, () =>
+          batched ? this.batchedCall<T>(method, params, toError, options) : this.unbatchedCall<T>(method, params, toError, options, bound),
+        );
+        this.learnFrom(method, params, result, options);
         const problem = check?.(result);
         if (problem) throw new RpcRequestError(`RPC ${method} to ${this.label} gave a malformed answer: ${problem}`);
         const ms = Date.now() - started;
@@ -94,7 +211,8 @@ export class Endpoint {
       });
     } catch (error) {
       if (error instanceof BrokenCircuitError) throw new RpcRequestError(`${this.label} is failing (circuit breaker open; last error: ${this.lastFailure}); not asked`);
-      if (!(error instanceof RangeTooLargeError)) {
+      if (error instanceof EndpointBehindError) this.stats.behind += 1;
+      else if (!(error instanceof RangeTooLargeError)) {
         this.stats.failures += 1;
         this.lastFailure = oneLine(error);
       }
@@ -102,9 +220,116 @@ export class Endpoint {
     }
   }
 
-  /** Lower is better: healthy and fast first, open breakers last. */
-  rank(): number {
-    const penalty = { closed: 0, 'half-open': 1e6, open: 1e9 }[this.state];
+  private async unbatchedCall<T>(method: string, params: unknown[], toError: (error: unknown) => Error, options: CallOptions, bound: boolean): Promise<T> {
+    if (bound && Date.now() - this.chainCheckedAt >= CHAIN_RECHECK_MS) await this.checkChainAlone(method, toError);
+    if (bound && this.isWebSocket && method === 'eth_getLogs' && options.needs !== undefined) {
+      // The socket is one backend: its head, asked first, says whether it has the blocks.
+      this.checkHead(method, await this.single<string>('eth_blockNumber', [], toError), options.needs);
+    }
+    return this.single<T>(method, params, toError);
+  }
+
+  private async single<T>(method: string, params: unknown[], toError: (error: unknown) => Error): Promise<T> {
+    this.stats.requests += 1;
+    this.socketUsed = this.isWebSocket;
+    try {
+      return (await this.request({ method: method as never, params: params as never })) as T;
+    } catch (error) {
+      throw toError(error);
+    }
+  }
+
+  /** `[eth_chainId, (eth_blockNumber,) call]` in one HTTP request: one backend answers all of them. */
+  private async batchedCall<T>(method: string, params: unknown[], toError: (error: unknown) => Error, options: CallOptions): Promise<T> {
+    const guardHead = method === 'eth_getLogs' && options.needs !== undefined;
+    const ids = { chain: this.nextId++, head: this.nextId++, call: this.nextId++ };
+    const body = [
+      { method: 'eth_chainId', id: ids.chain },
+      ...(guardHead ? [{ method: 'eth_blockNumber', id: ids.head }] : []),
+      { method, params, id: ids.call },
+    ];
+    this.stats.requests += 1;
+    let answers: JsonRpcAnswer[];
+    try {
+      answers = (await this.httpClient!.request({ body: body as never })) as unknown as JsonRpcAnswer[];
+    } catch (error) {
+      throw toError(error);
+    }
+    if (!Array.isArray(answers)) throw toError(new Error('the answer to a batch is not an array'));
+    // viem hands one error object for every call when the server refused the batch as a whole.
+    if (answers.length > 1 && answers.every((a) => a === answers[0]) && answers[0]?.error) {
+      if (/batch/i.test(answers[0].error.message ?? '')) {
+        this.batching = false; // an endpoint without batches: chain id checked on its own from now on
+        return this.unbatchedCall<T>(method, params, toError, options, true);
+      }
+      throw toError(answerError(answers[0].error));
+    }
+    const byId = new Map(answers.map((a) => [a?.id, a]));
+    const chainAnswer = byId.get(ids.chain);
+    if (!chainAnswer || chainAnswer.error || typeof chainAnswer.result !== 'string' || !HEX.test(chainAnswer.result)) {
+      throw toError(new Error(`eth_chainId in the batch ${chainAnswer?.error ? `failed: ${chainAnswer.error.message}` : 'got no usable answer'}`));
+    }
+    this.checkChain(method, Number(BigInt(chainAnswer.result)));
+    if (guardHead) {
+      const headAnswer = byId.get(ids.head);
+      if (!headAnswer || headAnswer.error || typeof headAnswer.result !== 'string' || !HEX.test(headAnswer.result)) {
+        throw toError(new Error(`eth_blockNumber in the batch ${headAnswer?.error ? `failed: ${headAnswer.error.message}` : 'got no usable answer'}`));
+      }
+      this.checkHead(method, headAnswer.result, options.needs!);
+    }
+    const answer = byId.get(ids.call);
+    if (!answer) throw toError(new Error(`the batch's answer lacks the ${method} call`));
+    if (answer.error) throw toError(answerError(answer.error));
+    return answer.result as T;
+  }
+
+  private async checkChainAlone(method: string, toError: (error: unknown) => Error): Promise<void> {
+    const hex = await this.single<string>('eth_chainId', [], toError);
+    if (typeof hex !== 'string' || !HEX.test(hex)) throw new RpcRequestError(`RPC eth_chainId to ${this.label} gave a malformed answer: ${JSON.stringify(hex)}`);
+    this.checkChain(method, Number(BigInt(hex)));
+    this.chainCheckedAt = Date.now();
+  }
+
+  private checkChain(method: string, actual: number): void {
+    const expected = this.options.chainId!;
+    if (actual === expected) {
+      // Back in rotation only on an answer asked after the wait: answers to requests sent before
+      // it was taken out prove nothing about the requests after.
+      if (this.rotation && Date.now() >= this.rotation.retryAt) this.rotation = undefined;
+      return;
+    }
+    const retryMs = this.options.rotationRetryMs ?? 30_000;
+    this.rotation = { reason: `serves chain ${actual}, not ${expected}`, retryAt: Date.now() + retryMs };
+    throw new EndpointMisroutedError(
+      `${this.label} answered ${method} for chain ${actual}, not ${expected} (a load balancer routing to the wrong chain?): answer discarded, endpoint out of rotation, asked again in ${Math.round(retryMs / 1000)} s`,
+    );
+  }
+
+  private checkHead(method: string, hex: string, needs: number): void {
+    const head = Number(BigInt(hex));
+    this.head = head;
+    if (head < needs) throw new EndpointBehindError(`${this.label} is at block ${head}, behind block ${needs} that ${method} is about; its answer was not used`);
+  }
+
+  /** What an answer says about the endpoint's head: a reported head, or a header it has or lacks. */
+  private learnFrom(method: string, params: unknown[], result: unknown, options: CallOptions): void {
+    if (method === 'eth_blockNumber' && typeof result === 'string' && HEX.test(result)) {
+      this.head = Number(BigInt(result));
+    } else if (method === 'eth_getBlockByNumber' && params[0] === 'latest' && typeof (result as { number?: unknown } | null)?.number === 'string') {
+      const number = (result as { number: string }).number;
+      if (HEX.test(number)) this.head = Number(BigInt(number));
+    } else if (method === 'eth_getBlockByNumber' && options.needs !== undefined && typeof params[0] === 'string' && params[0].startsWith('0x')) {
+      if (result === null) {
+        this.head = Math.min(this.head ?? options.needs - 1, options.needs - 1);
+        throw new EndpointBehindError(`${this.label} does not have block ${options.needs} yet`);
+      }
+      this.head = Math.max(this.head ?? options.needs, options.needs);
+    }
+  }
+
+  /** Lower is better: healthy and fast first, then demoted ones, open breakers and other chains last. */
+  rank(now = Date.now()): number {
+    const penalty = { closed: 0, 'half-open': 1e6, open: 1e9 }[this.state] + (this.demoted(now) ? 1e5 : 0) + (this.rotation ? 1e12 : 0);
     const errorRate = this.stats.requests === 0 ? 0 : this.stats.failures / this.stats.requests;
     return penalty + this.stats.latencyMs * (1 + 4 * errorRate);
   }

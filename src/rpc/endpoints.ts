@@ -1,3 +1,4 @@
+import { rpcUrls } from '../env';
 import { RpcNotConfiguredError } from '../errors';
 
 /**
@@ -6,10 +7,8 @@ import { RpcNotConfiguredError } from '../errors';
  */
 export type RpcUrlSource = (chainId: number) => string[] | undefined;
 
-export function envRpcUrls(chainId: number, env: NodeJS.ProcessEnv = process.env): string[] | undefined {
-  const value = env[`RPC_URL_${chainId}`]?.trim();
-  if (!value) return undefined;
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+export function envRpcUrls(chainId: number, env?: NodeJS.ProcessEnv): string[] | undefined {
+  return rpcUrls(chainId, env);
 }
 
 export function configRpcUrls(rpc: string | string[] | undefined): string[] | undefined {

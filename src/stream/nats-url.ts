@@ -1,3 +1,4 @@
+import { natsUrl } from '../env';
 import { InvalidConfigError } from '../errors';
 import { redactUrl } from '../redact';
 
@@ -5,16 +6,22 @@ import { redactUrl } from '../redact';
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
 /**
- * `NATS_URL` from the environment: the one place it is read (env.ts will own it). Worker-side,
- * like RPC URLs: it may carry credentials, so it never enters workflow input.
+ * `NATS_URL` (read and checked by env.ts). Worker-side, like RPC URLs: it may carry credentials,
+ * so it never enters workflow input.
  */
-export function envNatsUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.NATS_URL?.trim() || undefined;
+export function envNatsUrl(): string | undefined {
+  return natsUrl();
 }
 
 /** The NATS servers a worker or `indexer tail` uses: `NATS_URL`, else the config's `stream.nats.url`, else the local default. */
-export function resolveNatsUrl(configUrl: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return envNatsUrl(env) ?? configUrl ?? DEFAULT_NATS_URL;
+export function resolveNatsUrl(configUrl: string | undefined): string {
+  return envNatsUrl() ?? configUrl ?? DEFAULT_NATS_URL;
+}
+
+/** The same, parsed and checked: a malformed URL is a one-line error naming where it came from. */
+export function resolveNatsServers(configUrl: string | undefined): NatsServers {
+  const fromEnv = envNatsUrl();
+  return parseNatsUrl(fromEnv ?? configUrl ?? DEFAULT_NATS_URL, fromEnv ? 'NATS_URL' : 'stream.nats.url');
 }
 
 /** What the client connects with: servers without credentials, the credentials apart, a label safe to show. */

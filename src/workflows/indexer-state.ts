@@ -32,6 +32,8 @@ export interface RangeOutcome {
   splits?: number;
   acceptedRange?: number;
   rpc?: IndexerStatus['rpc'];
+  /** Endpoint trouble that was put right (an omission caught, an endpoint out of rotation): shown as lastError. */
+  notice?: string;
 }
 
 /** What the main loop should do next. */
@@ -145,7 +147,7 @@ export class IndexerState {
   /** A range is stored: count it, clear the last error, learn a better range size, move the watermark. */
   recordSuccess(result: RangeOutcome, now: number): void {
     this.logsIndexed += result.logs;
-    this.lastError = null;
+    this.lastError = result.notice ?? null; // endpoints that misbehaved and were overruled stay visible
     if (result.rpc) this.rpc = result.rpc;
     const blocks = result.toBlock - result.fromBlock + 1;
     this.rates.record(now, { blocks, logs: result.logs });

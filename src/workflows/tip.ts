@@ -24,7 +24,7 @@ export async function followTip(ctx: IndexerContext): Promise<TipOutcome> {
   );
   if (!tip) return {};
   state.noteHead(tip);
-  state.lastError = null;
+  state.lastError = tip.notice ?? null;
   if (tip.reorg) return { reorgAt: tip.reorg.detectedBlock };
   if (tip.toBlock > checkpoint) {
     if (!tip.checkpointAdvanced) {

@@ -81,7 +81,19 @@ test('every ABI type lands in PostgreSQL exactly as the chain has it, in backfil
   );
   assert.deepStrictEqual(
     columns.map((c) => `${c.column_name} ${c.data_type}`),
-    ['chain_id bigint', 'block_number bigint', 'block_hash text', 'log_index integer', 'tx_hash text', 'address text', 'outer jsonb', 'inners jsonb', 'token_id numeric(78,0)'],
+    [
+      'chain_id bigint',
+      'block_number bigint',
+      'block_hash text',
+      'block_timestamp timestamp with time zone',
+      'log_index integer',
+      'tx_hash text',
+      'tx_index integer',
+      'address text',
+      'outer jsonb',
+      'inners jsonb',
+      'token_id numeric(78,0)',
+    ],
   );
 
   // Realtime: new events after the backfill caught up.

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Worker } from '@temporalio/worker';
 import type { Address } from 'viem';
+import { tracingOptions } from '../../src/worker';
 import { indexerWorkflowId } from '../../src/spec';
 import { FAST_MINING_ANVIL_ARGS, startTestChain, type TestChain } from '../helpers/chain';
 import { specsFrom, startIndexer, status, waitForCheckpoint } from '../helpers/indexer';
@@ -95,7 +96,7 @@ test('a backfill of thousands of logs with ranges in flight at once: the checkpo
   // Determinism: every run of this workflow replays from its history without a nondeterminism error.
   const histories = stack.client.workflow.list({ query: `WorkflowId = '${indexerWorkflowId(name, chain.chainId)}'` }).intoHistories();
   let replayed = 0;
-  for await (const result of Worker.runReplayHistories({ workflowBundle: stack.bundle, replayName: name }, histories)) {
+  for await (const result of Worker.runReplayHistories({ workflowBundle: stack.bundle, replayName: name, ...(await tracingOptions(undefined)) }, histories)) {
     assert.equal(result.error, undefined, `replay of ${result.workflowId}: ${String(result.error)}`);
     replayed += 1;
   }

@@ -73,7 +73,7 @@ function writeConfig(content: unknown): string {
 }
 
 function cliEnv(taskQueue: string): NodeJS.ProcessEnv {
-  return { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'info' };
+  return { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: stack.databaseUrl, LOG_LEVEL: 'info' };
 }
 
 /** Nothing written: no PostgreSQL schema for the name, and no workflow in Temporal. */
@@ -174,7 +174,7 @@ for (const c of BAD_CONFIGS) {
     assertOneLineError(run, c.expected, 'indexer start');
     assert.equal(run.stdout, '', 'indexer start prints nothing on stdout when it refuses a config');
     if (c.worker) {
-      const w = await runCli(['worker', '--config', file], { ...cliEnv(name), DATABASE_URL: stack.databaseUrl }, { timeoutMs: 30_000 });
+      const w = await runCli(['worker', '--config', file], cliEnv(name), { timeoutMs: 30_000 });
       assertOneLineError(w, c.expected, 'indexer worker');
     }
     await assertWroteNothing(name);
@@ -190,8 +190,7 @@ test('wrong chain id: indexer start and indexer worker refuse it, nothing writte
   assertOneLineError(run, mismatch, 'indexer start');
   assert.equal(run.stdout, '');
 
-  // DATABASE_URL is set so the worker does not start an embedded PostgreSQL; it must not get that far.
-  const w = await runCli(['worker', '--config', file], { ...cliEnv(name), DATABASE_URL: stack.databaseUrl }, { timeoutMs: 30_000 });
+  const w = await runCli(['worker', '--config', file], cliEnv(name), { timeoutMs: 30_000 });
   assert.notEqual(w.code, 0, `indexer worker: exit ${w.code}\n${w.stdout}\n${w.stderr}`);
   assertOneLineError(w, mismatch, 'indexer worker');
   await assertWroteNothing(name, 999);
@@ -256,4 +255,37 @@ test('unreachable RPC: indexer start warns and starts; the workflow shows lastEr
     await stack.client.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined);
     await w.stop();
   }
+});
+
+test('no DATABASE_URL: indexer worker and indexer start refuse in one line instead of starting a private embedded database', { timeout: 60_000 }, async () => {
+  const name = uniqueName('no database url');
+  const file = writeConfig(goodConfig(name, { rpc: chain.url }));
+  const unset = { ...cliEnv(name), DATABASE_URL: '' }; // empty counts as unset
+  const w = await runCli(['worker', '--config', file], unset, { timeoutMs: 30_000 });
+  assertOneLineError(w, /^error: DATABASE_URL is not set: indexer worker needs the PostgreSQL the indexer writes to \(DATABASE_URL=postgres:\/\/.*\); for a local embedded one use indexer worker --embedded-postgres$/, 'indexer worker');
+  assert.doesNotMatch(w.stdout, /embedded|postgres/i, 'no embedded PostgreSQL was started');
+  const s = await runCli(['start', '--config', file], unset);
+  assertOneLineError(s, /^error: DATABASE_URL is not set: indexer start needs/, 'indexer start');
+  await assertWroteNothing(name);
+});
+
+test('bad environment values: one line naming the variable, secrets not echoed', { timeout: 180_000 }, async () => {
+  const name = uniqueName('bad env');
+  const file = writeConfig(goodConfig(name, { rpc: chain.url }));
+  const cases: Array<[NodeJS.ProcessEnv, RegExp, string[]]> = [
+    [{ METRICS_PORT: 'abc' }, /^error: METRICS_PORT=abc must be a TCP port \(1-65535\)$/, ['worker']],
+    [{ WORKER_MAX_CONCURRENT_ACTIVITIES: 'many' }, /^error: WORKER_MAX_CONCURRENT_ACTIVITIES=many must be a whole number ≥ 1$/, ['worker']],
+    [{ TEMPORAL_ADDRESS: 'http://temporal' }, /^error: TEMPORAL_ADDRESS=http:\/\/temporal must be host:port/, ['status']],
+    [{ DATABASE_URL: 'mysql://root:hunter22@db/x' }, /^error: DATABASE_URL must be a postgres:\/\/ URL.*value not shown/, ['start']],
+    [{ [`RPC_URL_31337`]: 'eth.example/v2/SECRETKEY' }, /^error: RPC_URL_31337 must be a comma-separated list of http\(s\):\/\/ or ws\(s\):\/\/ URLs/, ['worker']],
+    [{ LOG_LEVEL: 'loud' }, /^error: LOG_LEVEL=loud must be one of/, ['worker']],
+  ];
+  for (const [env, expected, commands] of cases) {
+    for (const command of commands) {
+      const run = await runCli([command, ...(command === 'status' ? [] : ['--config', file])], { ...cliEnv(name), ...env }, { timeoutMs: 30_000 });
+      const line = assertOneLineError(run, expected, `indexer ${command} with ${JSON.stringify(env)}`);
+      assert.ok(!line.includes('hunter22') && !line.includes('SECRETKEY'), `no secret in: ${line}`);
+    }
+  }
+  await assertWroteNothing(name);
 });

@@ -95,7 +95,7 @@ test('pause, resume, stop and restart through the indexer CLI', { timeout: 180_0
       contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }],
     }),
   );
-  const env = { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, LOG_LEVEL: 'warn' };
+  const env = { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: stack.databaseUrl, LOG_LEVEL: 'warn' };
   const cli = (...args: string[]) => runCli(args, env, { cwd: dir });
   const status = () => stack.client.workflow.getHandle(workflowId).query<IndexerStatus>('status');
   const ranges = async () => Number((await stack.db.query(`SELECT count(*) AS n FROM "${name}"._ranges`)).rows[0].n);

@@ -7,6 +7,7 @@ import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-s
 import { indexerWorkflowId } from '../../src/spec';
 import { FAST_MINING_ANVIL_ARGS, startTestChain, type TestChain } from '../helpers/chain';
 import { historyText } from '../helpers/history';
+import { exposedMetricNames, metricsReadByAlertsAndDashboard } from '../helpers/metric-names';
 import { specsFrom, startIndexer, status, waitForCheckpoint } from '../helpers/indexer';
 import { freePort } from '../helpers/ports';
 import { compileFixture } from '../helpers/solidity';
@@ -150,4 +151,31 @@ test('indexer list finds indexers by their search attributes; activities and chi
 
   const history = historyText(await client!.workflow.getHandle(indexerWorkflowId(name, chain.chainId)).fetchHistory());
   assert.match(history, /"summary":\{"metadata":\{[^}]*\},"data":"\\"blocks \d+-\d+\\""/);
+});
+
+test('/metrics carries the workflows\' own view: paused, lastError, mode, lag, readiness', { timeout: 60_000 }, async () => {
+  assert.ok(client);
+  const labels = `indexer="${name}",chain_id="${chain.chainId}"`;
+  const gauge = (text: string, metricName: string, extra = '') => metric(text, new RegExp(`^${metricName}\\{${labels}${extra}\\} (\\S+)$`, 'm'));
+  const before = (await get('/metrics')).text;
+  assert.equal(gauge(before, 'indexer_paused'), 0, before.split('\n').filter((l) => l.startsWith('indexer_paused')).join('\n'));
+  assert.equal(gauge(before, 'indexer_last_error'), 0);
+  assert.equal(gauge(before, 'indexer_mode', ',mode="realtime"'), 1);
+  assert.ok((gauge(before, 'indexer_status_checkpoint_block') ?? 0) > 0);
+  assert.equal(gauge(before, 'indexer_verification_unrepaired'), 0);
+  assert.match(before, /^indexer_worker_ready 1$/m);
+  // Every metric the alert rules and the Grafana dashboard read is exported (the SDK's included).
+  const exposed = exposedMetricNames(before);
+  assert.deepEqual(metricsReadByAlertsAndDashboard().filter((m) => !exposed.has(m)), [], 'read by alerts or the dashboard but not exported');
+
+  const handle = client!.workflow.getHandle(indexerWorkflowId(name, chain.chainId));
+  await handle.signal('pause');
+  const paused = await eventually('indexer_paused 1', async () => {
+    const text = (await get('/metrics')).text;
+    return gauge(text, 'indexer_paused') === 1 ? text : undefined;
+  }, 30_000, 500);
+  assert.equal(gauge(paused, 'indexer_mode', ',mode="paused"'), 1);
+  assert.equal(gauge(paused, 'indexer_mode', ',mode="realtime"'), undefined, 'one mode at a time');
+  await handle.signal('resume');
+  await eventually('indexer_paused 0', async () => (gauge((await get('/metrics')).text, 'indexer_paused') === 0 ? true : undefined), 30_000, 500);
 });

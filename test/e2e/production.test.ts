@@ -81,11 +81,19 @@ test('docker-compose.yml passes docker compose config', () => {
   })();
   assert.ok(compose, 'docker compose is installed (scripts/install-compose.sh)');
   const out = execFileSync(compose[0]!, [...compose.slice(1), '-f', 'docker-compose.yml', '--env-file', '.env.example', 'config', '--format', 'json'], { cwd: REPO_ROOT }).toString();
-  const config = JSON.parse(out) as { services: Record<string, { deploy?: { replicas?: number }; build?: unknown; environment?: Record<string, string> }> };
+  type Service = { deploy?: { replicas?: number }; build?: unknown; environment?: Record<string, string>; volumes?: Array<{ source: string; target: string }> };
+  const config = JSON.parse(out) as { services: Record<string, Service> };
   assert.ok((config.services.worker?.deploy?.replicas ?? 0) >= 2, 'at least two workers');
   assert.ok(config.services.worker?.build, 'the worker is built from this repository');
   assert.ok(config.services.start, 'a one-shot indexer start');
-  for (const service of ['temporal', 'temporal-ui', 'temporal-db', 'data-db']) assert.ok(config.services[service], `${service} is there`);
+  for (const service of ['temporal', 'temporal-ui', 'temporal-db', 'data-db', 'prometheus', 'grafana']) assert.ok(config.services[service], `${service} is there`);
+  // worker and start must have DATABASE_URL (without it they refuse to run) and the worker METRICS_PORT.
+  for (const service of ['worker', 'start']) assert.match(config.services[service]?.environment?.DATABASE_URL ?? '', /^postgres:\/\/.*@data-db:5432\//, `${service} has DATABASE_URL`);
+  assert.equal(config.services.worker?.environment?.METRICS_PORT, '9464');
+  // Prometheus loads this repository's config and alert rules; Grafana the dashboard.
+  const mounts = (service: string) => (config.services[service]?.volumes ?? []).map((v) => `${path.relative(REPO_ROOT, v.source)} -> ${v.target}`);
+  assert.ok(mounts('prometheus').includes('deploy/prometheus -> /etc/prometheus'), mounts('prometheus').join(', '));
+  assert.ok(mounts('grafana').includes('deploy/grafana/dashboards -> /var/lib/grafana/dashboards'), mounts('grafana').join(', '));
 });
 
 test('two workers share a backfill; one is SIGKILLed, the other finishes and the data equals the chain', { timeout: 300_000 }, async (t) => {

@@ -356,7 +356,7 @@ test('bad input: a malformed NATS URL is a one-line error; NATS unreachable is a
   for (let salt = 1; salt <= 40; salt++) await emit(address, 500, salt, salt % 4);
   const probe = await t.indexer({ title: 'stream bad url', config: streamConfig(address, { delivery: 'instant' }), worker: 'none', start: false });
   for (const bad of ['nats://127.0.0.1:99999', 'http://127.0.0.1:4222', 'nats://127.0.0.1:4222/some/path']) {
-    assertOneLineError(await runCli(['worker'], { ...probe.env, NATS_URL: bad }), /^error: NATS_URL: ".*" (is not a valid URL|is not a NATS URL|has a path or query)/, `worker with NATS_URL=${bad}`);
+    assertOneLineError(await runCli(['worker'], { ...probe.env, NATS_URL: bad }), /^error: NATS_URL(: ".*" (is not a valid URL|has a path or query)| must be a nats:\/\/ URL)/, `worker with NATS_URL=${bad}`);
   }
   const badConfig = path.join(path.dirname(probe.configPath), 'bad-nats.config.json');
   (await import('node:fs')).writeFileSync(badConfig, JSON.stringify({ ...streamConfig(address, { nats: { url: 'nats://user:pw@:4222' } })(probe.name) }));

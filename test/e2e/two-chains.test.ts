@@ -96,7 +96,7 @@ test('one indexer over two chains: a workflow per chain, rows told apart by chai
       ],
     }),
   );
-  const env = { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, LOG_LEVEL: 'warn' };
+  const env = { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: stack.databaseUrl, LOG_LEVEL: 'warn' };
   const cli = (...args: string[]) => runCli(args, env, { cwd: dir });
   const ids = { a: `indexer:${name}:31337`, b: `indexer:${name}:31338` };
   const status = (id: string) => stack.client.workflow.getHandle(id).query<IndexerStatus>('status');

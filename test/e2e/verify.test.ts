@@ -80,7 +80,10 @@ test('deleted rows, a changed column, a foreign row and an altered block hash ar
   const t = `"${name}".emitter_transfer`;
   await stack.db.query(`DELETE FROM ${t} WHERE block_number = 3`);
   await stack.db.query(`UPDATE ${t} SET value = value + 1 WHERE block_number = 10 AND log_index = 0`);
-  await stack.db.query(`INSERT INTO ${t} SELECT chain_id, block_number, block_hash, 99, tx_hash, address, "from", "to", 123 FROM ${t} WHERE block_number = 17 LIMIT 1`);
+  await stack.db.query(
+    `INSERT INTO ${t} (chain_id, block_number, block_hash, block_timestamp, log_index, tx_hash, tx_index, address, "from", "to", value)
+     SELECT chain_id, block_number, block_hash, block_timestamp, 99, tx_hash, tx_index, address, "from", "to", 123 FROM ${t} WHERE block_number = 17 LIMIT 1`,
+  );
   const { rows: hashed } = await stack.db.query(`SELECT max(block_number) AS b FROM "${name}"._blocks WHERE block_number < $1`, [String(head)]);
   const alteredBlock = Number(hashed[0].b);
   await stack.db.query(`UPDATE "${name}"._blocks SET block_hash = '0x${'ab'.repeat(32)}' WHERE block_number = $1`, [alteredBlock]);

@@ -23,6 +23,19 @@ import { freePort } from './ports';
  * - `outsideRange`   eth_getLogs answers carry an extra copy of one of their logs whose
  *                    blockNumber lies just outside the requested range
  * - `wrongChainId`   eth_chainId answers `chainId`
+ * - `lag`            the endpoint is a node behind the chain: it serves exactly the chain up to
+ *                    `head` (fixed) or the real head − `blocks`, and nothing above: eth_blockNumber
+ *                    and `latest` say the lagging head, headers above it are null, eth_getLogs
+ *                    answers drop every log above it (`[]` for a range wholly above it, or with
+ *                    `aboveHead: "error"` a geth-style error for any range reaching above it).
+ *                    With `every`/`burst` only some requests hit the lagging node, as behind a
+ *                    load balancer over nodes at different heights.
+ * - `dropLog`        removes one log from an eth_getLogs answer that has at least one (`prefer`:
+ *                    `"alone"` a log that is the only one of its block in the answer, which the
+ *                    block's logsBloom then contradicts; `"crowded"` one whose block holds others
+ *                    of the answer, which no bloom can reveal; default the middle log)
+ * - `reroute`        forwards the request to `target` instead (another node, e.g. another chain:
+ *                    a load balancer that misroutes)
  *
  * When a fault fires is set per fault: among the requests it applies to (its `methods`, and for
  * content faults only where it can: a getLogs answer with logs to copy, a range over the cap …),
@@ -30,9 +43,34 @@ import { freePort } from './ports';
  * after T firings. `every` defaults to 1 (always); `{ times: K }` alone is "the next K requests".
  */
 
-export type FaultKind = 'http429' | 'http500' | 'reset' | 'timeout' | 'truncate' | 'tooManyResults' | 'rangeCap' | 'outsideRange' | 'wrongChainId';
+export type FaultKind =
+  | 'http429'
+  | 'http500'
+  | 'reset'
+  | 'timeout'
+  | 'truncate'
+  | 'tooManyResults'
+  | 'rangeCap'
+  | 'outsideRange'
+  | 'wrongChainId'
+  | 'lag'
+  | 'dropLog'
+  | 'reroute';
 
-export const FAULT_KINDS: readonly FaultKind[] = ['http429', 'http500', 'reset', 'timeout', 'truncate', 'tooManyResults', 'rangeCap', 'outsideRange', 'wrongChainId'];
+export const FAULT_KINDS: readonly FaultKind[] = [
+  'http429',
+  'http500',
+  'reset',
+  'timeout',
+  'truncate',
+  'tooManyResults',
+  'rangeCap',
+  'outsideRange',
+  'wrongChainId',
+  'lag',
+  'dropLog',
+  'reroute',
+];
 
 export interface FaultSchedule {
   /** Period in applicable requests; the fault fires on the last `burst` of every `every`. Default 1. */
@@ -56,6 +94,9 @@ export interface FaultOptions {
   rangeCap: FaultSchedule & { maxRange: number };
   outsideRange: FaultSchedule;
   wrongChainId: FaultSchedule & { chainId: number };
+  lag: FaultSchedule & ({ blocks: number; head?: undefined } | { head: number; blocks?: undefined }) & { aboveHead?: 'empty' | 'error' };
+  dropLog: FaultSchedule & { prefer?: 'alone' | 'crowded' };
+  reroute: FaultSchedule & { target: string };
 }
 
 interface Rule<K extends FaultKind = FaultKind> {
@@ -77,6 +118,10 @@ export interface FaultProxy {
   counts: Record<FaultKind, number>;
   /** HTTP requests received, JSON-RPC calls in them, calls per method, and requests per URL path. */
   stats: { requests: number; calls: number; batches: number; methods: Map<string, number>; paths: Map<string, number> };
+  /** Every log `dropLog` removed (block number, log index), in order. */
+  dropped: Array<{ block: number; logIndex: number }>;
+  /** The head the lagging node served last (undefined before `lag` fired). */
+  readonly lagHead: number | undefined;
   resetCounts: () => void;
   /** Extra latency added to every forwarded answer (to make a backfill last long enough to interrupt). */
   setDelay: (ms: number) => void;
@@ -112,6 +157,8 @@ export async function startFaultProxy(target: string, options: { port?: number }
   const rules = new Map<FaultKind, Rule>();
   const counts = emptyCounts();
   const stats = { requests: 0, calls: 0, batches: 0, methods: new Map<string, number>(), paths: new Map<string, number>() };
+  const dropped: Array<{ block: number; logIndex: number }> = [];
+  let lastLagHead: number | undefined;
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let delayMs = 0;
@@ -141,6 +188,48 @@ export async function startFaultProxy(target: string, options: { port?: number }
     return { jsonrpc: '2.0', id: call.id ?? null, error: { code, message } };
   }
 
+  const ok = (call: JsonRpcCall, result: unknown): JsonRpcAnswer => ({ jsonrpc: '2.0', id: call.id ?? null, result });
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  /** A block parameter as a number, with tags resolved against the (lagging) head. */
+  const blockParam = (value: unknown, head: number, fallback: number): number =>
+    value === undefined ? fallback : typeof value === 'string' && /^0x/i.test(value) ? Number(BigInt(value)) : value === 'earliest' ? 0 : head;
+
+  /** The lagging node's answers that need no real node: its head, and blocks it does not have. */
+  function lagBefore(call: JsonRpcCall, head: number): JsonRpcAnswer | undefined {
+    if (call.method === 'eth_blockNumber') return ok(call, hex(head));
+    if (call.method === 'eth_getBlockByNumber' && blockParam(call.params?.[0], head, head) > head) return ok(call, null);
+    if (call.method === 'eth_getLogs') {
+      const filter = (call.params?.[0] ?? {}) as { fromBlock?: unknown; toBlock?: unknown; blockHash?: unknown };
+      if (filter.blockHash !== undefined) return undefined;
+      const from = blockParam(filter.fromBlock, head, head);
+      const to = blockParam(filter.toBlock, head, head);
+      if (option('lag')?.aboveHead === 'error' && to > head) return rpcError(call, -32000, 'block range extends beyond current head block');
+      if (from > head) return ok(call, []);
+    }
+    return undefined;
+  }
+
+  /** The call as the lagging node runs it: tags mean its head, ranges end there. */
+  function lagRewrite(call: JsonRpcCall, head: number): JsonRpcCall {
+    if (call.method === 'eth_getBlockByNumber') return { ...call, params: [hex(blockParam(call.params?.[0], head, head)), ...(call.params ?? []).slice(1)] };
+    if (call.method === 'eth_getLogs') {
+      const filter = (call.params?.[0] ?? {}) as Record<string, unknown>;
+      if (filter.blockHash !== undefined) return call;
+      const from = blockParam(filter.fromBlock, head, head);
+      const to = Math.min(blockParam(filter.toBlock, head, head), head);
+      return { ...call, params: [{ ...filter, fromBlock: hex(from), toBlock: hex(to) }] };
+    }
+    return call;
+  }
+
+  function lagAfter(call: JsonRpcCall, answer: JsonRpcAnswer, head: number): JsonRpcAnswer {
+    if (call.method === 'eth_getLogs' && Array.isArray(answer.result)) {
+      return { ...answer, result: (answer.result as Array<{ blockNumber?: string }>).filter((l) => Number(BigInt(l.blockNumber ?? '0x0')) <= head) };
+    }
+    if (call.method === 'eth_getBlockByHash' && answer.result && Number(BigInt((answer.result as { number: string }).number)) > head) return { ...answer, result: null };
+    return answer;
+  }
+
   /** Content faults decided before forwarding (no need to ask the node). */
   function answerBefore(call: JsonRpcCall): JsonRpcAnswer | undefined {
     if (call.method === 'eth_getLogs') {
@@ -164,6 +253,16 @@ export async function startFaultProxy(target: string, options: { port?: number }
   function answerAfter(call: JsonRpcCall, answer: JsonRpcAnswer): JsonRpcAnswer {
     if (call.method !== 'eth_getLogs' || !Array.isArray(answer.result)) return answer;
     const logs = answer.result as Array<Record<string, unknown>>;
+    if (fires('dropLog', [call.method], logs.length > 0)) {
+      const blockOf = (l: Record<string, unknown>) => String(l.blockNumber);
+      const perBlock = new Map<string, number>();
+      for (const l of logs) perBlock.set(blockOf(l), (perBlock.get(blockOf(l)) ?? 0) + 1);
+      const prefer = option('dropLog')?.prefer;
+      const candidates = prefer ? logs.filter((l) => (perBlock.get(blockOf(l)) === 1) === (prefer === 'alone')) : [];
+      const victim = candidates.length > 0 ? candidates[Math.floor(candidates.length / 2)]! : logs[Math.floor(logs.length / 2)]!;
+      dropped.push({ block: Number(BigInt(String(victim.blockNumber))), logIndex: Number(BigInt(String(victim.logIndex))) });
+      return { ...answer, result: logs.filter((l) => l !== victim) };
+    }
     const tooMany = option('tooManyResults');
     if (tooMany && fires('tooManyResults', [call.method], logs.length > tooMany.maxLogs)) {
       return rpcError(call, -32005, 'query returned more than 10000 results');
@@ -180,9 +279,14 @@ export async function startFaultProxy(target: string, options: { port?: number }
     return answer;
   }
 
-  async function forward(body: unknown): Promise<{ status: number; text: string }> {
-    const response = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  async function forward(body: unknown, to = target): Promise<{ status: number; text: string }> {
+    const response = await fetch(to, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: response.status, text: await response.text() };
+  }
+
+  async function realHead(node: string): Promise<number> {
+    const { text } = await forward({ jsonrpc: '2.0', id: 1, method: 'eth_blockNumber', params: [] }, node);
+    return Number(BigInt((JSON.parse(text) as { result: string }).result));
   }
 
   const sleep = (ms: number) =>
@@ -235,13 +339,26 @@ export async function startFaultProxy(target: string, options: { port?: number }
       return;
     }
 
+    // Where the request goes (a misrouting load balancer sends it elsewhere), and whether the node
+    // that serves it lags.
+    const node = fires('reroute', methods) ? option('reroute')!.target : target;
+    let head: number | undefined;
+    if (fires('lag', methods)) {
+      const lag = option('lag')!;
+      head = lag.head ?? Math.max(0, (await realHead(node)) - lag.blocks!);
+      lastLagHead = head;
+    }
+
     // Content faults, call by call; only the calls not answered here go to the node.
-    const answers: Array<JsonRpcAnswer | undefined> = calls.map(answerBefore);
-    const pending = calls.map((c, i) => ({ c, i })).filter(({ i }) => !answers[i]);
+    const answers: Array<JsonRpcAnswer | undefined> = calls.map((c) => (head !== undefined ? lagBefore(c, head) : undefined) ?? answerBefore(c));
+    const pending = calls
+      .map((c, i) => ({ c, i }))
+      .filter(({ i }) => !answers[i])
+      .map(({ c, i }) => ({ c, i, sent: head !== undefined ? lagRewrite(c, head) : c }));
     let status = 200;
     let text: string;
     if (pending.length > 0) {
-      const forwarded = await forward(batch ? pending.map((p) => p.c) : pending[0]!.c);
+      const forwarded = await forward(batch ? pending.map((p) => p.sent) : pending[0]!.sent, node);
       status = forwarded.status;
       let real: unknown;
       try {
@@ -261,7 +378,7 @@ export async function startFaultProxy(target: string, options: { port?: number }
       const byId = new Map(realAnswers.map((a) => [JSON.stringify(a.id), a]));
       pending.forEach(({ c, i }, n) => {
         const answer = (batch ? byId.get(JSON.stringify(c.id ?? null)) : realAnswers[n]) ?? rpcError(c, -32603, 'proxy: the node gave no answer for this call');
-        answers[i] = answerAfter(c, answer);
+        answers[i] = answerAfter(c, head !== undefined ? lagAfter(c, answer, head) : answer);
       });
     }
     text = JSON.stringify(batch ? answers : answers[0]);
@@ -324,6 +441,10 @@ export async function startFaultProxy(target: string, options: { port?: number }
     },
     counts,
     stats,
+    dropped,
+    get lagHead() {
+      return lastLagHead;
+    },
     resetCounts: () => {
       Object.assign(counts, emptyCounts());
       stats.requests = 0;

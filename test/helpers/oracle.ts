@@ -65,6 +65,12 @@ export async function chainRows(
     method: 'eth_getLogs',
     params: [{ address: options.address, fromBlock: `0x${options.fromBlock.toString(16)}`, toBlock: `0x${options.toBlock.toString(16)}` }],
   });
+  // Timestamps from the blocks themselves (not the logs' blockTimestamp the indexer may use).
+  const timestamps = new Map<string, Date>();
+  for (const hash of new Set(logs.map((l) => l.blockHash!))) {
+    const block = await client.getBlock({ blockHash: hash });
+    timestamps.set(hash, new Date(Number(block.timestamp) * 1000));
+  }
   for (const log of logs) {
     const event = log.topics[0] ? bySelector.get(log.topics[0]) : undefined;
     if (!event) continue; // anonymous or not in the ABI
@@ -76,8 +82,10 @@ export async function chainRows(
       chain_id: String(options.chainId),
       block_number: String(BigInt(log.blockNumber!)),
       block_hash: log.blockHash!.toLowerCase(),
+      block_timestamp: timestamps.get(log.blockHash!)!,
       log_index: Number(BigInt(log.logIndex!)),
       tx_hash: log.transactionHash!.toLowerCase(),
+      tx_index: Number(BigInt(log.transactionIndex!)),
       address: log.address.toLowerCase(),
     };
     event.inputs.forEach((param, i) => {

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/dev/postgres';
 import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
 import { WORKFLOWS_PATH } from '../../src/worker';
+import { workflowBundleOptions } from '../../src/workflow-bundle';
 import { freePort } from './ports';
 
 export interface TestStack {
@@ -23,9 +24,9 @@ export interface TestStack {
 
 let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
 
-/** Workflows are bundled once per test file and reused by every worker in it. */
+/** Workflows are bundled once per test file (as npm run build bundles them) and reused by every worker in it. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundlePromise ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  bundlePromise ??= bundleWorkflowCode({ ...workflowBundleOptions(WORKFLOWS_PATH), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
   return bundlePromise;
 }
 

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { installTemporalRuntime } from '../../src/cli/worker-command';
 import { createLogger } from '../../src/logger';
 import { createIndexerWorker, type IndexerWorker } from '../../src/worker';
+import type { Tracing } from '../../src/tracing';
 import type { TestStack } from './stack';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -16,19 +17,23 @@ export interface RunningWorker {
 }
 
 /** A real worker in this process, on the test's own task queue. */
-export async function startInProcessWorker(stack: TestStack, options: { taskQueue: string; rpc: Record<number, string[]>; natsUrl?: string }): Promise<RunningWorker> {
+export async function startInProcessWorker(
+  stack: TestStack,
+  options: { taskQueue: string; rpc: Record<number, string[]>; databaseUrl?: string; tracing?: Tracing; natsUrl?: string },
+): Promise<RunningWorker> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', pretty: false, destination: process.stderr });
   installTemporalRuntime(logger);
   const worker = await createIndexerWorker({
     temporalAddress: stack.temporal.address,
     namespace: 'default',
     taskQueue: options.taskQueue,
-    databaseUrl: stack.databaseUrl,
+    databaseUrl: options.databaseUrl ?? stack.databaseUrl,
     rpcUrls: (chainId) => options.rpc[chainId],
     knownRpcUrls: Object.values(options.rpc).flat(),
     natsUrl: options.natsUrl,
     logger,
     workflowBundle: stack.bundle,
+    tracing: options.tracing,
   });
   const running = worker.run();
   return {

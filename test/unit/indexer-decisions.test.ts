@@ -188,3 +188,13 @@ test('scheduled verification: every interval, finalized blocks only, resuming be
   assert.equal(v.due(7_000, 100, 105), undefined, 'nothing finalized yet');
   assert.equal(new VerificationSchedule(spec(), 100, 0).due(1e12, 500, 600), undefined, 'no verify.interval: never');
 });
+
+test('a success that carries a notice (endpoint trouble put right) shows it as lastError until a clean one', () => {
+  const s = new IndexerState(spec(), 0);
+  const notice = 'http://a/… returned no log for block(s) 105 although their logsBloom admits the filter; asked again, http://a/… returned 1';
+  s.recordSuccess({ fromBlock: 100, toBlock: 109, logs: 1, durationMs: 300, notice }, 1_000);
+  assert.equal(s.lastError, notice);
+  assert.equal(s.checkpoint, 109, 'the range counts all the same: its data is complete');
+  s.recordSuccess({ fromBlock: 110, toBlock: 119, logs: 0, durationMs: 300 }, 2_000);
+  assert.equal(s.lastError, null);
+});

@@ -46,11 +46,16 @@ test('logs go to the table of their (address, topic0), whatever the case of the 
     table: 'token_transfer',
     blockNumber: 12,
     blockHash: `0x${'ab'.repeat(32)}`,
+    blockTimestamp: null,
     logIndex: 3,
     txHash: `0x${'cd'.repeat(32)}`,
+    txIndex: null,
     address: TOKEN,
     args: [`0x${'0'.repeat(39)}1`, `0x${'0'.repeat(39)}2`, '1000000000000000000'],
   });
+  const withBlockFields = router.decode(log({ blockTimestamp: '0x6b0f534f', transactionIndex: '0x2' }))!;
+  assert.equal(withBlockFields.blockTimestamp, 0x6b0f534f, "the log's blockTimestamp where the RPC gives it");
+  assert.equal(withBlockFields.txIndex, 2);
   assert.equal(router.decode(log({ address: OTHER })), undefined, 'another address');
   assert.equal(router.decode(log({ topics: [topic(9), topic(1), topic(2)] })), undefined, 'another event');
   assert.equal(router.decode(log({ blockNumber: '0x9' })), undefined, 'before startBlock');

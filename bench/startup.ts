@@ -1,0 +1,93 @@
+/**
+ * `npm run bench:startup`: worker start-up to its first activity, from source (tsx; workflows
+ * bundled with webpack when the worker starts, as before `npm run build` existed) and compiled
+ * (dist/ with the prebuilt workflow bundle, what the image runs). Each run starts an indexer
+ * first, then spawns `indexer worker` and times spawn → the first activity's log line.
+ *
+ *   node --import tsx bench/startup.ts [--runs 3]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startTestChain } from '../test/helpers/chain';
+import { specsFrom, startIndexer } from '../test/helpers/indexer';
+import { compileFixture } from '../test/helpers/solidity';
+import { startStack, uniqueName } from '../test/helpers/stack';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values: flags } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+say('building dist/ …');
+execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
+const cache = path.join(ROOT, 'bench', '.cache');
+mkdirSync(cache, { recursive: true });
+const fromSource = path.join(cache, 'indexer-from-source.mjs');
+writeFileSync(fromSource, `import { register } from 'tsx/esm/api';\nregister();\nconst { main } = await import(${JSON.stringify(path.join(ROOT, 'src', 'client.ts'))});\nawait main();\n`);
+
+const [stack, chain] = await Promise.all([startStack(), startTestChain()]);
+try {
+  const emitter = compileFixture('Emitter');
+  const address = await chain.deploy(emitter.abi, emitter.bytecode);
+  await chain.send(address, emitter.abi, 'emitMany', [5n, 1n]);
+  const results: string[] = [];
+  for (const [label, entry] of [
+    ['from source (tsx, webpack bundle at start)', fromSource],
+    ['compiled (dist/, prebuilt bundle)', path.join(ROOT, 'bin', 'indexer.mjs')],
+  ] as const) {
+    const times: number[] = [];
+    const ready: number[] = [];
+    let peakRss = 0;
+    for (let i = 0; i < Number(flags.runs); i++) {
+      const name = uniqueName('startup');
+      const [spec] = specsFrom({ name, chains: { local: { id: chain.chainId } }, contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }] });
+      const handle = await startIndexer(stack.client, spec!, name);
+      const env = {
+        ...process.env,
+        NODE_OPTIONS: '--max-old-space-size=256 --max-semi-space-size=8',
+        TEMPORAL_ADDRESS: stack.temporal.address,
+        TEMPORAL_TASK_QUEUE: name,
+        DATABASE_URL: stack.databaseUrl,
+        [`RPC_URL_${chain.chainId}`]: chain.url,
+        LOG_LEVEL: 'info',
+      };
+      const t0 = performance.now();
+      const worker = spawn(process.execPath, [entry, 'worker'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const ms = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        let started = false;
+        const onData = (c: Buffer) => {
+          out += c;
+          if (!started && out.includes('"msg":"worker started"')) {
+            started = true;
+            ready.push(performance.now() - t0);
+          }
+          if (out.includes('"msg":"indexer prepared"')) resolve(performance.now() - t0);
+        };
+        worker.stdout.on('data', onData);
+        worker.stderr.on('data', onData);
+        worker.once('exit', (code) => reject(new Error(`worker exited ${code}: ${out.slice(-1000)}`)));
+      });
+      times.push(ms);
+      try {
+        const rss = Number(/VmHWM:\s+(\d+)/.exec(execFileSync('cat', [`/proc/${worker.pid}/status`]).toString())?.[1] ?? 0) / 1024;
+        peakRss = Math.max(peakRss, rss);
+      } catch {
+        // the process is gone
+      }
+      worker.kill('SIGTERM');
+      await new Promise((r) => worker.once('exit', r));
+      await handle.terminate('bench over').catch(() => undefined);
+    }
+    results.push(`| ${label} | ${median(ready).toFixed(0)} ms | ${median(times).toFixed(0)} ms | ${times.map((t) => t.toFixed(0)).join(', ')} ms | ${peakRss.toFixed(0)} MB |`);
+  }
+  say(`\nworker spawn → first activity (${flags.runs} runs each; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)} on ${(await import('node:os')).cpus().length} cores):`);
+  say('| worker | to "worker started" (median) | to first activity (median) | runs | peak RSS at first activity |\n|---|---|---|---|---|');
+  results.forEach(say);
+} finally {
+  await chain.stop();
+  await stack.stop();
+}
