@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { DevOptions } from './cli/dev-command';
+import type { TailOptions } from './cli/tail-command';
 import type { WorkerCommandOptions } from './cli/worker-command';
 import { debugRequested } from './env';
 import { CliError, IndexerError, oneLine } from './errors';
@@ -84,6 +85,15 @@ export function buildCli(): Command {
     .command('rebuild <name>')
     .description('empty the derived tables and replay every stored event through the handlers (no RPC); waits until caught up')
     .action(async (name: string) => (await import('./cli/rebuild-command')).rebuildCommand(name));
+
+  program
+    .command('tail <name>')
+    .description("print the indexer's stream (NATS JetStream) as lines: events, and RETRACT lines after reorgs; Ctrl-C stops")
+    .option('--from-start', 'from the first message the stream holds (default: from now)')
+    .option('--chain <id>', 'only this chain', blockNumber)
+    .option('--json', 'the message bodies as they are, one JSON object per line')
+    .option('-c, --config <path>', "the indexer's config (stream names and stream.nats.url; default: asked of the running indexer)")
+    .action(async (name: string, opts: TailOptions) => (await import('./cli/tail-command')).tailCommand(name, opts));
 
   program
     .command('list')

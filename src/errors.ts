@@ -103,6 +103,21 @@ export class RebuildFailedError extends IndexerError {
   static override readonly type: string = 'RebuildFailed';
 }
 
+/** The NATS server is unreachable, restarting, or did not acknowledge in time. Transient: retried, shown in `status.stream.lastError`. */
+export class StreamUnavailableError extends IndexerError {
+  static override readonly type: string = 'StreamUnavailableError';
+}
+
+/**
+ * The stream cannot be used as configured (a stream of that name that does not capture the
+ * indexer's subjects, messages on them this database never published, a message the server
+ * refuses): the stream stage pauses until fixed and `indexer resume`.
+ */
+export class StreamConfigError extends IndexerError {
+  static override readonly type: string = 'StreamConfigError';
+  static override readonly fatal = true;
+}
+
 /** A CLI failure: one line on stderr and a non-zero exit (2 where a command documents it). */
 export class CliError extends IndexerError {
   static override readonly type: string = 'CliError';
@@ -127,6 +142,8 @@ const ERROR_CLASSES: ReadonlyArray<{ readonly type: string; readonly fatal: bool
   RangeTooLargeError,
   ResetFailedError,
   RebuildFailedError,
+  StreamUnavailableError,
+  StreamConfigError,
   CliError,
 ];
 

@@ -48,6 +48,16 @@ export class IndexerMetrics {
     registers: [this.registry],
   });
   readonly handlersCheckpoint = new Gauge({ name: 'indexer_handlers_checkpoint_block', help: 'Last block whose events the handlers have all handled', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
+  readonly streamPublished = new Counter({ name: 'indexer_stream_published_total', help: 'Events published to NATS JetStream and acknowledged', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
+  readonly streamRetracted = new Counter({ name: 'indexer_stream_retracted_total', help: 'Retractions (removed: true) published after reorgs and resets', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
+  readonly streamCheckpoint = new Gauge({ name: 'indexer_stream_checkpoint_block', help: 'Last block whose events are all published to the stream', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
+  readonly streamActivityDuration = new Histogram({
+    name: 'indexer_stream_activity_duration_seconds',
+    help: 'Wall time of one publishEvents activity (several batches)',
+    labelNames: ['indexer', 'chain_id'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
   readonly verificationMismatches = new Counter({ name: 'indexer_verification_mismatches_total', help: 'Chunks whose stored data differed from the chain', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
 
   // From the `status` query of the running indexer workflows this worker's task queue serves

@@ -57,6 +57,17 @@ export interface IndexerSpec {
   verify?: { intervalMs?: number; maxChunksPerRun?: number };
   /** User handlers (config `handlers`): the module's absolute path; workers import it from there. */
   handlers?: { module: string };
+  /** Publish stored events to NATS JetStream (config `stream`); the server URL stays on the workers. */
+  stream?: StreamSpec;
+}
+
+export interface StreamSpec {
+  /** Messages go to `<subject>.<chainId>.<Contract>.<Event>`. */
+  subject: string;
+  /** The JetStream stream, created when missing with subjects `<subject>.>`. */
+  stream: string;
+  /** `safe`: only events at or below the safe head (head − confirmations); `instant`: as soon as stored. */
+  delivery: 'safe' | 'instant';
 }
 
 export function indexerWorkflowId(name: string, chainId: number): string {

@@ -9,6 +9,8 @@ import { Redactor } from './redact';
 import { ChainRpc } from './rpc/client';
 import { requireRpcUrls, type RpcUrlSource } from './rpc/endpoints';
 import type { IndexerSpec } from './spec';
+import { NatsLinks } from './stream/connection';
+import { DEFAULT_NATS_URL, parseNatsUrl } from './stream/nats-url';
 import type { Tracing } from './tracing';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
@@ -21,6 +23,8 @@ export interface WorkerSettings {
   rpcUrls: RpcUrlSource;
   /** Every RPC URL the worker may use, so all of them are redacted wherever they might surface. */
   knownRpcUrls: string[];
+  /** Where the stream stage publishes (NATS_URL or the worker config's stream.nats.url); the local default when unset. */
+  natsUrl?: string;
   logger: Logger;
   /** A bundle built by the caller (tests); else the compiled CLI's prebuilt one, else bundled from source. */
   workflowBundle?: WorkflowBundleOption;
@@ -44,16 +48,20 @@ export interface IndexerWorker {
   shutdown: () => void;
 }
 
-export function secretRedactor(databaseUrl: string, rpcUrls: string[]): Redactor {
+export function secretRedactor(databaseUrl: string, rpcUrls: string[], natsUrls: string[] = []): Redactor {
   const redactor = new Redactor();
-  for (const url of rpcUrls) redactor.addUrl(url);
+  for (const url of [...rpcUrls, ...natsUrls]) redactor.addUrl(url);
   redactor.addUrl(databaseUrl);
   return redactor;
 }
 
 /** A worker hosting the indexer's workflows and activities, wired to real RPC and PostgreSQL. */
 export async function createIndexerWorker(settings: WorkerSettings): Promise<IndexerWorker> {
-  const redactor = secretRedactor(settings.databaseUrl, settings.knownRpcUrls);
+  const nats = parseNatsUrl(settings.natsUrl ?? DEFAULT_NATS_URL, 'NATS_URL');
+  const redactor = secretRedactor(settings.databaseUrl, settings.knownRpcUrls, nats.raw);
+  // A bare token (nats://TOKEN@host) is the URL's user name, which addUrl leaves alone.
+  if (nats.token) redactor.add(nats.token);
+  const natsLinks = new NatsLinks(nats);
   const pool = createPool(settings.databaseUrl);
   const rpcs = new Map<number, ChainRpc>();
   // One ChainRpc per chain for the worker's life, so breakers, limits, heads and latency stats
@@ -69,11 +77,12 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
     return rpc.session({ crossCheck: spec.tuning.crossCheck });
   };
   settings.metrics?.watchEndpoints(() => [...rpcs.values()].map((rpc) => ({ chainId: rpc.chainId, endpoints: rpc.health(), checks: rpc.checkStats() })));
-  const activities = createActivities({ pool, rpcFor, logger: settings.logger, redact: (t) => redactor.redact(t), metrics: settings.metrics });
+  const activities = createActivities({ pool, rpcFor, logger: settings.logger, redact: (t) => redactor.redact(t), metrics: settings.metrics, natsFor: (spec) => natsLinks.get(spec) });
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect({ address: settings.temporalAddress });
   } catch (error) {
+    await natsLinks.close();
     await pool.end().catch(() => undefined);
     throw error;
   }
@@ -101,6 +110,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
       try {
         await worker.run();
       } finally {
+        await natsLinks.close();
         await pool.end().catch(() => undefined);
         await connection.close().catch(() => undefined);
         for (const rpc of rpcs.values()) await rpc.close().catch(() => undefined);

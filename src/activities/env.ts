@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import type { IndexerMetrics } from '../metrics';
 import type { ChainRpc } from '../rpc/client';
 import type { IndexerSpec } from '../spec';
+import type { NatsLink } from '../stream/connection';
 
 export interface ActivityDeps {
   pool: Pool;
@@ -18,6 +19,8 @@ export interface ActivityDeps {
   /** Removes every secret the worker knows of (RPC URLs, database password) from a text. */
   redact: (text: string) => string;
   metrics?: IndexerMetrics;
+  /** The stream stage's NATS connection for a spec (stream/connection.ts NatsLinks). */
+  natsFor?: (spec: Pick<IndexerSpec, 'name' | 'chainId'>) => NatsLink;
 }
 
 /** What the activity bodies work with: the worker's pool and RPC, decoders per spec, log and metrics. */
@@ -35,6 +38,8 @@ export interface ActivityEnv {
    * (a fixed module takes a worker restart, as any code change does).
    */
   handlersFor: (spec: IndexerSpec) => Promise<BoundHandlers>;
+  /** The spec's NATS connection on this worker: one per indexer × chain, so one stage's broken connection is its own. */
+  natsFor: (spec: Pick<IndexerSpec, 'name' | 'chainId'>) => NatsLink;
   /** The running activity's logger: workflow id, run id and activity type. */
   log: () => Logger;
   metrics: ActivityMetrics;
@@ -51,6 +56,8 @@ export interface ActivityMetrics {
   rollback: (spec: IndexerSpec, reason: 'reorg' | 'reset') => void;
   verificationMismatch: (spec: IndexerSpec) => void;
   handled: (spec: IndexerSpec, r: { events: number; durationMs: number; checkpoint: number }) => void;
+  streamed: (spec: IndexerSpec, r: { published: number; retracted: number; checkpoint: number }) => void;
+  streamActivity: (spec: IndexerSpec, durationMs: number) => void;
 }
 
 export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
@@ -89,6 +96,10 @@ export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
     }
     return bound;
   };
+  const natsFor = (spec: Pick<IndexerSpec, 'name' | 'chainId'>) => {
+    if (!deps.natsFor) throw new Error('this worker has no NATS servers configured');
+    return deps.natsFor(spec);
+  };
   return {
     pool: deps.pool,
     rpcFor: deps.rpcFor,
@@ -96,6 +107,7 @@ export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
     rangeRouter,
     factoriesFor,
     handlersFor,
+    natsFor,
     log: () => {
       const info = Context.current().info;
       return deps.logger.child({ workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId, activity: info.activityType });
@@ -127,5 +139,12 @@ function activityMetrics(metrics: IndexerMetrics | undefined): ActivityMetrics {
       metrics.handlerDuration.observe(labels(spec), r.durationMs / 1000);
       metrics.handlersCheckpoint.set(labels(spec), r.checkpoint);
     },
+    streamed: (spec, r) => {
+      if (!metrics) return;
+      metrics.streamPublished.inc(labels(spec), r.published);
+      metrics.streamRetracted.inc(labels(spec), r.retracted);
+      metrics.streamCheckpoint.set(labels(spec), r.checkpoint);
+    },
+    streamActivity: (spec, durationMs) => metrics?.streamActivityDuration.observe(labels(spec), durationMs / 1000),
   };
 }

@@ -7,6 +7,7 @@ import { handleEvents } from './handle-events';
 import { indexRange } from './index-range';
 import { keepAlive } from './keep-alive';
 import { prepareIndexer } from './prepare-indexer';
+import { publishEvents } from './publish-events';
 import { rebuildHandlers } from './rebuild-handlers';
 import { recordVerification } from './record-verification';
 import { rollbackTo } from './rollback-to';
@@ -57,6 +58,7 @@ export function createActivities(deps: ActivityDeps) {
     handleEvents: activity(handleEvents),
     discoverChildren: activity(discoverChildren),
     rebuildHandlers: activity(rebuildHandlers),
+    publishEvents: activity(publishEvents),
   };
 }
 

@@ -2,6 +2,7 @@ import { countRows, readCheckpoint, writeCheckpoint } from '../db/checkpoint';
 import { discoveredThrough } from '../db/factory-children';
 import { ensureSchema } from '../db/schema';
 import { HANDLERS_STAGE, lockStageCursor, stageCheckpoint } from '../db/stages';
+import { countOutbox, STREAM_STAGE } from '../db/stream';
 import { runSetup } from '../handlers/batch';
 import type { ActivityEnv } from './env';
 import type { PrepareIndexerInput, PrepareIndexerResult } from './types';
@@ -19,8 +20,13 @@ export async function prepareIndexer(env: ActivityEnv, { spec }: PrepareIndexerI
   const watcher = env.factoriesFor(spec);
   let handlersCheckpoint: number | undefined;
   let discovered: number | undefined;
+  let stream: { streamCheckpoint: number; streamRetractionsPending: boolean } | undefined;
   await ensureSchema(env.pool, spec.name, router.tables, async (client) => {
     if (!watcher.empty) discovered = await discoveredThrough(client, spec.name, spec.chainId, watcher.startBlock);
+    if (spec.stream) {
+      const cursor = await lockStageCursor(client, spec.name, spec.chainId, STREAM_STAGE, startBlock);
+      stream = { streamCheckpoint: stageCheckpoint(cursor), streamRetractionsPending: (await countOutbox(client, spec.name, spec.chainId)) > 0 };
+    }
     if (!handlers) return;
     handlersCheckpoint = stageCheckpoint(await lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock));
     await runSetup(client, { spec, tables: router.tables, handlers });
@@ -33,5 +39,5 @@ export async function prepareIndexer(env: ActivityEnv, { spec }: PrepareIndexerI
   const tables = router.tables.map((t) => t.table);
   const logsIndexed = await countRows(env.pool, spec.name, spec.chainId, tables);
   env.log().info({ checkpoint, logsIndexed, tables }, 'indexer prepared');
-  return { checkpoint, logsIndexed, tables, handlersCheckpoint, discoveredThrough: discovered };
+  return { checkpoint, logsIndexed, tables, handlersCheckpoint, discoveredThrough: discovered, ...stream };
 }

@@ -7,10 +7,12 @@ import type { RollbackInput, RollbackResult } from './types';
 export async function rollbackTo(env: ActivityEnv, input: RollbackInput): Promise<RollbackResult> {
   const { spec } = input;
   const run = Context.current().info.workflowExecution;
+  const eventTables = env.routerFor(spec).tables;
   const { rowsDeleted } = await rollbackInDatabase(env.pool, {
     schema: spec.name,
     chainId: spec.chainId,
-    tables: env.routerFor(spec).tables.map((t) => t.table),
+    tables: eventTables.map((t) => t.table),
+    eventTables,
     ancestor: input.ancestor,
     detectedBlock: input.detectedBlock,
     depth: input.depth,

@@ -17,6 +17,10 @@ export interface PrepareIndexerResult {
   handlersCheckpoint?: number;
   /** Factories: how far their events have been read. */
   discoveredThrough?: number;
+  /** Where the stream stands (the last block whose events it all published), when configured. */
+  streamCheckpoint?: number;
+  /** The stream's outbox holds retractions not yet published. */
+  streamRetractionsPending?: boolean;
 }
 
 export interface GetHeadInput {
@@ -98,7 +102,7 @@ export interface FindCommonAncestorResult {
 }
 
 /** What the workflow knows of a rollback; the worker adds schema, tables and the idempotency key. */
-export type RollbackInput = Omit<RollbackWrite, 'schema' | 'chainId' | 'tables' | 'key'> & { spec: IndexerSpec };
+export type RollbackInput = Omit<RollbackWrite, 'schema' | 'chainId' | 'tables' | 'key' | 'eventTables'> & { spec: IndexerSpec };
 export interface RollbackResult {
   checkpoint: number;
   rowsDeleted: number;
@@ -163,4 +167,21 @@ export interface DiscoverChildrenResult {
   through: number;
   children: number;
   rpc?: EndpointHealth[];
+}
+
+export interface PublishEventsInput {
+  spec: IndexerSpec;
+  /** Publish up to this block: the stored ingest checkpoint, and for `delivery: "safe"` the safe head too. */
+  toBlock: number;
+}
+export interface PublishEventsResult {
+  /** The last block whose events are all published. */
+  checkpoint: number;
+  published: number;
+  retracted: number;
+  durationMs: number;
+  /** Nothing more to publish up to the bound, and no retraction owed. */
+  caughtUp: boolean;
+  /** Retractions still owed (the outbox is not empty). */
+  retractionsPending: boolean;
 }

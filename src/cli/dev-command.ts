@@ -10,6 +10,9 @@ import { resolveDatabase } from '../dev/database';
 import { databaseUrl, temporalEnv } from '../env';
 import { demoTokenArtifact, startDemoChain } from '../dev/demo';
 import { startTemporalDevServer } from '../dev/temporal-server';
+import { natsServerBinary, startNatsServer } from '../dev/nats-server';
+import { waitForPort } from '../dev/processes';
+import { DEFAULT_NATS_URL, envNatsUrl, parseNatsUrl } from '../stream/nats-url';
 import { CliError, oneLine } from '../errors';
 import { createLogger } from '../logger';
 import { IndexerMetrics } from '../metrics';
@@ -45,16 +48,36 @@ async function isFree(port: number): Promise<boolean> {
 export const DEMO_HANDLERS = fileURLToPath(new URL(COMPILED ? './demo-handlers.mjs' : '../dev/demo-handlers.mjs', import.meta.url));
 
 /** The demo's config, through the same validation and defaults as a user's. */
-function demoConfig(rpc: string, token: string): ResolvedConfig {
+function demoConfig(rpc: string, token: string, stream: boolean): ResolvedConfig {
   return parseConfig(
     {
       name: 'demo',
       chains: { local: { id: 31337, rpc, confirmations: 0, pollIntervalMs: 1000 } },
       contracts: [{ name: 'Token', chain: 'local', address: token, abi: demoTokenArtifact().abi, startBlock: 0 }],
       handlers: DEMO_HANDLERS,
+      ...(stream ? { stream: { nats: {}, delivery: 'instant' } } : {}),
     },
     path.dirname(DEMO_HANDLERS),
   );
+}
+
+/**
+ * Where the demo streams to: NATS_URL when set; else a nats-server of its own (state kept in the
+ * state dir beside Temporal's and anvil's, so the stream starts over exactly when they do); else a
+ * server already listening on 4222; else none (the demo runs without a stream).
+ */
+async function devNats(stateDir: string, say: (line: string) => void, cleanups: Array<() => Promise<void> | void>): Promise<string | undefined> {
+  const fromEnv = envNatsUrl();
+  if (fromEnv) return fromEnv;
+  if (natsServerBinary()) {
+    say('starting nats-server with JetStream …');
+    const port = (await isFree(4222)) ? 4222 : await getPort({ host: '127.0.0.1' });
+    const server = await startNatsServer({ port, storeDir: path.join(stateDir, 'nats') });
+    cleanups.push(() => server.stop());
+    return server.url;
+  }
+  const listening = await waitForPort(4222, '127.0.0.1', 500).then(() => true, () => false);
+  return listening ? DEFAULT_NATS_URL : undefined;
 }
 
 /**
@@ -103,6 +126,7 @@ export async function devCommand(options: DevOptions): Promise<void> {
     // Chains: the user's config, or the demo chain.
     const configPath = findConfigPath(options.config);
     let config: ResolvedConfig;
+    let natsUrl: string | undefined;
     const anvils: Anvil[] = [];
     if (configPath) {
       config = (await loadConfig(configPath)).config;
@@ -122,8 +146,11 @@ export async function devCommand(options: DevOptions): Promise<void> {
       anvils.push(anvil);
       const demo = await startDemoChain(anvil.url, { onError: (e) => logger.warn({ err: oneLine(e) }, 'demo traffic') });
       cleanups.push(() => demo.stopTraffic());
-      config = demoConfig(anvil.url, demo.token);
+      natsUrl = await devNats(stateDir, say, cleanups);
+      if (!natsUrl) say('no NATS server found: the demo runs without a stream (set NATS_URL, or install nats-server, to stream it)');
+      config = demoConfig(anvil.url, demo.token, natsUrl !== undefined);
     }
+    natsUrl ??= config.stream ? (envNatsUrl() ?? config.stream.nats.url ?? DEFAULT_NATS_URL) : undefined;
     const specs = buildSpecs(config, (m) => say(`warning: ${m}`));
     const urlsFor = (chainId: number) => {
       const chain = Object.values(config.chains).find((c) => c.id === chainId);
@@ -146,6 +173,7 @@ export async function devCommand(options: DevOptions): Promise<void> {
       databaseUrl: database.url,
       rpcUrls: urlsFor,
       knownRpcUrls: specs.flatMap((s) => urlsFor(s.chainId) ?? []),
+      natsUrl,
       logger,
       metrics,
     });
@@ -175,6 +203,11 @@ export async function devCommand(options: DevOptions): Promise<void> {
       `Temporal     ${settings.temporalAddress}${uiUrl ? `   Web UI ${uiUrl}/namespaces/${settings.namespace}/workflows` : ''}`,
       `PostgreSQL   ${database.embedded ? database.url : redactUrl(database.url)}   (schema "${config.name}")`,
       ...anvils.map((a) => `anvil        ${a.url}   (chain ${a.chainId})`),
+      ...(natsUrl && specs[0]?.stream
+        ? [
+            `stream       ${specs[0].stream.stream} on ${parseNatsUrl(natsUrl, 'NATS_URL').label}   (${natsUrl === DEFAULT_NATS_URL || envNatsUrl() ? '' : `NATS_URL=${parseNatsUrl(natsUrl, 'NATS_URL').label} `}indexer tail ${config.name})`,
+          ]
+        : []),
       `metrics      ${ops.url}/metrics   (health: /health/live, /health/ready)`,
       `worker log   ${path.relative(process.cwd(), logFile)}`,
       'Ctrl-C stops everything; indexer dev again resumes from the checkpoint.',

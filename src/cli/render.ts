@@ -37,6 +37,13 @@ export function renderStatus(s: IndexerStatus): string[] {
     lines.push(`  handlers${state}: block ${h.checkpoint} (lag ${h.lag}) · ${h.eventsHandled} events · ${h.eventsPerSecond} events/s`);
     if (h.lastError) lines.push(`  handlers error: ${h.lastError}`);
   }
+  if (s.stream) {
+    const st = s.stream;
+    lines.push(
+      `  stream${st.paused ? ' (paused)' : ''} ${st.stream} (${st.delivery}): block ${st.checkpoint} (lag ${st.lag ?? '?'}) · ${st.published} published · ${st.retracted} retracted · ${st.publishedPerSecond} events/s`,
+    );
+    if (st.lastError) lines.push(`  stream error: ${st.lastError}`);
+  }
   if (s.lastVerification) lines.push(`  last verification ${s.lastVerification.at}: ${s.lastVerification.mismatches} mismatches, ${s.lastVerification.repaired} repaired`);
   lines.push(...renderEndpoints(s.rpc));
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
@@ -74,6 +81,8 @@ export function statusLine(s: IndexerStatus): string {
     s.lastError ? `lastError=${JSON.stringify(s.lastError)}` : '',
     s.handlers ? `handlers=${s.handlers.checkpoint}${s.handlers.paused ? '(paused)' : ''}` : '',
     s.handlers?.lastError ? `handlersError=${JSON.stringify(s.handlers.lastError)}` : '',
+    s.stream ? `stream=${s.stream.checkpoint}${s.stream.paused ? '(paused)' : ''} published=${s.stream.published} retracted=${s.stream.retracted}` : '',
+    s.stream?.lastError ? `streamError=${JSON.stringify(s.stream.lastError)}` : '',
   ]
     .filter(Boolean)
     .join(' ');

@@ -8,6 +8,7 @@ import { chainRpcUrls, checkChainId, checkDatabase, loadSpecs } from './config-s
 import { cliSettings } from './settings';
 import { INDEXER_CHAIN_ID, INDEXER_MODE, INDEXER_NAME } from '../search-attributes';
 import { connectClient, hasSearchAttributes } from './temporal';
+import { envNatsUrl, parseNatsUrl } from '../stream/nats-url';
 
 export interface StartOptions {
   config?: string;
@@ -59,6 +60,9 @@ export async function startCommand(options: StartOptions): Promise<void> {
   const settings = cliSettings();
   const databaseUrl = requireDatabaseUrl('start', '');
   const { config, specs } = await loadSpecs(options.config);
+  // The workers read NATS_URL too: a malformed one is caught here as well (the config's url is checked with the config).
+  const natsUrl = envNatsUrl();
+  if (config.stream && natsUrl) parseNatsUrl(natsUrl, 'NATS_URL');
   for (const spec of specs) {
     const urls = chainRpcUrls(config, spec.chainId);
     if (!urls) continue;

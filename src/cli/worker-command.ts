@@ -17,6 +17,7 @@ import { createIndexerWorker, type IndexerWorker } from '../worker';
 import { chainRpcUrls, checkChainId } from './config-specs';
 import { CliError } from '../errors';
 import { cliSettings } from './settings';
+import { resolveNatsServers, resolveNatsUrl } from '../stream/nats-url';
 
 let runtimeInstalled = false;
 
@@ -71,6 +72,9 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   const configPath = findConfigPath(options.config);
   const config = configPath ? (await loadConfig(configPath)).config : undefined;
 
+  // Checked here so a malformed NATS_URL is a one-line error at start-up, not a stage that never publishes.
+  const natsUrl = resolveNatsUrl(config?.stream?.nats.url);
+  const nats = resolveNatsServers(config?.stream?.nats.url);
   const chains = chainsToCheck(config);
   for (const [chainId, urls] of chains) {
     const check = await checkChainId(chainId, urls);
@@ -124,7 +128,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   // Temporal may come up after the worker (compose, Kubernetes): keep trying instead of exiting.
   for (let attempt = 1; !indexerWorker && !stopping; attempt++) {
     try {
-      indexerWorker = await createIndexerWorker({ ...settings, ...tuning, databaseUrl: database.url, rpcUrls, knownRpcUrls: [...chains.values()].flat(), logger, metrics, tracing });
+      indexerWorker = await createIndexerWorker({ ...settings, ...tuning, databaseUrl: database.url, rpcUrls, knownRpcUrls: [...chains.values()].flat(), natsUrl, logger, metrics, tracing });
     } catch (error) {
       const message = oneLine(error);
       if (!/connect|transport|unavailable|dns|refused|deadline/i.test(message)) {
@@ -154,6 +158,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
       temporal: settings.temporalAddress,
       database: database.embedded ? 'embedded' : redactUrl(database.url),
       chains: Object.fromEntries([...chains].map(([id, urls]) => [id, urls.map(redactUrl)])),
+      nats: nats.label,
     },
     'worker started',
   );

@@ -1,9 +1,11 @@
+import type { EventTable } from '../abi/layout';
 import { qualified } from './identifiers';
 import { lockChainHistory } from './locks';
 import { BOOKKEEPING } from './schema';
 import { inTransaction, type Pool } from './pool';
 import { forgetChildrenAbove } from './factory-children';
 import { rewindHandlers, rewindStages } from './stages';
+import { recordRetractions } from './stream';
 
 export interface RollbackWrite {
   schema: string;
@@ -18,6 +20,8 @@ export interface RollbackWrite {
   reason: 'reorg' | 'reset';
   /** Makes a retried rollback record itself once (the rollback workflow's run id). */
   key: string;
+  /** The event tables as the stream publishes them: retractions are built from the rows before they go. */
+  eventTables?: readonly EventTable[];
 }
 
 /**
@@ -28,6 +32,8 @@ export interface RollbackWrite {
 export async function rollbackTo(pool: Pool, w: RollbackWrite): Promise<{ rowsDeleted: number }> {
   return inTransaction(pool, async (client) => {
     await lockChainHistory(client, w.schema, w.chainId);
+    // The stream owes a retraction for every published event about to go (its outbox, this transaction).
+    if (w.eventTables) await recordRetractions(client, w.schema, w.chainId, w.ancestor, w.eventTables);
     let rowsDeleted = 0;
     for (const table of w.tables) {
       const { rowCount } = await client.query(`DELETE FROM ${qualified(w.schema, table)} WHERE chain_id = $1 AND block_number > $2`, [w.chainId, w.ancestor]);

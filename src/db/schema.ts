@@ -17,6 +17,10 @@ export const BOOKKEEPING = {
   undoLog: '_undo_log',
   /** Contracts a factory created: each child's address and the factory event that named it. */
   factoryChildren: '_factory_children',
+  /** The stream stage: which stream each chain publishes to, and the last stream sequence accounted for. */
+  stream: '_stream',
+  /** Retractions a rollback owes the stream, until they are published. */
+  streamOutbox: '_stream_outbox',
 } as const;
 
 interface ColumnDef {
@@ -92,6 +96,21 @@ function bookkeepingDdl(schema: string): string[] {
        old_row jsonb,
        new_row jsonb)`,
     `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${BOOKKEEPING.undoLog}_block`)} ON ${t(BOOKKEEPING.undoLog)} (chain_id, block_number)`,
+    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.stream)} (
+       chain_id bigint PRIMARY KEY,
+       stream text NOT NULL,
+       stream_created text NOT NULL,
+       subject text NOT NULL,
+       seq bigint NOT NULL,
+       updated_at timestamptz NOT NULL DEFAULT now())`,
+    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.streamOutbox)} (
+       chain_id bigint NOT NULL,
+       msg_id text NOT NULL,
+       block_number bigint NOT NULL,
+       log_index integer NOT NULL,
+       subject text NOT NULL,
+       body text NOT NULL,
+       PRIMARY KEY (chain_id, msg_id))`,
     ...undoCaptureDdl(schema),
     `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.factoryChildren)} (
        chain_id bigint NOT NULL,

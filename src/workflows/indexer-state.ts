@@ -3,6 +3,7 @@ import { describeFailure, type Failure } from './failure';
 import { HandlersStage, type HandlersCarried } from './handlers-stage-state';
 import type { IndexerMode, IndexerStatus, ResetResult } from './messages';
 import { RateWindow } from './rate-window';
+import { StreamStage, type StreamCarried } from './stream-stage-state';
 import { VerificationSchedule, type VerificationScheduleState } from './verification-schedule';
 import { INITIAL_RANGE_SIZE, Watermark, nextRangeSize } from './watermark';
 
@@ -20,6 +21,8 @@ export interface CarriedState extends VerificationScheduleState {
   handlers?: HandlersCarried;
   /** Factories: every block ≤ this has had its factory events read. */
   discovered?: number;
+  /** The stream stage, when the config has a stream. */
+  stream?: StreamCarried;
 }
 
 /** What an indexed range (backfill or tip) reports back. */
@@ -52,6 +55,8 @@ export class IndexerState {
   readonly verification: VerificationSchedule;
   /** The handlers stage; null when the config has none. */
   readonly handlers: HandlersStage | null;
+  /** The stream stage; null when the config has none. */
+  readonly stream: StreamStage | null;
 
   mode: IndexerMode = 'backfill';
   paused: boolean;
@@ -91,12 +96,14 @@ export class IndexerState {
     this.handlers = spec.handlers ? new HandlersStage(this.startBlock - 1, carried?.handlers) : null;
     const factoryStart = Math.min(...spec.contracts.filter((c) => c.factory).map((c) => c.startBlock));
     this.discovered = Number.isFinite(factoryStart) ? (carried?.discovered ?? factoryStart - 1) : null;
+    this.stream = spec.stream ? new StreamStage(spec.stream, this.startBlock - 1, carried?.stream) : null;
   }
 
   /** `indexer resume`: ingest, and a handlers stage a failing handler had stopped. */
   resume(): void {
     this.paused = false;
     if (this.handlers) this.handlers.paused = false;
+    if (this.stream) this.stream.paused = false;
   }
 
   get checkpoint(): number {
@@ -170,6 +177,7 @@ export class IndexerState {
     this.watermark.reset(result.ancestor);
     this.handlers?.rewound(result.ancestor);
     if (this.discovered !== null) this.discovered = Math.min(this.discovered, result.ancestor);
+    this.stream?.rewound(result.ancestor);
     this.logsIndexed = Math.max(0, this.logsIndexed - result.rowsDeleted);
     if (reason === 'reorg') {
       this.reorgs += 1;
@@ -181,7 +189,8 @@ export class IndexerState {
 
   /** Every downstream stage has handled everything up to the checkpoint. */
   get stagesCaughtUp(): boolean {
-    return !this.handlers || this.handlers.checkpoint >= this.checkpoint;
+    const handlers = !this.handlers || this.handlers.checkpoint >= this.checkpoint;
+    return handlers && (!this.stream || this.stream.caughtUpWith(this.stream.bound(this.checkpoint, this.safeHead)));
   }
 
   rebuildRefusal(): string | undefined {
@@ -233,6 +242,7 @@ export class IndexerState {
       startBlock: this.startBlock,
       endBlock: this.endBlock,
       handlers: this.handlers?.status(this.checkpoint, now) ?? null,
+      stream: this.stream?.status(this.stream.bound(this.checkpoint, this.safeHead), now) ?? null,
     };
   }
 
@@ -249,6 +259,7 @@ export class IndexerState {
       ...this.verification.carried(),
       ...(this.handlers ? { handlers: this.handlers.carried() } : {}),
       ...(this.discovered !== null ? { discovered: this.discovered } : {}),
+      ...(this.stream ? { stream: this.stream.carried() } : {}),
     };
   }
 }

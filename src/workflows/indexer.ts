@@ -6,6 +6,7 @@ import { activities } from './activity-options';
 import { backfillTo } from './backfill';
 import { discoverChildrenTo } from './discovery';
 import { runHandlersStage } from './handlers-stage';
+import { runStreamStage } from './stream-stage';
 import { CheckpointSaver } from './checkpoint-saver';
 import { historyTooLong, type IndexerContext } from './indexer-context';
 import { IndexerState, type CarriedState } from './indexer-state';
@@ -107,15 +108,22 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
     ctx.checkpoints.markSaved(state.checkpoint);
     if (state.handlers && prepared.handlersCheckpoint !== undefined) state.handlers.checkpoint = prepared.handlersCheckpoint;
     if (state.discovered !== null && prepared.discoveredThrough !== undefined) state.discovered = prepared.discoveredThrough;
+    if (state.stream && prepared.streamCheckpoint !== undefined) {
+      state.stream.checkpoint = prepared.streamCheckpoint;
+      // A rollback in an earlier run may have left retractions owed.
+      state.stream.retractionsPending = prepared.streamRetractionsPending ?? false;
+    }
     state.lastError = null;
   }
 
   // Downstream stages run beside ingest, each its own loop; they end (activity in flight back) when asked.
   const handlersStage = state.handlers ? runHandlersStage(ctx) : undefined;
+  const streamStage = state.stream ? runStreamStage(ctx) : undefined;
   const endStages = async () => {
-    if (!state.handlers) return;
-    state.handlers.stopping = true;
+    if (state.handlers) state.handlers.stopping = true;
+    if (state.stream) state.stream.stopping = true;
     await handlersStage;
+    await streamStage;
   };
 
   for (;;) {

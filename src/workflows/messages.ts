@@ -47,6 +47,27 @@ export interface IndexerStatus {
   endBlock: number | null;
   /** The handlers stage (DESIGN.md, "Stages"); null when the config has no handlers. */
   handlers: HandlersStatus | null;
+  /** The stream stage (DESIGN.md, "Stream"); null when the config has no stream. */
+  stream: StreamStatus | null;
+}
+
+export interface StreamStatus {
+  /** The last block whose events are all published (and acknowledged by JetStream). */
+  checkpoint: number;
+  /** Blocks between it and what it may publish now (the ingest checkpoint; for `safe` delivery at most the safe head). */
+  lag: number | null;
+  /** Events published (each once), and retractions published after reorgs and resets, by this workflow. */
+  published: number;
+  retracted: number;
+  publishedPerSecond: number;
+  /** NATS unreachable, or the stream unusable as configured; names the server by its redacted label. */
+  lastError: string | null;
+  /** Stopped by a fault retrying cannot fix, until `indexer resume`. */
+  paused: boolean;
+  delivery: 'safe' | 'instant';
+  /** The JetStream stream and subject prefix (messages on `<subject>.<chainId>.<Contract>.<Event>`). */
+  stream: string;
+  subject: string;
 }
 
 export interface HandlersStatus {

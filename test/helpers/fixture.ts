@@ -37,6 +37,8 @@ export interface IndexerOptions {
   rpc?: string[];
   /** Start the workflow (default true). */
   start?: boolean;
+  /** NATS servers for the worker (NATS_URL); the worker's default (127.0.0.1:4222) when unset. */
+  natsUrl?: string;
 }
 
 export interface TestIndexer {
@@ -104,10 +106,11 @@ export function e2e(options: E2eOptions = {}): E2e {
         TEMPORAL_TASK_QUEUE: name,
         DATABASE_URL: fixture.stack.databaseUrl,
         [`RPC_URL_${fixture.chain.chainId}`]: rpc.join(','),
+        ...(o.natsUrl ? { NATS_URL: o.natsUrl } : {}),
       };
       let worker: RunningWorker | WorkerProcess | undefined;
       if ((o.worker ?? 'in-process') === 'in-process') {
-        const w = await startInProcessWorker(fixture.stack, { taskQueue: name, rpc: { [fixture.chain.chainId]: rpc } });
+        const w = await startInProcessWorker(fixture.stack, { taskQueue: name, rpc: { [fixture.chain.chainId]: rpc }, natsUrl: o.natsUrl });
         own.push(() => w.stop());
         worker = w;
       } else if (o.worker === 'process') {

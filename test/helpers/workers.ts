@@ -19,7 +19,7 @@ export interface RunningWorker {
 /** A real worker in this process, on the test's own task queue. */
 export async function startInProcessWorker(
   stack: TestStack,
-  options: { taskQueue: string; rpc: Record<number, string[]>; databaseUrl?: string; tracing?: Tracing },
+  options: { taskQueue: string; rpc: Record<number, string[]>; databaseUrl?: string; tracing?: Tracing; natsUrl?: string },
 ): Promise<RunningWorker> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', pretty: false, destination: process.stderr });
   installTemporalRuntime(logger);
@@ -30,6 +30,7 @@ export async function startInProcessWorker(
     databaseUrl: options.databaseUrl ?? stack.databaseUrl,
     rpcUrls: (chainId) => options.rpc[chainId],
     knownRpcUrls: Object.values(options.rpc).flat(),
+    natsUrl: options.natsUrl,
     logger,
     workflowBundle: stack.bundle,
     tracing: options.tracing,

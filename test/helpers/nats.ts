@@ -1,0 +1,77 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import assert from 'node:assert/strict';
+import type { StreamBody } from '../../src/stream/message';
+
+/** A message of the stream as a consumer sees it. */
+export interface Seen {
+  seq: number;
+  subject: string;
+  msgId: string;
+  body: StreamBody;
+  time: number;
+}
+
+export async function natsConnect(url: string): Promise<NatsConnection> {
+  const u = new URL(url);
+  return connect({ servers: `${u.hostname}:${u.port || 4222}`, user: u.username || undefined, pass: u.password || undefined, timeout: 5_000 });
+}
+
+/** Every message the stream holds on `filter`, in stream order, read with an ordered consumer as a user's consumer would. */
+export async function readStream(nc: NatsConnection, stream: string, filter: string): Promise<Seen[]> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(stream).catch(() => null);
+  if (!info || info.state.messages === 0) return [];
+  const last = await jsm.streams.getMessage(stream, { last_by_subj: filter });
+  if (!last) return [];
+  const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
+  const out: Seen[] = [];
+  try {
+    while (out.length === 0 || out[out.length - 1]!.seq < last.seq) {
+      const batch = await consumer.fetch({ max_messages: 5_000, expires: 5_000 });
+      let got = 0;
+      for await (const m of batch) {
+        got++;
+        out.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', body: m.json<StreamBody>(), time: m.info.timestampNanos / 1e6 });
+        if (m.seq >= last.seq) break;
+      }
+      if (got === 0) throw new Error(`stream ${stream}: could not read up to ${last.seq}`);
+    }
+  } finally {
+    await consumer.delete().catch(() => undefined);
+  }
+  return out;
+}
+
+const pos = (b: Pick<StreamBody, 'blockNumber' | 'logIndex'>) => `${b.blockNumber}:${b.logIndex}`;
+const before = (a: StreamBody, b: StreamBody) => a.blockNumber < b.blockNumber || (a.blockNumber === b.blockNumber && a.logIndex < b.logIndex);
+
+/**
+ * Replays the stream as a consumer does (apply events, undo retractions) and checks the rules on
+ * the way: each event once and after everything still live (chain order), each retraction undoes
+ * the newest live event (newest first, before any event of the new fork), and a message id is
+ * never seen twice. Returns the live events at the end and the retractions seen.
+ */
+export function replay(messages: readonly Seen[]): { live: StreamBody[]; retractions: StreamBody[] } {
+  const live: StreamBody[] = [];
+  const retractions: StreamBody[] = [];
+  const ids = new Set<string>();
+  for (const m of messages) {
+    assert.ok(!ids.has(m.msgId), `message id ${m.msgId} appears twice (seq ${m.seq})`);
+    ids.add(m.msgId);
+    const expectedId = `${m.body.chainId}:${m.body.blockHash}:${m.body.logIndex}${m.body.removed ? ':removed' : ''}`;
+    assert.equal(m.msgId, expectedId, `Nats-Msg-Id of seq ${m.seq}`);
+    assert.equal(m.subject.split('.').slice(-3).join('.'), `${m.body.chainId}.${m.body.contract}.${m.body.event}`, `subject of seq ${m.seq}`);
+    const top = live[live.length - 1];
+    if (m.body.removed) {
+      assert.ok(top, `retraction of ${pos(m.body)} (seq ${m.seq}) with nothing live`);
+      assert.deepStrictEqual({ ...m.body, removed: false }, top, `retraction at seq ${m.seq} is not of the newest live event ${pos(top)}`);
+      live.pop();
+      retractions.push(m.body);
+    } else {
+      if (top) assert.ok(before(top, m.body), `event ${pos(m.body)} (seq ${m.seq}) after ${pos(top)}: out of chain order or not retracted first`);
+      live.push(m.body);
+    }
+  }
+  return { live, retractions };
+}
