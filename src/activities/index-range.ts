@@ -38,7 +38,7 @@ export interface FetchedRange<T extends { blockNumber: number; blockHash: string
  * at hand, blocks whose logsBloom contradicts an empty answer are asked again.
  */
 export async function fetchRange<T extends { blockNumber: number; blockHash: string } = DecodedLog>(
-  rpc: ChainRpc,
+  rpc: Pick<ChainRpc, 'getLogs'>,
   source: LogSource<T>,
   fromBlock: number,
   toBlock: number,

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import { ChainIdMismatchError, RangeTooLargeError, RpcRequestError, oneLine } from '../errors';
+import { ChainIdMismatchError, RangeTooLargeError, RpcRequestError, RpcTimeoutError, oneLine } from '../errors';
 import { Redactor } from '../redact';
 import { bloomAdmits } from './bloom';
+import { classifyRpcError } from './classify';
 import { describeBlocks, effectiveCrossCheck, isSampled, mergeLogAnswers, type CrossCheckMode, type LogAnswer } from './cross-check';
 import { Endpoint, type CallOptions, type EndpointHealth, type EndpointOptions } from './endpoint';
 import { describeHeads, endpointsWithBlock, summarizeHeads, type EndpointHeadReport, type HeadProbe } from './heads';
@@ -61,11 +62,6 @@ export interface RpcCheckStats {
   bloomFalsePositives: number;
 }
 
-/** Messages providers use when a getLogs range is too big for them. */
-const RANGE_REFUSAL = /more than \d+ results|too many (results|logs|blocks)|block range|range (is )?too (large|wide|big)|exceed(s|ed)? .*(range|size)|response (size|too large)|query timeout|max.*range|log response size/i;
-
-/** Rate limiting wears many codes (429, -32005, -32029 …): whatever its code, it is the endpoint's fault, not the range's. */
-const RATE_LIMITED = /rate|too many requests|capacity|throttl|429/i;
 
 const HEX = /^0x[0-9a-fA-F]*$/;
 const HASH = /^0x[0-9a-fA-F]{64}$/;
@@ -300,7 +296,7 @@ export class ChainRpc {
         failures.push({ label: endpoint.label, error: error as Error });
       }
     }
-    if (method === 'eth_getLogs' && failures.length > 0 && failures.every((f) => (f.error as { timedOut?: boolean }).timedOut)) {
+    if (method === 'eth_getLogs' && failures.length > 0 && failures.every((f) => f.error instanceof RpcTimeoutError)) {
       // Every endpoint timed out on this range: most likely it is too big to answer in time.
       throw new RangeTooLargeError(`eth_getLogs timed out on every endpoint (${failures.map((f) => f.label).join(', ')}); splitting the range`);
     }
@@ -309,16 +305,7 @@ export class ChainRpc {
   }
 
   private classify(method: string, label: string, error: unknown): Error {
-    const e = error as { shortMessage?: string; message?: string; details?: string; name?: string; status?: number; cause?: { status?: number } };
-    const text = this.redact([e.shortMessage, e.details].filter(Boolean).join(': ') || e.message || String(error));
-    const line = text.split('\n')[0]!;
-    const status = e.status ?? e.cause?.status;
-    // An HTTP error status or rate limiting is about the endpoint, never about the range asked for.
-    const endpointFault = (status !== undefined && (status === 429 || status >= 500)) || RATE_LIMITED.test(text);
-    if (method === 'eth_getLogs' && !endpointFault && RANGE_REFUSAL.test(text)) return new RangeTooLargeError(`${label} refused the range: ${line}`);
-    const wrapped = new RpcRequestError(`RPC ${method} to ${label} failed: ${line}`);
-    if (e.name === 'TimeoutError' || /timed? ?out/i.test(text)) Object.assign(wrapped, { timedOut: true });
-    return wrapped;
+    return classifyRpcError(method, label, error, (text) => this.redact(text));
   }
 
   /**
@@ -351,10 +338,6 @@ export class ChainRpc {
       out.push(...(result as Array<Record<string, unknown>>));
     }
     return out;
-  }
-
-  async getChainId(): Promise<number> {
-    return this.parseChainId((await this.call<string>('eth_chainId', [], hexQuantity)).result);
   }
 
   private parseChainId(hex: string): number {
