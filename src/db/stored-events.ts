@@ -1,18 +1,11 @@
 import type { EventTable } from '../abi/layout';
+import type { EventPosition } from '../indexing/log-router';
 import { qualified, quoteIdent } from './identifiers';
 import type { PoolClient } from './pool';
 
 /** One stored event row, as the downstream stages read it back. */
-export interface StoredEvent {
+export interface StoredEvent extends EventPosition {
   table: EventTable;
-  blockNumber: number;
-  blockHash: string;
-  /** Unix seconds; null where unknown (rows stored before the column existed). */
-  blockTimestamp: number | null;
-  logIndex: number;
-  txHash: string;
-  txIndex: number | null;
-  address: string;
   /** For contracts with `include: ["transaction"]`. */
   transaction?: { from: string | null; to: string | null; value: string | null };
   /** The argument columns, in the table's order, as node-pg returns them (numeric as text, jsonb parsed). */

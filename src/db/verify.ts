@@ -23,15 +23,20 @@ export async function storedCanonicalRows(pool: Pool, schema: string, chainId: n
   return out;
 }
 
-export interface VerificationRecord {
-  schema: string;
-  chainId: number;
+/** What a verification run found, as `_verifications` records it and `indexer verify` prints it. */
+export interface VerificationSummary {
   startedAt: string;
+  /** The range actually checked (lower when the run's budget ran out first). */
   fromBlock: number;
   toBlock: number;
   chunks: number;
   mismatches: number;
   repaired: number;
+}
+
+export interface VerificationRecord extends VerificationSummary {
+  schema: string;
+  chainId: number;
   details: unknown;
 }
 

@@ -9,16 +9,20 @@ interface Route {
   decoder: EventDecoder;
 }
 
-export interface DecodedLog {
-  table: string;
+/** Where an event sits on the chain: the fields every row carries before its arguments. */
+export interface EventPosition {
   blockNumber: number;
   blockHash: string;
-  /** Unix seconds: the log's blockTimestamp where the RPC gives it, else filled from headers (block-fields.ts). */
+  /** Unix seconds: the log's blockTimestamp where the RPC gives it, else from headers (block-fields.ts); null in rows stored before the column existed. */
   blockTimestamp: number | null;
   logIndex: number;
   txHash: string;
   txIndex: number | null;
   address: string;
+}
+
+export interface DecodedLog extends EventPosition {
+  table: string;
   args: Array<string | boolean | null>;
   /** For contracts with `include: ["transaction"]`, filled from the transaction (block-fields.ts). */
   transaction?: { from: string; to: string | null; value: string };

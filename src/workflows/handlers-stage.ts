@@ -1,6 +1,7 @@
 import { condition } from '@temporalio/workflow';
 import { WORK_ATTEMPTS, activities, activityOptions } from './activity-options';
 import { Backoff, describeFailure } from './failure';
+import { stageStep } from './stage-step';
 import type { IndexerContext } from './indexer-context';
 
 const handleOptions = activityOptions('10 minutes', WORK_ATTEMPTS);
@@ -31,14 +32,11 @@ export async function runHandlersStage(ctx: IndexerContext): Promise<void> {
     }
     const upTo = ctx.checkpoints.stored!;
     const epoch = stage.epoch;
-    try {
-      const result = await activities.handleEvents.executeWithOptions({ ...handleOptions, summary: `handle blocks ${stage.checkpoint + 1}-${upTo}` }, [{ spec, toBlock: upTo }]);
-      stage.recordResult(result, epoch, upTo, Date.now());
-      backoff.reset();
-    } catch (error) {
-      const failure = describeFailure(error);
-      stage.recordFailure(failure.message, failure.fatal);
-      if (!failure.fatal) await condition(() => stage.stopping, backoff.next());
-    }
+    await stageStep(
+      stage,
+      backoff,
+      () => activities.handleEvents.executeWithOptions({ ...handleOptions, summary: `handle blocks ${stage.checkpoint + 1}-${upTo}` }, [{ spec, toBlock: upTo }]),
+      (result) => stage.recordResult(result, epoch, upTo, Date.now()),
+    );
   }
 }

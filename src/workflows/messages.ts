@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { EndpointHealth } from '../rpc/health';
 import type { VerifyResult } from './verify';
 
 export type IndexerMode = 'backfill' | 'realtime' | 'paused' | 'rolling-back' | 'done';
@@ -24,24 +25,7 @@ export interface IndexerStatus {
   lastVerification: { at: string; fromBlock: number; toBlock: number; mismatches: number; repaired: number } | null;
   lastError: string | null;
   /** The chain's RPC endpoints as the worker that ran the latest activity sees them (redacted labels). */
-  rpc: Array<{
-    label: string;
-    state: 'closed' | 'open' | 'half-open';
-    requests: number;
-    failures: number;
-    latencyMs: number;
-    rateLimitWaits: number;
-    /** The endpoint's own head, and how far it is behind the highest head of the chain's endpoints. */
-    head: number | null;
-    lag: number | null;
-    /** Times it was caught returning fewer logs than exist. */
-    omissions: number;
-    /** Answers thrown away because it did not have the blocks asked about yet. */
-    behind: number;
-    demoted: boolean;
-    /** Why it gets no requests (e.g. "serves chain 31338, not 31337"); null while in rotation. */
-    outOfRotation: string | null;
-  }>;
+  rpc: EndpointHealth[];
   /** Where the indexer started and, when every contract has one, where it ends (for progress). */
   startBlock: number;
   endBlock: number | null;

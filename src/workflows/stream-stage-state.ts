@@ -1,7 +1,7 @@
 import type { PublishEventsResult } from '../activities/types';
 import type { StreamSpec } from '../spec';
 import type { StreamStatus } from './messages';
-import { RateWindow } from './rate-window';
+import { StageState } from './stage-state';
 
 /** What the stream stage carries from one run of the indexer workflow to the next. */
 export interface StreamCarried {
@@ -17,33 +17,20 @@ export interface StreamCarried {
  * The stream stage as the workflow sees it: where it stands, what it may publish now, what an
  * activity's summary changes. Pure; the stage's loop (stream-stage.ts) runs the activities.
  */
-export class StreamStage {
-  checkpoint: number;
+export class StreamStage extends StageState {
   published: number;
   retracted: number;
-  /** A fault retrying cannot fix (the stream does not capture our subjects …): stopped until `resume`. */
-  paused: boolean;
-  lastError: string | null;
   /** A rollback recorded retractions in the outbox: publish them even with no new event to publish. */
   retractionsPending: boolean;
-  /** The loop is asked to end (stop, continueAsNew, done) once the activity in flight is back. */
-  stopping = false;
-  /** Bumped by every rollback, so a summary from before one cannot move the checkpoint above the ancestor. */
-  epoch = 0;
-  /** The bound the last activity was given when it found nothing more: don't ask again until it moves. */
-  private exhaustedAt: number | null = null;
-  private readonly rates = new RateWindow<'events'>();
 
   constructor(
     readonly spec: StreamSpec,
     startCheckpoint: number,
     carried?: StreamCarried,
   ) {
-    this.checkpoint = carried?.checkpoint ?? startCheckpoint;
+    super({ checkpoint: carried?.checkpoint ?? startCheckpoint, paused: carried?.paused ?? false, lastError: carried?.lastError ?? null });
     this.published = carried?.published ?? 0;
     this.retracted = carried?.retracted ?? 0;
-    this.paused = carried?.paused ?? false;
-    this.lastError = carried?.lastError ?? null;
     this.retractionsPending = carried?.retractionsPending ?? false;
   }
 
@@ -69,26 +56,16 @@ export class StreamStage {
   recordResult(result: PublishEventsResult, epoch: number, upTo: number, now: number): void {
     this.published += result.published;
     this.retracted += result.retracted;
-    this.rates.record(now, { events: result.published });
-    this.checkpoint = epoch === this.epoch ? result.checkpoint : Math.min(result.checkpoint, this.checkpoint);
     // A rollback since the activity started may have owed more retractions than it saw.
     if (epoch === this.epoch) this.retractionsPending = result.retractionsPending;
-    this.exhaustedAt = result.caughtUp && result.checkpoint < upTo ? upTo : null;
+    this.advance(result, result.published, epoch, upTo, now);
     this.lastError = null;
   }
 
-  /** The stage could not run (its activity's retries spent): shown, and paused when retrying cannot help. */
-  recordFailure(message: string, fatal: boolean): void {
-    this.lastError = message;
-    if (fatal) this.paused = true;
-  }
-
   /** A rollback moved the cursor down to `ancestor` and may have left retractions in the outbox. */
-  rewound(ancestor: number): void {
-    this.epoch += 1;
-    this.checkpoint = Math.min(this.checkpoint, ancestor);
+  override rewound(ancestor: number): void {
+    super.rewound(ancestor);
     this.retractionsPending = true;
-    this.exhaustedAt = null;
   }
 
   /** Caught up with what it may publish (for "done": nothing owed, nothing left below the bound). */

@@ -1,6 +1,7 @@
 import { condition } from '@temporalio/workflow';
 import { WORK_ATTEMPTS, activities, activityOptions } from './activity-options';
 import { Backoff, describeFailure } from './failure';
+import { stageStep } from './stage-step';
 import type { IndexerContext } from './indexer-context';
 
 const publishOptions = activityOptions('10 minutes', WORK_ATTEMPTS);
@@ -34,14 +35,11 @@ export async function runStreamStage(ctx: IndexerContext): Promise<void> {
     const upTo = bound()!;
     const epoch = stage.epoch;
     const what = stage.retractionsPending ? `retractions, then blocks ${stage.checkpoint + 1}-${upTo}` : `blocks ${stage.checkpoint + 1}-${upTo}`;
-    try {
-      const result = await activities.publishEvents.executeWithOptions({ ...publishOptions, summary: `publish ${what}` }, [{ spec, toBlock: upTo }]);
-      stage.recordResult(result, epoch, upTo, Date.now());
-      backoff.reset();
-    } catch (error) {
-      const failure = describeFailure(error);
-      stage.recordFailure(failure.message, failure.fatal);
-      if (!failure.fatal) await condition(() => stage.stopping, backoff.next());
-    }
+    await stageStep(
+      stage,
+      backoff,
+      () => activities.publishEvents.executeWithOptions({ ...publishOptions, summary: `publish ${what}` }, [{ spec, toBlock: upTo }]),
+      (result) => stage.recordResult(result, epoch, upTo, Date.now()),
+    );
   }
 }

@@ -1,4 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
+import type { VerificationSummary } from '../db/verify';
 import type { IndexerActivities } from '../activities';
 import { activityOptions } from './activity-options';
 import type { IndexerSpec } from '../spec';
@@ -13,14 +14,7 @@ export interface VerifyInput {
   maxChunks?: number;
 }
 
-export interface VerifyResult {
-  startedAt: string;
-  /** The range actually checked (lower when the budget ran out first). */
-  fromBlock: number;
-  toBlock: number;
-  chunks: number;
-  mismatches: number;
-  repaired: number;
+export interface VerifyResult extends VerificationSummary {
   /** Mismatching chunks that still differ after re-indexing. */
   unrepaired: number;
   /** Chunks left alone because a rollback moved the checkpoint below them meanwhile. */
