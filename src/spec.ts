@@ -73,3 +73,42 @@ export interface StreamSpec {
 export function indexerWorkflowId(name: string, chainId: number): string {
   return `indexer:${name}:${chainId}`;
 }
+
+/**
+ * A spec by reference: what every activity after prepareIndexer gets instead of the spec itself,
+ * so history holds a few dozen bytes per range whatever the config's size (200 contracts, a 100 KB
+ * ABI). prepareIndexer stores the spec under its hash in the indexer's `_specs`; workers look it up
+ * there (and keep it in memory).
+ */
+export interface SpecRef {
+  name: string;
+  chainId: number;
+  hash: string;
+}
+
+/** What activities accept on the wire: the spec, or a reference to it. */
+export type SpecOrRef = IndexerSpec | SpecRef;
+
+export function isSpecRef(spec: SpecOrRef): spec is SpecRef {
+  return !('contracts' in spec);
+}
+
+/** The spec's reference. Deterministic and dependency-free, so workflow code computes it too. */
+export function specRef(spec: IndexerSpec): SpecRef {
+  return { name: spec.name, chainId: spec.chainId, hash: specHash(spec) };
+}
+
+/** A 64-bit hash of the spec's JSON (two 32-bit FNV-1a lanes) and its length, as hex. */
+export function specHash(spec: IndexerSpec): string {
+  const text = JSON.stringify(spec);
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
+  return `${hex(a)}${hex(b)}-${text.length.toString(16)}`;
+}

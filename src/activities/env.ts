@@ -8,7 +8,9 @@ import { LogRouter } from '../indexing/log-router';
 import type { Logger } from '../logger';
 import type { IndexerMetrics } from '../metrics';
 import type { ChainRpc } from '../rpc/client';
-import type { IndexerSpec } from '../spec';
+import { isSpecRef, specHash, type IndexerSpec, type SpecOrRef } from '../spec';
+import { loadSpec, storeSpec } from '../db/specs';
+import { IndexerError } from '../errors';
 import type { NatsLink } from '../stream/connection';
 
 export interface ActivityDeps {
@@ -43,6 +45,10 @@ export interface ActivityEnv {
   /** The running activity's logger: workflow id, run id and activity type. */
   log: () => Logger;
   metrics: ActivityMetrics;
+  /** The input with its spec looked up when it came by reference (memory, else `_specs`). */
+  resolveSpec: <I>(input: I) => Promise<I>;
+  /** Stores the spec for references to it, and remembers it (prepareIndexer). */
+  rememberSpec: (spec: IndexerSpec) => Promise<void>;
   /** Writes one range in one transaction (db/writer.ts), filling in what the spec says. */
   storeRange: (spec: IndexerSpec, write: Omit<RangeWrite, 'schema' | 'chainId' | 'tables'>) => Promise<RangeWriteResult>;
 }
@@ -82,6 +88,23 @@ export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
     const router = routerFor(spec);
     return router.hasFactories ? router.withChildren(await childrenUpTo(deps.pool, spec.name, spec.chainId, toBlock)) : router;
   };
+  const specs = new Map<string, IndexerSpec>();
+  const resolveSpec = async <I>(input: I): Promise<I> => {
+    const spec = (input as { spec?: SpecOrRef } | undefined)?.spec;
+    if (!spec || !isSpecRef(spec)) return input;
+    let found = specs.get(spec.hash);
+    if (!found) {
+      found = await loadSpec(deps.pool, spec.name, spec.hash);
+      if (!found) throw new IndexerError(`the spec of ${spec.name} (${spec.hash}) is not in ${spec.name}._specs: its tables were dropped under a running indexer; restart it (indexer stop ${spec.name}, then indexer start)`);
+      specs.set(spec.hash, found);
+    }
+    return { ...input, spec: found };
+  };
+  const rememberSpec = async (spec: IndexerSpec) => {
+    const hash = specHash(spec);
+    await storeSpec(deps.pool, spec, hash);
+    specs.set(hash, spec);
+  };
   const modules = new Map<string, Promise<BoundHandlers>>();
   const handlersFor = (spec: IndexerSpec) => {
     const file = spec.handlers?.module;
@@ -107,6 +130,8 @@ export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
     rangeRouter,
     factoriesFor,
     handlersFor,
+    resolveSpec,
+    rememberSpec,
     natsFor,
     log: () => {
       const info = Context.current().info;

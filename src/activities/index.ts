@@ -1,3 +1,4 @@
+import type { IndexerSpec, SpecOrRef } from '../spec';
 import { createActivityEnv, type ActivityDeps, type ActivityEnv } from './env';
 import { toActivityFailure } from './failure';
 import { discoverChildren } from './discover-children';
@@ -17,6 +18,9 @@ import { verifyRange } from './verify-range';
 
 export type { ActivityDeps };
 
+/** An activity input as it travels: the spec may be a reference to it (spec.ts, SpecRef). */
+export type WithSpecRef<I> = I extends { spec: IndexerSpec } ? Omit<I, 'spec'> & { spec: SpecOrRef } : I;
+
 /** The block range an activity input names, for log context. */
 function rangeOf(input: unknown): { fromBlock?: number; toBlock?: number } {
   const i = input as { fromBlock?: number; toBlock?: number; checkpoint?: number } | undefined;
@@ -32,11 +36,14 @@ function rangeOf(input: unknown): { fromBlock?: number; toBlock?: number } {
 export function createActivities(deps: ActivityDeps) {
   const env = createActivityEnv(deps);
 
-  /** Every activity runs here: it heartbeats while alive, and its errors are redacted on their way into history. */
-  function activity<I, O>(body: (env: ActivityEnv, input: I) => Promise<O>): (input: I) => Promise<O> {
-    return async (input: I) => {
+  /**
+   * Every activity runs here: it heartbeats while alive, its errors are redacted on their way into
+   * history, and a spec given by reference (the workflow's SpecRef) is looked up for the body.
+   */
+  function activity<I, O>(body: (env: ActivityEnv, input: I) => Promise<O>): (input: WithSpecRef<I>) => Promise<O> {
+    return async (input: WithSpecRef<I>) => {
       try {
-        return await keepAlive(() => body(env, input));
+        return await keepAlive(async () => body(env, (await env.resolveSpec(input)) as I));
       } catch (error) {
         const failure = toActivityFailure(error, deps.redact);
         env.log().warn({ err: failure.message, ...rangeOf(input) }, 'activity failed');

@@ -31,6 +31,8 @@ export async function prepareIndexer(env: ActivityEnv, { spec }: PrepareIndexerI
     handlersCheckpoint = stageCheckpoint(await lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock));
     await runSetup(client, { spec, tables: router.tables, handlers });
   });
+  // Later activities get the spec by reference (history stays small whatever the config's size).
+  await env.rememberSpec(spec);
   let checkpoint = await readCheckpoint(env.pool, spec.name, spec.chainId);
   if (checkpoint === undefined) {
     checkpoint = startBlock - 1;

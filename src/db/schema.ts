@@ -17,6 +17,8 @@ export const BOOKKEEPING = {
   undoLog: '_undo_log',
   /** Contracts a factory created: each child's address and the factory event that named it. */
   factoryChildren: '_factory_children',
+  /** The specs activities refer to by hash (spec.ts, SpecRef). */
+  specs: '_specs',
   /** The stream stage: which stream each chain publishes to, and the last stream sequence accounted for. */
   stream: '_stream',
   /** Retractions a rollback owes the stream, until they are published. */
@@ -112,6 +114,10 @@ function bookkeepingDdl(schema: string): string[] {
        body text NOT NULL,
        PRIMARY KEY (chain_id, msg_id))`,
     ...undoCaptureDdl(schema),
+    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.specs)} (
+       hash text PRIMARY KEY,
+       spec jsonb NOT NULL,
+       stored_at timestamptz NOT NULL DEFAULT now())`,
     `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.factoryChildren)} (
        chain_id bigint NOT NULL,
        contract text NOT NULL,

@@ -22,7 +22,7 @@ export async function backfillTo(ctx: IndexerContext, target: number, trackHashe
   const start = (range: BlockRange) => {
     const [fromBlock, toBlock] = range;
     // The summary names the blocks, so the Web UI's event list reads without opening payloads.
-    activities.indexRange.executeWithOptions({ ...rangeOptions, summary: `blocks ${fromBlock}-${toBlock}` }, [{ spec, fromBlock, toBlock, trackHashesFrom }]).then(
+    activities.indexRange.executeWithOptions({ ...rangeOptions, summary: `blocks ${fromBlock}-${toBlock}` }, [{ spec: ctx.ref, fromBlock, toBlock, trackHashesFrom }]).then(
       (result) => settled.push({ range, result }),
       (error: unknown) => settled.push({ range, error }),
     );

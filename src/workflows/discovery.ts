@@ -15,7 +15,7 @@ export async function discoverChildrenTo(ctx: IndexerContext, target: number): P
   while (state.discovered !== null && state.discovered < target) {
     const fromBlock = state.discovered + 1;
     const result = await persistently(state, () =>
-      activities.discoverChildren.executeWithOptions({ ...discoverOptions, summary: `discover children in blocks ${fromBlock}-${target}` }, [{ spec, fromBlock, toBlock: target }]),
+      activities.discoverChildren.executeWithOptions({ ...discoverOptions, summary: `discover children in blocks ${fromBlock}-${target}` }, [{ spec: ctx.ref, fromBlock, toBlock: target }]),
     );
     if (!result) return false;
     state.discovered = result.through;

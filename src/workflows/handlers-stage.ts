@@ -21,7 +21,7 @@ export async function runHandlersStage(ctx: IndexerContext): Promise<void> {
     if (stage.stopping) return;
     if (stage.pendingRebuild) {
       try {
-        const result = await activities.rebuildHandlers.executeWithOptions({ ...handleOptions, summary: 'rebuild handlers' }, [{ spec, rebuildId: stage.pendingRebuild.rebuildId }]);
+        const result = await activities.rebuildHandlers.executeWithOptions({ ...handleOptions, summary: 'rebuild handlers' }, [{ spec: ctx.ref, rebuildId: stage.pendingRebuild.rebuildId }]);
         stage.rebuilt(result.checkpoint);
         stage.rebuildOutcome = {};
       } catch (error) {
@@ -35,7 +35,7 @@ export async function runHandlersStage(ctx: IndexerContext): Promise<void> {
     await stageStep(
       stage,
       backoff,
-      () => activities.handleEvents.executeWithOptions({ ...handleOptions, summary: `handle blocks ${stage.checkpoint + 1}-${upTo}` }, [{ spec, toBlock: upTo }]),
+      () => activities.handleEvents.executeWithOptions({ ...handleOptions, summary: `handle blocks ${stage.checkpoint + 1}-${upTo}` }, [{ spec: ctx.ref, toBlock: upTo }]),
       (result) => stage.recordResult(result, epoch, upTo, Date.now()),
     );
   }

@@ -1,7 +1,7 @@
 import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { RebuildFailedError, ResetFailedError } from '../errors';
 import { INDEXER_MODE } from '../search-attributes';
-import type { IndexerSpec } from '../spec';
+import { specRef, type IndexerSpec } from '../spec';
 import { activities } from './activity-options';
 import { backfillTo } from './backfill';
 import { discoverChildrenTo } from './discovery';
@@ -41,7 +41,7 @@ export interface IndexerWorkflowResult {
 export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<IndexerWorkflowResult> {
   const { spec } = input;
   const state = new IndexerState(spec, Date.now(), input.state);
-  const ctx: IndexerContext = { spec, state, checkpoints: new CheckpointSaver(spec, state) };
+  const ctx: IndexerContext = { spec, ref: specRef(spec), state, checkpoints: new CheckpointSaver(spec, state) };
   const result = (stopped: boolean): IndexerWorkflowResult => ({ checkpoint: state.checkpoint, logsIndexed: state.logsIndexed, stopped });
 
   setHandler(pauseSignal, () => void (state.paused = true));
@@ -159,7 +159,7 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
 
     if (step === 'catch-up') {
       // Far behind: backfill up to the safe head with a window of ranges in flight.
-      const latest = await persistently(state, () => activities.getHead({ spec }));
+      const latest = await persistently(state, () => activities.getHead({ spec: ctx.ref }));
       if (!latest) continue;
       state.noteHead(latest);
       const target = state.targetFor(latest.safeHead);

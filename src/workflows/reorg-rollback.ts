@@ -1,10 +1,11 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { IndexerActivities } from '../activities';
 import { activityOptions } from './activity-options';
-import type { IndexerSpec } from '../spec';
+import type { SpecOrRef } from '../spec';
 
 export interface ReorgRollbackInput {
-  spec: IndexerSpec;
+  /** The spec, or (from runs of this version) its reference. */
+  spec: SpecOrRef;
   /** The block whose stored hash is no longer canonical (reorg), or the checkpoint (reset). */
   detectedBlock: number;
   reason: 'reorg' | 'reset';

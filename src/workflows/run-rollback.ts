@@ -16,7 +16,7 @@ export async function runRollback(ctx: IndexerContext, detectedBlock: number, re
     const result = await executeChild(reorgRollbackWorkflow, {
       workflowId: `reorg:${spec.name}:${spec.chainId}:${reason === 'reset' ? toBlock : detectedBlock}`,
       staticSummary: reason === 'reset' ? `reset to block ${toBlock}` : `reorg detected at block ${detectedBlock}`,
-      args: [{ spec, detectedBlock, reason, toBlock }],
+      args: [{ spec: ctx.ref, detectedBlock, reason, toBlock }],
     });
     ctx.checkpoints.markSaved(result.ancestor);
     return state.recordRollback(result, reason, detectedBlock, new Date().toISOString());

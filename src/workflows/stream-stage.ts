@@ -25,7 +25,7 @@ export async function runStreamStage(ctx: IndexerContext): Promise<void> {
     if (stage.stopping) return;
     if (!stage.wantsWork(bound(), state.paused)) {
       try {
-        state.noteHead(await activities.getHead({ spec }));
+        state.noteHead(await activities.getHead({ spec: ctx.ref }));
       } catch (error) {
         stage.recordFailure(describeFailure(error).message, false);
       }
@@ -38,7 +38,7 @@ export async function runStreamStage(ctx: IndexerContext): Promise<void> {
     await stageStep(
       stage,
       backoff,
-      () => activities.publishEvents.executeWithOptions({ ...publishOptions, summary: `publish ${what}` }, [{ spec, toBlock: upTo }]),
+      () => activities.publishEvents.executeWithOptions({ ...publishOptions, summary: `publish ${what}` }, [{ spec: ctx.ref, toBlock: upTo }]),
       (result) => stage.recordResult(result, epoch, upTo, Date.now()),
     );
   }

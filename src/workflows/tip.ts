@@ -19,7 +19,7 @@ export async function followTip(ctx: IndexerContext): Promise<TipOutcome> {
   const checkpoint = state.checkpoint;
   const tip = await persistently(state, () =>
     activities.syncTip.executeWithOptions({ ...tipOptions, summary: `tip after block ${checkpoint}` }, [
-      { spec, checkpoint, maxBlocks: state.rangeSize, waitMs: TIP_WAIT_MS },
+      { spec: ctx.ref, checkpoint, maxBlocks: state.rangeSize, waitMs: TIP_WAIT_MS },
     ]),
   );
   if (!tip) return {};

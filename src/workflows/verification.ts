@@ -10,7 +10,7 @@ export async function runVerification(ctx: IndexerContext, fromBlock: number, to
   const result = await executeChild(verifyWorkflow, {
     workflowId: `verify:${spec.name}:${spec.chainId}:${n}`,
     staticSummary: `verify blocks ${fromBlock}-${toBlock}`,
-    args: [{ spec, fromBlock, toBlock, chunkSize: spec.tuning.maxBlockRange, maxChunks }],
+    args: [{ spec: ctx.ref, fromBlock, toBlock, chunkSize: spec.tuning.maxBlockRange, maxChunks }],
   });
   state.lastVerification = { at: result.startedAt, fromBlock: result.fromBlock, toBlock: result.toBlock, mismatches: result.mismatches, repaired: result.repaired };
   return result;

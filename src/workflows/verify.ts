@@ -2,10 +2,11 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { VerificationSummary } from '../db/verify';
 import type { IndexerActivities } from '../activities';
 import { activityOptions } from './activity-options';
-import type { IndexerSpec } from '../spec';
+import type { SpecOrRef } from '../spec';
 
 export interface VerifyInput {
-  spec: IndexerSpec;
+  /** The spec, or (from runs of this version) its reference. */
+  spec: SpecOrRef;
   /** Blocks [fromBlock, toBlock] are checked, newest chunk first. */
   fromBlock: number;
   toBlock: number;

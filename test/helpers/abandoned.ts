@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
 import { startIndexers } from '../../src/cli/start-command';
 import { indexerWorkflowId, type IndexerSpec } from '../../src/spec';
 import { REPO_ROOT, eventually } from './workers';
@@ -29,7 +29,7 @@ async function inBatches<T>(items: T[], width: number, fn: (item: T) => Promise<
 export async function createAbandonedIndexers(options: {
   client: Client;
   temporalAddress: string;
-  bundle: WorkflowBundleWithSourceMap;
+  bundle: WorkflowBundle;
   prefix: string;
   closed: number;
   orphaned: number;

@@ -1,13 +1,15 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { distIsFresh } from '../../bin/dist-fresh.mjs';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/dev/postgres';
 import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
 import { WORKFLOWS_PATH } from '../../src/worker';
-import { workflowBundleOptions } from '../../src/workflow-bundle';
+import { WORKFLOW_BUNDLE_FILE, workflowBundleOptions } from '../../src/workflow-bundle';
 import { freePort } from './ports';
 
 export interface TestStack {
@@ -16,17 +18,21 @@ export interface TestStack {
   databaseUrl: string;
   /** A pool for the test's own checks (not the worker's). */
   db: pg.Pool;
-  bundle: WorkflowBundleWithSourceMap;
+  bundle: WorkflowBundle;
   /** Which PostgreSQL: the running server through DATABASE_URL, or an embedded one. */
   postgresKind: 'DATABASE_URL' | 'embedded';
   stop: () => Promise<void>;
 }
 
-let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
+let bundlePromise: Promise<WorkflowBundle> | undefined;
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Workflows are bundled once per test file (as npm run build bundles them) and reused by every worker in it. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundlePromise ??= bundleWorkflowCode({ ...workflowBundleOptions(WORKFLOWS_PATH), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+export function workflowBundle(): Promise<WorkflowBundle> {
+  // `npm test` builds first: its prebuilt bundle is the code under test (and saves webpack in every file).
+  bundlePromise ??= distIsFresh(REPO)
+    ? Promise.resolve({ code: readFileSync(path.join(REPO, 'dist', WORKFLOW_BUNDLE_FILE), 'utf8') })
+    : bundleWorkflowCode({ ...workflowBundleOptions(WORKFLOWS_PATH), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
   return bundlePromise;
 }
 
