@@ -109,26 +109,30 @@ async function handleInTransaction(client: PoolClient, target: HandlersTarget, t
   await installUndoTriggers(client, spec.name, await derivedTables(client, spec.name, tables.map((t) => t.table)));
   await client.query(`SET LOCAL search_path TO ${quoteIdent(spec.name)}`);
   const db = handlerDb(client);
+  // Blocks this far below the stored checkpoint can no longer be reorganised: their changes are
+  // not recorded (backfill pays no undo log), and the log is trimmed up to here.
+  const final = stored - 2 * spec.tuning.maxReorgDepth - spec.tuning.confirmations;
   let block: number | null = null;
-  for (const [index, stored] of events.entries()) {
-    const bound = handlers.byTable.get(stored.table.table);
+  let recording: number | null = null;
+  for (const [index, event] of events.entries()) {
+    const bound = handlers.byTable.get(event.table.table);
     if (!bound) continue;
-    if (stored.blockNumber !== block) {
-      block = stored.blockNumber;
-      await setHandledBlock(client, spec.chainId, block);
+    if (event.blockNumber !== block) {
+      block = event.blockNumber;
+      const record = block > final ? block : null;
+      if (record !== recording) await setHandledBlock(client, spec.chainId, record);
+      recording = record;
     }
     try {
-      await bound.handle({ event: handlerEvent(spec.chainId, stored), db });
+      await bound.handle({ event: handlerEvent(spec.chainId, event), db });
     } catch (error) {
-      throw new HandlerThrew(index, { key: bound.key, block: stored.blockNumber, logIndex: stored.logIndex, message: oneLine(error) });
+      throw new HandlerThrew(index, { key: bound.key, block: event.blockNumber, logIndex: event.logIndex, message: oneLine(error) });
     }
   }
-  await setHandledBlock(client, spec.chainId, null);
+  if (recording !== null) await setHandledBlock(client, spec.chainId, null);
   const last = events[events.length - 1];
   const complete = events.length < limit;
   const next: StageCursor = complete ? { ...cursor, block: upTo, logIndex: WHOLE_BLOCK } : { ...cursor, block: last!.blockNumber, logIndex: last!.logIndex };
-  // Changes far below the head can no longer be rolled back: forget them (the log stays bounded).
-  const final = stored - 2 * spec.tuning.maxReorgDepth - spec.tuning.confirmations;
   if (final > next.undoFrom) {
     await trimUndoLog(client, spec.name, spec.chainId, final);
     next.undoFrom = final;
