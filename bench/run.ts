@@ -41,6 +41,8 @@ const { values: flags } = parseArgs({
     'skip-handlers': { type: 'boolean', default: false },
     // None by default: memory must stay bounded without caps (issue 18); set to compare.
     'worker-node-options': { type: 'string', default: '' },
+    // Node flags NODE_OPTIONS refuses, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the worker.
+    'worker-node-args': { type: 'string', default: '' },
   },
 });
 const DATASETS = flags.datasets.split(',').map(Number);
@@ -101,7 +103,7 @@ async function runIndexer(
     () => undefined,
   );
   const started = Date.now();
-  const worker = spawn(process.execPath, [path.join(ROOT, 'bin', 'indexer.mjs'), 'worker'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const worker = spawn(process.execPath, [...flags['worker-node-args'].split(' ').filter(Boolean), path.join(ROOT, 'bin', 'indexer.mjs'), 'worker'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const stop = async () => {
     if (worker.exitCode !== null) return;
     worker.kill('SIGTERM');
