@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { startFaultProxy } from '../helpers/fault-proxy';
 import { e2e } from '../helpers/fixture';
 import { assertMatchesChain, chainRows, EMITTER_TABLES, storedRows } from '../helpers/oracle';
 import { compileFixture } from '../helpers/solidity';
@@ -67,5 +68,34 @@ test('tables made by the previous version (no block_timestamp, tx_index) keep in
     await assertMatchesChain(t.stack.db, t.chain.publicClient, { schema: ix.name, abi: emitter.abi, address, chainId: t.chain.chainId, toBlock: head, tables: EMITTER_TABLES });
     return true;
   });
+  await ix.close();
+});
+
+test('block_timestamp from the block headers where the RPC leaves blockTimestamp out of the logs, in backfill and realtime', { timeout: 180_000 }, async () => {
+  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  for (let salt = 1n; salt <= 6n; salt++) await t.chain.send(address, emitter.abi, 'emitMany', [2n, salt]);
+  const proxy = await startFaultProxy(t.chain.url);
+  t.defer(() => proxy.stop());
+  proxy.fault('noBlockTimestamp', {});
+  const ix = await t.indexer({
+    title: 'no log timestamps',
+    rpc: [proxy.url()],
+    config: (name) => ({
+      name,
+      chains: { local: { id: t.chain.chainId, maxBlockRange: 3, pollIntervalMs: 100 } },
+      contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }],
+    }),
+  });
+  await ix.waitForCheckpoint(await t.chain.publicClient.getBlockNumber());
+  for (let salt = 7n; salt <= 9n; salt++) await t.chain.send(address, emitter.abi, 'emitMany', [2n, salt]);
+  const head = await t.chain.publicClient.getBlockNumber();
+  await ix.waitForCheckpoint(head);
+
+  assert.ok(proxy.counts.noBlockTimestamp > 0, 'the logs came without blockTimestamp');
+  const rows = await storedRows(t.stack.db, ix.name, 'emitter_transfer', t.chain.chainId);
+  assert.equal(rows.length, 18);
+  assert.ok(rows.every((r) => r.block_timestamp !== null), 'every row has its block time');
+  // The oracle takes each row's timestamp from its block (eth_getBlockByNumber on the chain itself).
+  await assertMatchesChain(t.stack.db, t.chain.publicClient, { schema: ix.name, abi: emitter.abi, address, chainId: t.chain.chainId, toBlock: head, tables: EMITTER_TABLES });
   await ix.close();
 });
