@@ -41,6 +41,7 @@ const port = z
   .transform(Number)
   .refine((n) => n >= 1 && n <= 65535, 'must be a TCP port (1-65535)');
 const positiveInteger = z.string().regex(/^\d+$/, 'must be a whole number ≥ 1').transform(Number).refine((n) => n >= 1, 'must be a whole number ≥ 1');
+const wholeNumber = z.string().regex(/^\d+$/, 'must be a whole number (0 or more)').transform(Number);
 const positiveNumber = z
   .string()
   .refine((s) => Number.isFinite(Number(s)) && Number(s) > 0, 'must be a positive number')
@@ -150,7 +151,12 @@ export interface WorkerTuning {
   maxTaskQueueActivitiesPerSecond?: number;
   maxCachedWorkflows?: number;
   shutdownGraceTime?: string;
+  /** Heap size (MB) past which the worker collects after an activity (heap-bound.ts); 0: V8's own pace. */
+  heapBoundMb?: number;
 }
+
+/** What WORKER_HEAP_BOUND_MB defaults to: a backfill's live set is well under half of it. */
+export const DEFAULT_HEAP_BOUND_MB = 128;
 
 /**
  * Worker tuning (README, "Running in production"): activity slots per worker, a task-queue-wide
@@ -162,6 +168,7 @@ export function workerTuning(env: Env = process.env): WorkerTuning {
     maxTaskQueueActivitiesPerSecond: read('WORKER_MAX_ACTIVITIES_PER_SECOND', env, positiveNumber),
     maxCachedWorkflows: read('WORKER_MAX_CACHED_WORKFLOWS', env, positiveInteger),
     shutdownGraceTime: read('WORKER_SHUTDOWN_GRACE_TIME', env, duration),
+    heapBoundMb: read('WORKER_HEAP_BOUND_MB', env, wholeNumber) ?? DEFAULT_HEAP_BOUND_MB,
   };
 }
 

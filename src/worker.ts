@@ -3,6 +3,7 @@ import { NativeConnection, Worker, type InjectedSinks, type WorkerInterceptors, 
 import { createActivities } from './activities';
 import { bundleWorkflowsInChildProcess, prebuiltWorkflowBundle } from './workflow-bundle';
 import { createPool, type Pool } from './db/pool';
+import { HeapBound } from './heap-bound';
 import type { Logger } from './logger';
 import type { IndexerMetrics } from './metrics';
 import { Redactor } from './redact';
@@ -35,6 +36,8 @@ export interface WorkerSettings {
   maxTaskQueueActivitiesPerSecond?: number;
   maxCachedWorkflows?: number;
   shutdownGraceTime?: string;
+  /** Collect the heap after an activity once it passes this many MB (heap-bound.ts); unset or 0: never. */
+  heapBoundMb?: number;
 }
 
 export interface IndexerWorker {
@@ -77,7 +80,16 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
     return rpc.session({ crossCheck: spec.tuning.crossCheck });
   };
   settings.metrics?.watchEndpoints(() => [...rpcs.values()].map((rpc) => ({ chainId: rpc.chainId, endpoints: rpc.health(), checks: rpc.checkStats() })));
-  const activities = createActivities({ pool, rpcFor, logger: settings.logger, redact: (t) => redactor.redact(t), metrics: settings.metrics, natsFor: (spec) => natsLinks.get(spec) });
+  const heap = settings.heapBoundMb ? new HeapBound(settings.heapBoundMb * 1024 * 1024) : undefined;
+  const activities = createActivities({
+    pool,
+    rpcFor,
+    logger: settings.logger,
+    redact: (t) => redactor.redact(t),
+    metrics: settings.metrics,
+    natsFor: (spec) => natsLinks.get(spec),
+    afterActivity: heap && (() => heap.check()),
+  });
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect({ address: settings.temporalAddress });

@@ -23,6 +23,8 @@ export interface ActivityDeps {
   metrics?: IndexerMetrics;
   /** The stream stage's NATS connection for a spec (stream/connection.ts NatsLinks). */
   natsFor?: (spec: Pick<IndexerSpec, 'name' | 'chainId'>) => NatsLink;
+  /** Runs after every activity, however it ended (the worker's heap bound). */
+  afterActivity?: () => void;
 }
 
 /** What the activity bodies work with: the worker's pool and RPC, decoders per spec, log and metrics. */

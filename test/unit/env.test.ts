@@ -27,7 +27,7 @@ test('defaults when nothing is set, and empty values count as unset', () => {
   assert.equal(metricsPort({ METRICS_PORT: '' }), undefined);
   assert.equal(logLevel({}), 'info');
   assert.equal(tracingEnv({}), undefined);
-  assert.deepEqual(workerTuning({}), { maxConcurrentActivityTaskExecutions: undefined, maxTaskQueueActivitiesPerSecond: undefined, maxCachedWorkflows: undefined, shutdownGraceTime: undefined });
+  assert.deepEqual(workerTuning({}), { maxConcurrentActivityTaskExecutions: undefined, maxTaskQueueActivitiesPerSecond: undefined, maxCachedWorkflows: undefined, shutdownGraceTime: undefined, heapBoundMb: 128 });
 });
 
 test('good values are parsed and typed', () => {
@@ -38,11 +38,12 @@ test('good values are parsed and typed', () => {
     taskQueue: 'q1',
   });
   assert.equal(metricsPort({ METRICS_PORT: '9464' }), 9464);
-  assert.deepEqual(workerTuning({ WORKER_MAX_CONCURRENT_ACTIVITIES: '8', WORKER_MAX_ACTIVITIES_PER_SECOND: '2.5', WORKER_MAX_CACHED_WORKFLOWS: '100', WORKER_SHUTDOWN_GRACE_TIME: '25 s' }), {
+  assert.deepEqual(workerTuning({ WORKER_MAX_CONCURRENT_ACTIVITIES: '8', WORKER_MAX_ACTIVITIES_PER_SECOND: '2.5', WORKER_MAX_CACHED_WORKFLOWS: '100', WORKER_SHUTDOWN_GRACE_TIME: '25 s', WORKER_HEAP_BOUND_MB: '0' }), {
     maxConcurrentActivityTaskExecutions: 8,
     maxTaskQueueActivitiesPerSecond: 2.5,
     maxCachedWorkflows: 100,
     shutdownGraceTime: '25s',
+    heapBoundMb: 0,
   });
   assert.deepEqual(rpcUrls(1, { RPC_URL_1: 'https://a.example/v2/k, wss://b.example' }), ['https://a.example/v2/k', 'wss://b.example']);
   assert.deepEqual([...allRpcUrls({ RPC_URL_10: 'http://x:1', RPC_URL_1: 'http://y:2', OTHER: 'z' })], [
@@ -60,6 +61,7 @@ test('a bad value is one line naming the variable and what it must be', () => {
   fails(() => temporalEnv({ TEMPORAL_ADDRESS: 'http://temporal' }), /^TEMPORAL_ADDRESS=http:\/\/temporal must be host:port/);
   fails(() => workerTuning({ WORKER_MAX_CONCURRENT_ACTIVITIES: '0' }), 'WORKER_MAX_CONCURRENT_ACTIVITIES=0 must be a whole number ≥ 1');
   fails(() => workerTuning({ WORKER_MAX_ACTIVITIES_PER_SECOND: '-1' }), 'WORKER_MAX_ACTIVITIES_PER_SECOND=-1 must be a positive number');
+  fails(() => workerTuning({ WORKER_HEAP_BOUND_MB: '1e3' }), 'WORKER_HEAP_BOUND_MB=1e3 must be a whole number (0 or more)');
   fails(() => workerTuning({ WORKER_SHUTDOWN_GRACE_TIME: 'soon' }), /^WORKER_SHUTDOWN_GRACE_TIME=soon must be a duration like 25s/);
   fails(() => logLevel({ LOG_LEVEL: 'loud' }), /^LOG_LEVEL=loud must be one of fatal, error, warn, info, debug, trace, silent$/);
   fails(() => tracingEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }), /^OTEL_EXPORTER_OTLP_ENDPOINT=collector:4318 must be an http\(s\):\/\/ URL/);
