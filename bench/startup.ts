@@ -17,7 +17,10 @@ import { compileFixture } from '../test/helpers/solidity';
 import { startStack, uniqueName } from '../test/helpers/stack';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values: flags } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
+const { values: flags } = parseArgs({
+  // --node-args: flags for the worker's node that NODE_OPTIONS refuses, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  options: { runs: { type: 'string', default: '3' }, 'node-args': { type: 'string', default: '' } },
+});
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -55,7 +58,7 @@ try {
         LOG_LEVEL: 'info',
       };
       const t0 = performance.now();
-      const worker = spawn(process.execPath, [entry, 'worker'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const worker = spawn(process.execPath, [...flags['node-args'].split(' ').filter(Boolean), entry, 'worker'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       const ms = await new Promise<number>((resolve, reject) => {
         let out = '';
         let started = false;
