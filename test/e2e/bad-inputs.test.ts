@@ -2,19 +2,19 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Address } from 'viem';
 import { indexerWorkflowId } from '../../src/spec';
-import { startTestChain, type TestChain } from '../helpers/chain';
-import { specsFrom, startIndexer, status } from '../helpers/indexer';
+import { e2e, indexerEnv } from '../helpers/fixture';
+import { specsFrom, startIndexer, waitForStatus } from '../helpers/indexer';
 import { freePort } from '../helpers/ports';
-import { startStack, uniqueName, type TestStack } from '../helpers/stack';
-import { assertOneLineError, eventually, runCli, startInProcessWorker, type RunningWorker } from '../helpers/workers';
+import { uniqueName } from '../helpers/stack';
+import { assertOneLineError, runCli, startInProcessWorker, type RunningWorker } from '../helpers/workers';
 
 /** Whether a bad input left a schema behind (it must not). */
 async function schemaExists(name: string): Promise<boolean> {
-  const { rows } = await stack.db.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [name]);
+  const { rows } = await t.stack.db.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [name]);
   return rows.length > 0;
 }
 
@@ -23,23 +23,14 @@ async function schemaExists(name: string): Promise<boolean> {
  * happen"): the real CLI against a real Temporal dev server, a real anvil and a real PostgreSQL.
  */
 
-let stack: TestStack;
-let chain: TestChain;
-let dir: string;
+const t = e2e();
+const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-bad-inputs-'));
+t.defer(() => rmSync(dir, { recursive: true, force: true }));
 let worker: RunningWorker | undefined;
+t.defer(() => worker?.stop());
 const started: string[] = [];
-
-before(async () => {
-  [stack, chain] = await Promise.all([startStack(), startTestChain()]);
-  dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-bad-inputs-'));
-});
-
-after(async () => {
-  for (const id of started) await stack?.client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
-  await worker?.stop();
-  await chain?.stop();
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+t.defer(async () => {
+  for (const id of started) await t.stack.client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
 });
 
 const ABI = [
@@ -73,14 +64,14 @@ function writeConfig(content: unknown): string {
 }
 
 function cliEnv(taskQueue: string): NodeJS.ProcessEnv {
-  return { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: stack.databaseUrl, LOG_LEVEL: 'info' };
+  return { ...indexerEnv(t.stack, taskQueue), LOG_LEVEL: 'info' };
 }
 
 /** Nothing written: no PostgreSQL schema for the name, and no workflow in Temporal. */
 async function assertWroteNothing(name: string, chainId = 31337): Promise<void> {
   assert.equal(await schemaExists(name), false, `schema "${name}" must not exist`);
   await assert.rejects(
-    stack.client.workflow.getHandle(indexerWorkflowId(name, chainId)).describe(),
+    t.stack.client.workflow.getHandle(indexerWorkflowId(name, chainId)).describe(),
     (error: unknown) => error instanceof WorkflowNotFoundError,
     `workflow ${indexerWorkflowId(name, chainId)} must not exist`,
   );
@@ -183,8 +174,8 @@ for (const c of BAD_CONFIGS) {
 
 test('wrong chain id: indexer start and indexer worker refuse it, nothing written', { timeout: 60_000 }, async () => {
   const name = uniqueName('wrong chain id');
-  const file = writeConfig(goodConfig(name, { id: 999, rpc: chain.url }));
-  const mismatch = new RegExp(`chain id mismatch: the config says 999 but ${chain.url.replace(/[.]/g, '\\.')} serves chain 31337`);
+  const file = writeConfig(goodConfig(name, { id: 999, rpc: t.chain.url }));
+  const mismatch = new RegExp(`chain id mismatch: the config says 999 but ${t.chain.url.replace(/[.]/g, '\\.')} serves chain 31337`);
 
   const run = await runCli(['start', '--config', file], cliEnv(name));
   assertOneLineError(run, mismatch, 'indexer start');
@@ -200,14 +191,11 @@ test('wrong chain id that reaches a worker anyway (started without the CLI): pau
   const name = uniqueName('wrong chain worker');
   const [spec] = specsFrom(goodConfig(name, { id: 999 }));
   assert.ok(spec);
-  worker ??= await startInProcessWorker(stack, { taskQueue: 'bad-inputs', rpc: { 999: [chain.url] } });
-  await startIndexer(stack.client, spec, 'bad-inputs');
+  worker ??= await startInProcessWorker(t.stack, { taskQueue: 'bad-inputs', rpc: { 999: [t.chain.url] } });
+  await startIndexer(t.stack.client, spec, 'bad-inputs');
   started.push(indexerWorkflowId(name, 999));
 
-  const s = await eventually('lastError on the wrong chain id', async () => {
-    const current = await status(stack.client, spec);
-    return current.lastError ? current : undefined;
-  });
+  const s = await waitForStatus(t.stack.client, spec, 'lastError on the wrong chain id', (current) => current.lastError);
   assert.match(s.lastError!, /chain id mismatch: the config says 999 but http:\/\/127\.0\.0\.1:\d+ serves chain 31337/);
   assert.equal(s.paused, true, 'an error retries cannot fix pauses the indexer');
   assert.equal(s.mode, 'paused');
@@ -232,34 +220,26 @@ test('unreachable RPC: indexer start warns and starts; the workflow shows lastEr
   started.push(workflowId);
 
   // The worker's RPC for the chain is the same unreachable endpoint.
-  const w = await startInProcessWorker(stack, { taskQueue: name, rpc: { 31337: [deadUrl] } });
+  const w = await startInProcessWorker(t.stack, { taskQueue: name, rpc: { 31337: [deadUrl] } });
   try {
     const [spec] = specsFrom(goodConfig(name));
     assert.ok(spec);
-    const s = await eventually(
-      'lastError naming the unreachable endpoint',
-      async () => {
-        const current = await status(stack.client, spec);
-        return current.lastError ? current : undefined;
-      },
-      90_000,
-      500,
-    );
+    const s = await waitForStatus(t.stack.client, spec, 'lastError naming the unreachable endpoint', (current) => current.lastError, 90_000, 500);
     assert.match(s.lastError!, new RegExp(`${deadUrl.replace(/[.]/g, '\\.')}(?![0-9])`), `lastError names the endpoint: ${s.lastError}`);
     assert.equal(s.checkpoint, 4, 'checkpoint stays at startBlock - 1');
     assert.equal(s.paused, false, 'a transient fault does not pause the indexer');
-    const description = await stack.client.workflow.getHandle(workflowId).describe();
+    const description = await t.stack.client.workflow.getHandle(workflowId).describe();
     assert.equal(description.status.name, 'RUNNING', 'the workflow keeps retrying');
     assert.equal(await schemaExists(name), false, `schema "${name}" must not exist`);
   } finally {
-    await stack.client.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined);
+    await t.stack.client.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined);
     await w.stop();
   }
 });
 
 test('no DATABASE_URL: indexer worker and indexer start refuse in one line instead of starting a private embedded database', { timeout: 60_000 }, async () => {
   const name = uniqueName('no database url');
-  const file = writeConfig(goodConfig(name, { rpc: chain.url }));
+  const file = writeConfig(goodConfig(name, { rpc: t.chain.url }));
   const unset = { ...cliEnv(name), DATABASE_URL: '' }; // empty counts as unset
   const w = await runCli(['worker', '--config', file], unset, { timeoutMs: 30_000 });
   assertOneLineError(w, /^error: DATABASE_URL is not set: indexer worker needs the PostgreSQL the indexer writes to \(DATABASE_URL=postgres:\/\/.*\); for a local embedded one use indexer worker --embedded-postgres$/, 'indexer worker');
@@ -271,7 +251,7 @@ test('no DATABASE_URL: indexer worker and indexer start refuse in one line inste
 
 test('bad environment values: one line naming the variable, secrets not echoed', { timeout: 180_000 }, async () => {
   const name = uniqueName('bad env');
-  const file = writeConfig(goodConfig(name, { rpc: chain.url }));
+  const file = writeConfig(goodConfig(name, { rpc: t.chain.url }));
   const cases: Array<[NodeJS.ProcessEnv, RegExp, string[]]> = [
     [{ METRICS_PORT: 'abc' }, /^error: METRICS_PORT=abc must be a TCP port \(1-65535\)$/, ['worker']],
     [{ WORKER_MAX_CONCURRENT_ACTIVITIES: 'many' }, /^error: WORKER_MAX_CONCURRENT_ACTIVITIES=many must be a whole number ≥ 1$/, ['worker']],

@@ -2,14 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Address } from 'viem';
-import { FAST_MINING_ANVIL_ARGS, startTestChain, type TestChain } from '../helpers/chain';
+import { FAST_MINING_ANVIL_ARGS } from '../helpers/chain';
+import { e2e, indexerEnv } from '../helpers/fixture';
 import { assertMatchesChain, EMITTER_TABLES } from '../helpers/oracle';
 import { compileFixture } from '../helpers/solidity';
-import { startStack, uniqueName, type TestStack } from '../helpers/stack';
-import { eventually, runCli, startInProcessWorker, type CliRun, type RunningWorker } from '../helpers/workers';
+import { uniqueName } from '../helpers/stack';
+import { eventually, runCli, startInProcessWorker, type CliRun } from '../helpers/workers';
 import type { IndexerWorkflowResult } from '../../src/workflows/indexer';
 import type { IndexerStatus } from '../../src/workflows/messages';
 
@@ -19,25 +20,7 @@ import type { IndexerStatus } from '../../src/workflows/messages';
  * (thousands of empty blocks, small ranges, two in flight) so that it can be paused mid-way.
  */
 
-let stack: TestStack;
-let chain: TestChain;
-let worker: RunningWorker | undefined;
-let dir: string | undefined;
-
-before(async () => {
-  [stack, chain] = await Promise.all([startStack(), startTestChain({ anvilArgs: FAST_MINING_ANVIL_ARGS })]);
-});
-
-after(async () => {
-  await worker?.stop();
-  await chain?.stop();
-  // pg's pool.end() resolves before its sockets are closed; when the (embedded) server stops right
-  // after, a closing idle client can still receive "terminating connection" and, with no listener
-  // on the test pool, that error would be uncaught. The test is over; ignore it.
-  stack?.db.on('error', () => undefined);
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const t = e2e({ chain: { anvilArgs: FAST_MINING_ANVIL_ARGS } });
 
 const emitter = compileFixture('Emitter');
 const TABLES = EMITTER_TABLES;
@@ -65,7 +48,7 @@ const STATUS_FIELDS: Record<string, (v: unknown) => boolean> = {
 
 // Not publicClient.getBlockNumber(): viem caches it for the polling interval, and right after
 // waitForTransactionReceipt it can answer a block below the one just mined.
-const headNow = async () => BigInt(await chain.publicClient.request({ method: 'eth_blockNumber' }));
+const headNow = async () => BigInt(await t.chain.publicClient.request({ method: 'eth_blockNumber' }));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -75,36 +58,38 @@ function ok(run: CliRun, what: string): CliRun {
 }
 
 test('pause, resume, stop and restart through the indexer CLI', { timeout: 180_000 }, async () => {
-  const address: Address = await chain.deploy(emitter.abi, emitter.bytecode);
+  const address: Address = await t.chain.deploy(emitter.abi, emitter.bytecode);
   // A long backfill: a few events every 700 empty blocks, indexed 20 blocks per range.
   for (let salt = 1n; salt <= 12n; salt++) {
-    await chain.send(address, emitter.abi, 'emitMany', [5n + salt, salt]);
-    await chain.mine(700);
+    await t.chain.send(address, emitter.abi, 'emitMany', [5n + salt, salt]);
+    await t.chain.mine(700);
   }
   const firstHead = await headNow();
 
   const name = uniqueName('control');
-  const workflowId = `indexer:${name}:${chain.chainId}`;
-  dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-control-'));
+  const workflowId = `indexer:${name}:${t.chain.chainId}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-control-'));
+  t.defer(() => rmSync(dir, { recursive: true, force: true }));
   const configPath = path.join(dir, 'indexer.config.json');
   writeFileSync(
     configPath,
     JSON.stringify({
       name,
-      chains: { local: { id: chain.chainId, rpc: chain.url, maxBlockRange: 20, maxInFlight: 2, pollIntervalMs: 200 } },
+      chains: { local: { id: t.chain.chainId, rpc: t.chain.url, maxBlockRange: 20, maxInFlight: 2, pollIntervalMs: 200 } },
       contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }],
     }),
   );
-  const env = { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: stack.databaseUrl, LOG_LEVEL: 'warn' };
+  const env = { ...indexerEnv(t.stack, name), LOG_LEVEL: 'warn' };
   const cli = (...args: string[]) => runCli(args, env, { cwd: dir });
-  const status = () => stack.client.workflow.getHandle(workflowId).query<IndexerStatus>('status');
-  const ranges = async () => Number((await stack.db.query(`SELECT count(*) AS n FROM "${name}"._ranges`)).rows[0].n);
+  const status = () => t.stack.client.workflow.getHandle(workflowId).query<IndexerStatus>('status');
+  const ranges = async () => Number((await t.stack.db.query(`SELECT count(*) AS n FROM "${name}"._ranges`)).rows[0].n);
   const storedCheckpoint = async () =>
-    Number((await stack.db.query(`SELECT block_number FROM "${name}"._checkpoints WHERE chain_id = $1`, [chain.chainId])).rows[0].block_number);
+    Number((await t.stack.db.query(`SELECT block_number FROM "${name}"._checkpoints WHERE chain_id = $1`, [t.chain.chainId])).rows[0].block_number);
   const matchChain = (toBlock: bigint) =>
-    assertMatchesChain(stack.db, chain.publicClient, { schema: name, abi: emitter.abi, address, chainId: chain.chainId, toBlock, tables: TABLES });
+    assertMatchesChain(t.stack.db, t.chain.publicClient, { schema: name, abi: emitter.abi, address, chainId: t.chain.chainId, toBlock, tables: TABLES });
 
-  worker = await startInProcessWorker(stack, { taskQueue: name, rpc: { [chain.chainId]: [chain.url] } });
+  const worker = await startInProcessWorker(t.stack, { taskQueue: name, rpc: { [t.chain.chainId]: [t.chain.url] } });
+  t.defer(() => worker.stop());
   const started = Date.now();
   const start = ok(await cli('start', '--config', configPath), 'indexer start');
   assert.match(start.stdout, new RegExp(`started ${workflowId}`));
@@ -119,7 +104,7 @@ test('pause, resume, stop and restart through the indexer CLI', { timeout: 180_0
   // In-flight ranges finish and the checkpoint is saved: no pending activity in Temporal, and the
   // workflow's checkpoint is the stored one, twice in a row. After that nothing may move.
   const settled = async () => {
-    const described = await stack.client.workflow.getHandle(workflowId).describe();
+    const described = await t.stack.client.workflow.getHandle(workflowId).describe();
     const s = await status();
     const quiet = (described.raw.pendingActivities ?? []).length === 0 && s.checkpoint === (await storedCheckpoint());
     return quiet ? { ranges: await ranges(), checkpoint: s.checkpoint } : undefined;
@@ -170,7 +155,7 @@ test('pause, resume, stop and restart through the indexer CLI', { timeout: 180_0
     assert.ok(valid(json[field]), `status --json ${field} = ${JSON.stringify(json[field])}`);
   }
   assert.equal(json.name, name);
-  assert.equal(json.chainId, chain.chainId);
+  assert.equal(json.chainId, t.chain.chainId);
   assert.equal(json.workflowId, workflowId);
   assert.equal(json.mode, 'realtime');
   assert.equal(json.paused, false);
@@ -190,23 +175,23 @@ test('pause, resume, stop and restart through the indexer CLI', { timeout: 180_0
   // ── stop ──
   const firstRunId = (await status()).runId;
   ok(await cli('stop', name), 'indexer stop');
-  const result = await stack.client.workflow.getHandle(workflowId).result() as IndexerWorkflowResult;
+  const result = await t.stack.client.workflow.getHandle(workflowId).result() as IndexerWorkflowResult;
   assert.equal(result.stopped, true);
   assert.ok(result.checkpoint >= Number(firstHead));
   assert.equal(await storedCheckpoint(), result.checkpoint, 'a stopped indexer leaves its checkpoint stored');
-  const described = await stack.client.workflow.getHandle(workflowId).describe();
+  const described = await t.stack.client.workflow.getHandle(workflowId).describe();
   assert.equal(described.status.name, 'COMPLETED');
 
   // Events while stopped. The first new blocks carry many logs, so the first range of the next
   // run takes a while (hundreds of ms) and its prepared status can be seen before it moves.
-  for (let salt = 97n; salt <= 99n; salt++) await chain.send(address, emitter.abi, 'emitMany', [600n, salt]);
+  for (let salt = 97n; salt <= 99n; salt++) await t.chain.send(address, emitter.abi, 'emitMany', [600n, salt]);
   for (let salt = 101n; salt <= 104n; salt++) {
-    await chain.mine(300);
-    await chain.send(address, emitter.abi, 'emitMany', [3n, salt]);
+    await t.chain.mine(300);
+    await t.chain.send(address, emitter.abi, 'emitMany', [3n, salt]);
   }
   const secondHead = await headNow();
 
-  const restartAt = (await stack.db.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t;
+  const restartAt = (await t.stack.db.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t;
   const restart = ok(await cli('start', '--config', configPath), 'indexer start (after stop)');
   assert.match(restart.stdout, new RegExp(`started ${workflowId}`));
   const firstPrepared = await eventually(
@@ -225,7 +210,7 @@ test('pause, resume, stop and restart through the indexer CLI', { timeout: 180_0
   }, 120_000);
   assert.equal(caughtUp.runId, firstPrepared.runId);
 
-  const { rows: redone } = await stack.db.query<{ from_block: string }>(
+  const { rows: redone } = await t.stack.db.query<{ from_block: string }>(
     `SELECT from_block FROM "${name}"._ranges WHERE completed_at > $1 ORDER BY from_block`,
     [restartAt],
   );
@@ -234,7 +219,7 @@ test('pause, resume, stop and restart through the indexer CLI', { timeout: 180_0
   assert.ok(redone.every((r) => Number(r.from_block) > result.checkpoint), 'no range at or below the old checkpoint is done again');
 
   // The new run's history says the same: prepare found the checkpoint, the first range starts above it.
-  const history = await stack.client.workflow.getHandle(workflowId, firstPrepared.runId).fetchHistory();
+  const history = await t.stack.client.workflow.getHandle(workflowId, firstPrepared.runId).fetchHistory();
   const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes] : []));
   const firstRange = scheduled.find((a) => a.activityType?.name === 'indexRange');
   assert.ok(firstRange);
@@ -251,7 +236,7 @@ test('pause, resume, stop and restart through the indexer CLI', { timeout: 180_0
   ok(await cli('pause', name), 'indexer pause (realtime)');
   assert.equal((await status()).mode, 'paused');
   ok(await cli('stop', name), 'indexer stop (paused)');
-  const stoppedPaused = (await stack.client.workflow.getHandle(workflowId).result()) as IndexerWorkflowResult;
+  const stoppedPaused = (await t.stack.client.workflow.getHandle(workflowId).result()) as IndexerWorkflowResult;
   assert.equal(stoppedPaused.stopped, true);
   assert.equal(stoppedPaused.checkpoint, final.checkpoint);
   assert.equal(await storedCheckpoint(), final.checkpoint);

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { encodeFunctionData, toEventSelector, type Address } from 'viem';
 import { FAST_MINING_ANVIL_ARGS, startTestChain, type TestChain } from '../helpers/chain';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
-import { specsFrom, startIndexer, status } from '../helpers/indexer';
+import { e2e } from '../helpers/fixture';
+import { status } from '../helpers/indexer';
 import { EMITTER_TABLES, assertMatchesChain } from '../helpers/oracle';
 import { compileFixture } from '../helpers/solidity';
-import { startStack, uniqueName, type TestStack } from '../helpers/stack';
-import { eventually, startInProcessWorker } from '../helpers/workers';
+import { eventually, type RunningWorker } from '../helpers/workers';
 import { ChainRpc } from '../../src/rpc/client';
 import type { IndexerSpec } from '../../src/spec';
 import type { IndexerStatus } from '../../src/workflows/messages';
@@ -24,18 +24,8 @@ const emitter = compileFixture('Emitter');
 const TABLE = 'emitter_transfer';
 const TRANSFER_TOPIC = toEventSelector('Transfer(address,address,uint256)');
 
-let stack: TestStack;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  stack = await startStack();
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  stack?.db.on('error', () => undefined);
-  await stack?.stop();
-});
+// Each test starts its own anvil(s).
+const fx = e2e({ chain: false });
 
 interface Chain {
   chain: TestChain;
@@ -50,7 +40,7 @@ let salt = 1n;
 async function chainWithEvents(options: { txs: number; perTx: number | ((i: number) => number); gap: number; chainId?: number; keepStates?: boolean }): Promise<Chain> {
   // anvil_reorg needs the old states that fast mining prunes.
   const chain = await startTestChain({ anvilArgs: options.keepStates ? undefined : FAST_MINING_ANVIL_ARGS, chainId: options.chainId });
-  cleanups.push(() => chain.stop());
+  fx.defer(() => chain.stop());
   const address = await chain.deploy(emitter.abi, emitter.bytecode);
   const emit = async (count: number) => Number(await chain.send(address, emitter.abi, 'emitMany', [BigInt(count), salt++]));
   for (let i = 0; i < options.txs; i++) {
@@ -62,7 +52,7 @@ async function chainWithEvents(options: { txs: number; perTx: number | ((i: numb
 
 async function proxyFor(chain: TestChain): Promise<FaultProxy> {
   const proxy = await startFaultProxy(chain.url);
-  cleanups.push(() => proxy.stop());
+  fx.defer(() => proxy.stop());
   return proxy;
 }
 
@@ -79,23 +69,18 @@ async function startIndexing(
   chainSettings: Record<string, unknown> = {},
   contract: Record<string, unknown> = {},
 ): Promise<Indexer> {
-  const name = uniqueName(title);
-  const [spec] = specsFrom({
-    name,
-    chains: { local: { id: c.chain.chainId, maxBlockRange: 50, maxInFlight: 3, maxReorgDepth: 32, pollIntervalMs: 100, rpcTimeoutMs: 5_000, ...chainSettings } },
-    contracts: [{ name: 'Emitter', chain: 'local', address: c.address, abi: emitter.abi, ...contract }],
+  const ix = await fx.indexer({
+    title,
+    chain: c.chain,
+    rpc: urls,
+    config: (name) => ({
+      name,
+      chains: { local: { id: c.chain.chainId, maxBlockRange: 50, maxInFlight: 3, maxReorgDepth: 32, pollIntervalMs: 100, rpcTimeoutMs: 5_000, ...chainSettings } },
+      contracts: [{ name: 'Emitter', chain: 'local', address: c.address, abi: emitter.abi, ...contract }],
+    }),
   });
-  const worker = await startInProcessWorker(stack, { taskQueue: name, rpc: { [c.chain.chainId]: urls } });
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await worker.stop();
-  };
-  cleanups.push(stop);
-  const handle = await startIndexer(stack.client, spec!, name);
-  cleanups.push(() => handle.terminate().catch(() => undefined));
-  return { name, spec: spec!, stop };
+  const worker = ix.worker as RunningWorker;
+  return { name: ix.name, spec: ix.spec, stop: () => worker.stop() };
 }
 
 /** Waits until the checkpoint is at the chain's head and every stored row equals the chain's. */
@@ -104,10 +89,10 @@ async function synced(ix: Indexer, c: Chain, timeoutMs = 90_000): Promise<Indexe
     `${ix.name} equal to the chain`,
     async () => {
       const head = await c.chain.publicClient.getBlockNumber();
-      const s = await status(stack.client, ix.spec);
+      const s = await status(fx.stack.client, ix.spec);
       if (s.checkpoint < Number(head)) return undefined;
-      await assertMatchesChain(stack.db, c.chain.publicClient, { schema: ix.name, abi: emitter.abi, address: c.address, chainId: c.chain.chainId, toBlock: head, tables: EMITTER_TABLES });
-      const { rows } = await stack.db.query(`SELECT 1 FROM "${ix.name}"."${TABLE}" WHERE block_number > $1 LIMIT 1`, [String(head)]);
+      await assertMatchesChain(fx.stack.db, c.chain.publicClient, { schema: ix.name, abi: emitter.abi, address: c.address, chainId: c.chain.chainId, toBlock: head, tables: EMITTER_TABLES });
+      const { rows } = await fx.stack.db.query(`SELECT 1 FROM "${ix.name}"."${TABLE}" WHERE block_number > $1 LIMIT 1`, [String(head)]);
       return rows.length === 0 ? s : undefined;
     },
     timeoutMs,
@@ -131,7 +116,7 @@ function watch(ix: Indexer): Watch {
   let running = true;
   const loop = (async () => {
     while (running) {
-      const s = await status(stack.client, ix.spec).catch(() => undefined);
+      const s = await status(fx.stack.client, ix.spec).catch(() => undefined);
       if (s) {
         w.last = s;
         if (s.paused) w.pausedSeen = true;
@@ -180,7 +165,7 @@ function report(t: TestContext, title: string, s: IndexerStatus, proxies: Array<
 }
 
 async function reorgRows(name: string): Promise<number> {
-  const { rows } = await stack.db.query<{ n: string }>(`SELECT count(*) AS n FROM "${name}"._reorgs`);
+  const { rows } = await fx.stack.db.query<{ n: string }>(`SELECT count(*) AS n FROM "${name}"._reorgs`);
   return Number(rows[0]!.n);
 }
 
@@ -195,14 +180,14 @@ test('two endpoints, the faster one lagging 3 and then 100 blocks, in backfill a
 
   // Backfill: a third of the way with a lag of 3, then the lag jumps to 100 (more than maxReorgDepth 32).
   const head = Number(await c.chain.publicClient.getBlockNumber());
-  await eventually('a third of the backfill', async () => ((await status(stack.client, ix.spec)).checkpoint >= head / 3 ? true : undefined), 60_000, 50);
+  await eventually('a third of the backfill', async () => ((await status(fx.stack.client, ix.spec)).checkpoint >= head / 3 ? true : undefined), 60_000, 50);
   lagging.fault('lag', { blocks: 100 });
   await synced(ix, c);
 
   // Realtime with a lag of 100: the checkpoint is far above the lagging endpoint's head.
   for (let i = 0; i < 8; i++) await c.emit(2);
   await synced(ix, c);
-  const duringLag = await status(stack.client, ix.spec);
+  const duringLag = await status(fx.stack.client, ix.spec);
   assert.equal(duringLag.mode, 'realtime');
   const laggingDuring = endpointOf(duringLag, lagging);
   assert.ok(laggingDuring.lag !== null && laggingDuring.lag >= 100, `the lagging endpoint shows its lag: ${JSON.stringify(laggingDuring)}`);
@@ -217,13 +202,13 @@ test('two endpoints, the faster one lagging 3 and then 100 blocks, in backfill a
   for (let i = 0; i < 5; i++) await c.emit(3);
   const final = await synced(ix, c);
   await eventually('the lagging endpoint to catch up in status', async () => {
-    const s = await status(stack.client, ix.spec);
+    const s = await status(fx.stack.client, ix.spec);
     return endpointOf(s, lagging).lag === 0 ? true : undefined;
   }, 20_000);
   assert.ok((lagging.stats.methods.get('eth_getLogs') ?? 0) > getLogsBefore, 'the endpoint that lagged gets eth_getLogs again once it caught up');
 
   await w.stop();
-  const end = await status(stack.client, ix.spec);
+  const end = await status(fx.stack.client, ix.spec);
   assert.equal(w.pausedSeen, false, `never paused (errors seen: ${w.errors.join(' | ')})`);
   assert.equal(w.rollingBackSeen, false, 'never rolled back');
   assert.equal(end.reorgs, 0, 'no reorg counted');
@@ -316,8 +301,8 @@ test('a single endpoint that omits a log once: the row is stored in the end, and
   assert.match(seen, new RegExp(`returned no log for block\\(s\\) ${block} although their logsBloom admits the filter; asked again, .* returned 1`));
   assert.equal(endpointOf(final, only).omissions, 1, 'counted in status.rpc');
   assert.equal(final.reorgs, 0);
-  await eventually('lastError to clear after the next clean result', async () => ((await status(stack.client, ix.spec)).lastError === null ? true : undefined), 20_000);
-  report(t, `single endpoint omitting block ${block}'s only log once (lastError meanwhile: "${seen}")`, await status(stack.client, ix.spec), [['only', only]], w);
+  await eventually('lastError to clear after the next clean result', async () => ((await status(fx.stack.client, ix.spec)).lastError === null ? true : undefined), 20_000);
+  report(t, `single endpoint omitting block ${block}'s only log once (lastError meanwhile: "${seen}")`, await status(fx.stack.client, ix.spec), [['only', only]], w);
   await ix.stop();
 });
 
@@ -338,16 +323,16 @@ test('a real reorg while one endpoint lags: rolled back exactly once, rows equal
     data: encodeFunctionData({ abi: emitter.abi, functionName: 'emitMany', args: [BigInt(count), salt++] }),
   });
   await c.chain.publicClient.request({ method: 'anvil_reorg' as never, params: [8, [[tx(4), 1], [tx(2), 6]]] as never });
-  await eventually('the reorg to be rolled back', async () => ((await status(stack.client, ix.spec)).reorgs >= 1 ? true : undefined), 60_000);
+  await eventually('the reorg to be rolled back', async () => ((await status(fx.stack.client, ix.spec)).reorgs >= 1 ? true : undefined), 60_000);
   await synced(ix, c);
   for (let i = 0; i < 5; i++) await c.emit(2);
   const final = await synced(ix, c);
   await new Promise((r) => setTimeout(r, 2_000)); // room for a second rollback, should one follow
   await w.stop();
 
-  const end = await status(stack.client, ix.spec);
+  const end = await status(fx.stack.client, ix.spec);
   assert.equal(end.reorgs, 1, 'rolled back exactly once');
-  const { rows } = await stack.db.query<{ depth: number; reason: string }>(`SELECT depth, reason FROM "${ix.name}"._reorgs`);
+  const { rows } = await fx.stack.db.query<{ depth: number; reason: string }>(`SELECT depth, reason FROM "${ix.name}"._reorgs`);
   assert.deepEqual(rows.map((r) => [r.depth, r.reason]), [[8, 'reorg']], 'one rollback, to the real common ancestor');
   assert.equal(w.pausedSeen, false);
   assert.ok(end.checkpoint >= final.checkpoint);
@@ -366,7 +351,7 @@ test('a misrouted load balancer (some answers from another chain): the endpoint 
   const ix = await startIndexing('misrouted', c, [misrouted.url('/v2/lb-key'), honest.url('/v2/honest-key')]);
   const w = watch(ix);
   // Mid-run (the start-up chain id check has passed): one request in three goes to chain 31338.
-  await eventually('the indexer to be past its start-up check', async () => ((await status(stack.client, ix.spec)).head !== null ? true : undefined), 30_000, 20);
+  await eventually('the indexer to be past its start-up check', async () => ((await status(fx.stack.client, ix.spec)).head !== null ? true : undefined), 30_000, 20);
   misrouted.fault('reroute', { target: other.chain.url, every: 3 });
   await synced(ix, c);
   for (let i = 0; i < 10; i++) await c.emit(2);
@@ -381,7 +366,7 @@ test('a misrouted load balancer (some answers from another chain): the endpoint 
   assert.equal(w.pausedSeen, false, 'a misrouted answer mid-run does not pause the indexer');
   // Rows equal chain 31337's (synced() checked every row); and none is chain 31338's.
   const otherLogs = await other.chain.publicClient.getLogs({ address: other.address, fromBlock: 0n, toBlock: 'latest' });
-  const { rows } = await stack.db.query<{ n: string }>(`SELECT count(*) AS n FROM "${ix.name}"."${TABLE}" WHERE tx_hash = ANY($1)`, [otherLogs.map((l) => l.transactionHash)]);
+  const { rows } = await fx.stack.db.query<{ n: string }>(`SELECT count(*) AS n FROM "${ix.name}"."${TABLE}" WHERE tx_hash = ANY($1)`, [otherLogs.map((l) => l.transactionHash)]);
   assert.ok(otherLogs.length > 0);
   assert.equal(Number(rows[0]!.n), 0, 'no row from chain 31338');
   report(t, 'load balancer sending one request in three to chain 31338', final, [['misrouted', misrouted], ['honest', honest]], w);
@@ -444,9 +429,9 @@ test('what crossCheck costs: requests per 1,000 blocks of backfill with "off", "
     a.resetCounts();
     b.resetCounts();
     const ix = await startIndexing(`cost ${crossCheck}`, c, [a.url('/v2/a'), b.url('/v2/b')], { maxBlockRange: 25, crossCheck }, { endBlock: head });
-    await eventually(`${crossCheck}: done`, async () => ((await status(stack.client, ix.spec)).mode === 'done' ? true : undefined), 120_000, 100);
+    await eventually(`${crossCheck}: done`, async () => ((await status(fx.stack.client, ix.spec)).mode === 'done' ? true : undefined), 120_000, 100);
     await ix.stop();
-    await assertMatchesChain(stack.db, c.chain.publicClient, { schema: ix.name, abi: emitter.abi, address: c.address, chainId: c.chain.chainId, toBlock: BigInt(head), tables: EMITTER_TABLES });
+    await assertMatchesChain(fx.stack.db, c.chain.publicClient, { schema: ix.name, abi: emitter.abi, address: c.address, chainId: c.chain.chainId, toBlock: BigInt(head), tables: EMITTER_TABLES });
     const sum = (f: (p: FaultProxy) => number) => f(a) + f(b);
     const perK = (n: number) => Math.round((n * 1000) / (head + 1));
     figures[crossCheck] = {
@@ -505,18 +490,18 @@ test('verification reads from another endpoint than the one ingesting', { timeou
   const ingested = { fast: getLogs(fast), slow: getLogs(slow) };
   assert.ok(ingested.fast > ingested.slow, `the fast endpoint ingested (eth_getLogs: fast ${ingested.fast}, slow ${ingested.slow})`);
   const head = Number(await c.chain.publicClient.getBlockNumber());
-  const result = await stack.client.workflow.getHandle(`indexer:${ix.name}:${c.chain.chainId}`).executeUpdate('verify', { args: [{ fromBlock: 0, toBlock: head - 40 }] });
+  const result = await fx.stack.client.workflow.getHandle(`indexer:${ix.name}:${c.chain.chainId}`).executeUpdate('verify', { args: [{ fromBlock: 0, toBlock: head - 40 }] });
   const asked = { fast: getLogs(fast) - ingested.fast, slow: getLogs(slow) - ingested.slow };
   assert.equal((result as { mismatches: number }).mismatches, 0);
   assert.ok(asked.slow >= 1 && asked.slow > asked.fast, `the verification read from the other endpoint (its eth_getLogs: slow ${asked.slow}, fast ${asked.fast})`);
-  report(t, `verification of 0-${head - 40}: eth_getLogs to the ingesting endpoint ${asked.fast}, to the other ${asked.slow}`, await status(stack.client, ix.spec), [['fast (ingesting)', fast], ['slow', slow]]);
+  report(t, `verification of 0-${head - 40}: eth_getLogs to the ingesting endpoint ${asked.fast}, to the other ${asked.slow}`, await status(fx.stack.client, ix.spec), [['fast (ingesting)', fast], ['slow', slow]]);
   await ix.stop();
 });
 
 test('RPC layer: over a websocket the chain id is checked on the socket, and data still flows', { timeout: 60_000 }, async () => {
   const c = await chainWithEvents({ txs: 5, perTx: 2, gap: 0 });
   const rpc = new ChainRpc(c.chain.chainId, [c.chain.url.replace(/^http/, 'ws')], { timeoutMs: 2_000 });
-  cleanups.push(() => rpc.close());
+  fx.defer(() => rpc.close());
   const probe = await rpc.probeHeads({ hashes: true });
   const head = Number(await c.chain.publicClient.getBlockNumber());
   assert.equal(probe.head, head);
@@ -528,7 +513,7 @@ test('RPC layer: over a websocket the chain id is checked on the socket, and dat
   // A websocket to another chain is taken out of rotation at its first data request.
   const other = await chainWithEvents({ txs: 1, perTx: 1, gap: 0, chainId: 31338 });
   const wrong = new ChainRpc(c.chain.chainId, [other.chain.url.replace(/^http/, 'ws')], { timeoutMs: 2_000 });
-  cleanups.push(() => wrong.close());
+  fx.defer(() => wrong.close());
   await assert.rejects(wrong.probeHeads(), /no endpoint of chain 31337 told its head: .*answered eth_blockNumber for chain 31338, not 31337/);
   assert.equal(wrong.health()[0]!.outOfRotation, 'serves chain 31338, not 31337');
 });

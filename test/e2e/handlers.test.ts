@@ -8,7 +8,7 @@ import { BALANCES_HANDLERS, chainTransfers, comparable, expectedBalances, stored
 import { e2e, type TestIndexer } from '../helpers/fixture';
 import { compileFixture } from '../helpers/solidity';
 import { startFaultProxy } from '../helpers/fault-proxy';
-import { assertOneLineError, eventually, runCli, spawnWorkerProcess, type WorkerProcess } from '../helpers/workers';
+import { assertOneLineError, eventually, runCli, type WorkerProcess } from '../helpers/workers';
 
 /**
  * Handlers end to end on a real Temporal dev server, PostgreSQL and anvil. The oracle for derived
@@ -39,6 +39,14 @@ async function derivedEqualsChain(ix: TestIndexer, address: Address | Address[])
     120_000,
     250,
   );
+}
+
+/** Stops the indexer's worker process cleanly (SIGTERM) and starts a new one with the same environment. */
+async function replaceWorker(ix: TestIndexer): Promise<WorkerProcess> {
+  const old = ix.worker as WorkerProcess;
+  old.child.kill('SIGTERM');
+  await old.exited;
+  return t.workerProcess(ix.env);
 }
 
 function balancesConfig(address: Address | Address[], handlers: string, chain: Record<string, unknown> = {}) {
@@ -185,12 +193,7 @@ test('the worker is SIGKILLed twice during handler batches: every balance is cou
     );
     worker.child.kill('SIGKILL');
     await worker.exited;
-    worker = spawnWorkerProcess(ix.env);
-    const next = worker;
-    t.defer(async () => {
-      next.child.kill('SIGKILL');
-      await next.exited;
-    });
+    worker = t.workerProcess(ix.env);
   }
   await derivedEqualsChain(ix, address);
   await ix.close();
@@ -218,14 +221,7 @@ test('a handler that throws pauses the handlers stage, not ingest; fixed, restar
   assert.equal((await ix.status()).handlers!.paused, true, 'the stage stays paused while ingest goes on');
 
   writeModule(dir, 'balances-broken.mjs', BALANCES_HANDLERS);
-  const old = ix.worker as WorkerProcess;
-  old.child.kill('SIGTERM');
-  await old.exited;
-  const fixed = spawnWorkerProcess(ix.env);
-  t.defer(async () => {
-    fixed.child.kill('SIGKILL');
-    await fixed.exited;
-  });
+  await replaceWorker(ix);
   const resumed = await runCli(['resume', ix.name], ix.env);
   assert.equal(resumed.code, 0, resumed.stderr);
   await derivedEqualsChain(ix, address);
@@ -249,14 +245,7 @@ test('indexer rebuild after a handler changed: derived tables equal the new orac
     const description = await ix.handle.describe();
     return (await ix.status()).mode === 'paused' && (description.raw.pendingActivities ?? []).length === 0 ? true : undefined;
   });
-  const old = ix.worker as WorkerProcess;
-  old.child.kill('SIGTERM');
-  await old.exited;
-  const next = spawnWorkerProcess(ix.env);
-  t.defer(async () => {
-    next.child.kill('SIGKILL');
-    await next.exited;
-  });
+  const next = await replaceWorker(ix);
   await eventually('the new worker', async () => (next.output().includes('worker started') ? true : undefined));
   const requestsBefore = proxy.stats.requests;
 

@@ -3,57 +3,42 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import type { Address } from 'viem';
 import { startEmbeddedPostgres, type LocalPostgres } from '../../src/dev/postgres';
 import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
-import { FAST_MINING_ANVIL_ARGS, startTestChain, type TestChain } from '../helpers/chain';
+import { FAST_MINING_ANVIL_ARGS, seedEmitter } from '../helpers/chain';
+import { e2e, indexerEnv } from '../helpers/fixture';
 import { specsFrom, startIndexer, status, waitForCheckpoint } from '../helpers/indexer';
 import { assertMatchesChain, EMITTER_TABLES } from '../helpers/oracle';
 import { freePort } from '../helpers/ports';
 import { compileFixture } from '../helpers/solidity';
-import { startStack, uniqueName, type TestStack } from '../helpers/stack';
+import { uniqueName } from '../helpers/stack';
 import { REPO_ROOT, eventually, spawnWorkerProcess, type WorkerProcess } from '../helpers/workers';
 
 const emitter = compileFixture('Emitter');
 const TABLES = EMITTER_TABLES;
 
-let stack: TestStack;
-let chain: TestChain;
 let address: Address;
 let head: bigint;
 let totalLogs = 0;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  [stack, chain] = await Promise.all([startStack(), startTestChain({ anvilArgs: FAST_MINING_ANVIL_ARGS })]);
-  address = await chain.deploy(emitter.abi, emitter.bytecode);
-  for (let salt = 1n; salt <= 40n; salt++) {
-    await chain.send(address, emitter.abi, 'emitMany', [25n, salt]);
-    totalLogs += 25;
-    await chain.mine(500);
-  }
-  head = await chain.publicClient.getBlockNumber();
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  await chain?.stop();
-  await stack?.stop();
+const fx = e2e({
+  chain: { anvilArgs: FAST_MINING_ANVIL_ARGS },
+  setup: async ({ chain }) => ({ address, head, totalLogs } = await seedEmitter(chain, emitter, { txs: 40, logs: () => 25n, mine: () => 500 })),
 });
 
 function spec(name: string) {
   return specsFrom({
     name,
-    chains: { local: { id: chain.chainId, maxBlockRange: 20, maxInFlight: 4, pollIntervalMs: 200 } },
+    chains: { local: { id: fx.chain.chainId, maxBlockRange: 20, maxInFlight: 4, pollIntervalMs: 200 } },
     contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }],
   })[0]!;
 }
 
 /** A worker process that is killed when the test `t` ends, so tests do not load each other. */
 function worker(t: TestContext, env: NodeJS.ProcessEnv): WorkerProcess {
-  const w = spawnWorkerProcess({ [`RPC_URL_${chain.chainId}`]: chain.url, ...env });
+  const w = spawnWorkerProcess({ [`RPC_URL_${fx.chain.chainId}`]: fx.chain.url, ...env });
   t.after(async () => {
     w.child.kill('SIGKILL');
     await w.exited;
@@ -66,8 +51,8 @@ async function rangesDone(metricsPort: number): Promise<number> {
   return [...text.matchAll(/^indexer_ranges_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
-const equalsChain = (schema: string, db = stack.db) =>
-  assertMatchesChain(db, chain.publicClient, { schema, abi: emitter.abi, address, chainId: chain.chainId, toBlock: head, tables: TABLES });
+const equalsChain = (schema: string, db = fx.stack.db) =>
+  assertMatchesChain(db, fx.chain.publicClient, { schema, abi: emitter.abi, address, chainId: fx.chain.chainId, toBlock: head, tables: TABLES });
 
 test('docker-compose.yml passes docker compose config', () => {
   const cached = path.join(process.env.TEMPORAL_CLI_CACHE_DIR || path.join(os.homedir(), '.cache', 'temporal-evm-indexer', 'bin'), 'docker-compose');
@@ -99,12 +84,12 @@ test('docker-compose.yml passes docker compose config', () => {
 test('two workers share a backfill; one is SIGKILLed, the other finishes and the data equals the chain', { timeout: 300_000 }, async (t) => {
   const name = uniqueName('two workers');
   const ports = [await freePort(), await freePort()];
-  const env = { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: stack.databaseUrl };
+  const env = indexerEnv(fx.stack, name);
   const a = worker(t, { ...env, METRICS_PORT: String(ports[0]) });
   const b = worker(t, { ...env, METRICS_PORT: String(ports[1]) });
   await eventually('both workers up', async () => ((await rangesDone(ports[0]!).catch(() => -1)) >= 0 && /worker started/.test(a.output()) && /worker started/.test(b.output()) ? true : undefined), 60_000);
   const s = spec(name);
-  await startIndexer(stack.client, s, name);
+  await startIndexer(fx.stack.client, s, name);
 
   const shares = await eventually(
     'both workers executing ranges',
@@ -117,9 +102,9 @@ test('two workers share a backfill; one is SIGKILLed, the other finishes and the
   );
   a.child.kill('SIGKILL');
   await a.exited;
-  const atKill = await status(stack.client, s);
+  const atKill = await status(fx.stack.client, s);
   assert.ok(atKill.checkpoint < Number(head), 'killed mid-backfill');
-  await waitForCheckpoint(stack.client, s, head, 240_000);
+  await waitForCheckpoint(fx.stack.client, s, head, 240_000);
   const result = await equalsChain(name);
   assert.equal(result.rows, totalLogs);
   const finalB = await rangesDone(ports[1]!);
@@ -129,10 +114,10 @@ test('two workers share a backfill; one is SIGKILLed, the other finishes and the
 test('SIGTERM mid-backfill: the worker stops taking work, exits 0 within the grace time, nothing is lost', { timeout: 300_000 }, async (t) => {
   const name = uniqueName('sigterm');
   const port = await freePort();
-  const env = { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: stack.databaseUrl, WORKER_SHUTDOWN_GRACE_TIME: '10s' };
+  const env = { ...indexerEnv(fx.stack, name), WORKER_SHUTDOWN_GRACE_TIME: '10s' };
   const first = worker(t, { ...env, METRICS_PORT: String(port) });
   const s = spec(name);
-  await startIndexer(stack.client, s, name);
+  await startIndexer(fx.stack.client, s, name);
   await eventually('ranges being indexed', async () => ((await rangesDone(port)) >= 20 ? true : undefined), 120_000, 200);
   const sent = Date.now();
   first.child.kill('SIGTERM');
@@ -140,11 +125,11 @@ test('SIGTERM mid-backfill: the worker stops taking work, exits 0 within the gra
   assert.equal(code, 0, first.output().slice(-2000));
   assert.ok(Date.now() - sent < 15_000, `exited within the grace time (${Date.now() - sent} ms)`);
   // No worker runs now, so nothing can answer a status query: read the stored checkpoint.
-  const { rows } = await stack.db.query(`SELECT block_number FROM "${name}"._checkpoints`);
+  const { rows } = await fx.stack.db.query(`SELECT block_number FROM "${name}"._checkpoints`);
   assert.ok(Number(rows[0].block_number) < Number(head), 'stopped mid-backfill');
 
   worker(t, env);
-  await waitForCheckpoint(stack.client, s, head, 240_000);
+  await waitForCheckpoint(fx.stack.client, s, head, 240_000);
   assert.equal((await equalsChain(name)).rows, totalLogs);
 });
 
@@ -158,7 +143,7 @@ test('the Temporal server is restarted mid-backfill (state on disk): the indexer
   const client = new Client({ connection: await Connection.connect({ address: server.address }) });
   t.after(() => client.connection.close());
   const metricsPort = await freePort();
-  worker(t, { TEMPORAL_ADDRESS: server.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: stack.databaseUrl, METRICS_PORT: String(metricsPort) });
+  worker(t, { ...indexerEnv(fx.stack, name), TEMPORAL_ADDRESS: server.address, METRICS_PORT: String(metricsPort) });
   const s = spec(name);
   await startIndexer(client, s, name);
   await eventually('ranges being indexed', async () => ((await rangesDone(metricsPort)) >= 20 ? true : undefined), 120_000, 200);
@@ -179,16 +164,16 @@ test('PostgreSQL is restarted mid-backfill: activities retry and the result is e
   let pg: LocalPostgres = await startEmbeddedPostgres({ dataDir, port: pgPort });
   t.after(() => pg.stop());
   const metricsPort = await freePort();
-  worker(t, { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: pg.url, METRICS_PORT: String(metricsPort) });
+  worker(t, { ...indexerEnv(fx.stack, name), DATABASE_URL: pg.url, METRICS_PORT: String(metricsPort) });
   const s = spec(name);
-  await startIndexer(stack.client, s, name);
+  await startIndexer(fx.stack.client, s, name);
   await eventually('ranges being indexed', async () => ((await rangesDone(metricsPort)) >= 20 ? true : undefined), 120_000, 200);
 
   await pg.stop();
-  await eventually('the outage to show', async () => ((await status(stack.client, s)).lastError ? true : undefined), 60_000, 200).catch(() => undefined);
+  await eventually('the outage to show', async () => ((await status(fx.stack.client, s)).lastError ? true : undefined), 60_000, 200).catch(() => undefined);
   await new Promise((r) => setTimeout(r, 2_000));
   pg = await startEmbeddedPostgres({ dataDir, port: pgPort });
-  await waitForCheckpoint(stack.client, s, head, 240_000);
+  await waitForCheckpoint(fx.stack.client, s, head, 240_000);
   const { default: pgLib } = await import('pg');
   const db = new pgLib.Pool({ connectionString: pg.url });
   db.on('error', () => undefined);

@@ -1,31 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { encodeFunctionData, type Address } from 'viem';
 import type { IndexerSpec } from '../../src/spec';
 import { startTestChain, type TestChain } from '../helpers/chain';
-import { specsFrom, startIndexer, status } from '../helpers/indexer';
+import { e2e } from '../helpers/fixture';
+import { status } from '../helpers/indexer';
 import { assertMatchesChain, storedRows, EMITTER_TABLES } from '../helpers/oracle';
 import { compileFixture } from '../helpers/solidity';
-import { startStack, uniqueName, type TestStack } from '../helpers/stack';
-import { eventually, runCli, spawnWorkerProcess, startInProcessWorker } from '../helpers/workers';
+import { eventually, runCli } from '../helpers/workers';
 
 const emitter = compileFixture('Emitter');
 const TABLES = EMITTER_TABLES;
 
-let stack: TestStack;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  stack = await startStack();
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  await stack?.stop();
-});
+// Each scenario starts its own anvil.
+const t = e2e({ chain: false });
 
 interface Scenario {
   chain: TestChain;
@@ -45,27 +33,20 @@ interface Scenario {
 /** A fresh anvil with events in each of its last 25 blocks, and an indexer of it in realtime. */
 async function scenario(title: string, options: { maxReorgDepth?: number; processWorker?: boolean } = {}): Promise<Scenario> {
   const chain = await startTestChain();
-  cleanups.push(() => chain.stop());
+  t.defer(() => chain.stop());
   const address = await chain.deploy(emitter.abi, emitter.bytecode);
   for (let salt = 1; salt <= 25; salt++) await chain.send(address, emitter.abi, 'emitMany', [BigInt(1 + (salt % 4)), BigInt(salt)]);
 
-  const name = uniqueName(title);
-  const config = {
-    name,
-    chains: { local: { id: chain.chainId, pollIntervalMs: 100, maxReorgDepth: options.maxReorgDepth ?? 32, maxBlockRange: 50 } },
-    contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }],
-  };
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-reorg-'));
-  const configPath = path.join(dir, 'indexer.config.json');
-  writeFileSync(configPath, JSON.stringify(config));
-  const [spec] = specsFrom(config);
-  const env = { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: stack.databaseUrl, [`RPC_URL_${chain.chainId}`]: chain.url };
-  if (!options.processWorker) {
-    const worker = await startInProcessWorker(stack, { taskQueue: name, rpc: { [chain.chainId]: [chain.url] } });
-    cleanups.push(() => worker.stop());
-  }
-  const handle = await startIndexer(stack.client, spec!, name);
-  cleanups.push(() => handle.terminate().catch(() => undefined));
+  const { name, spec, configPath, env } = await t.indexer({
+    title,
+    chain,
+    config: (name) => ({
+      name,
+      chains: { local: { id: chain.chainId, pollIntervalMs: 100, maxReorgDepth: options.maxReorgDepth ?? 32, maxBlockRange: 50 } },
+      contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }],
+    }),
+    worker: options.processWorker ? 'none' : 'in-process',
+  });
 
   const emitTx = (count: number, salt: number) => ({
     from: chain.accounts[0]!,
@@ -80,21 +61,21 @@ async function scenario(title: string, options: { maxReorgDepth?: number; proces
       `${name} equal to the chain`,
       async () => {
         const head = await chain.publicClient.getBlockNumber();
-        const s = await status(stack.client, spec!);
+        const s = await status(t.stack.client, spec);
         if (s.checkpoint < Number(head) || s.mode === 'rolling-back') return undefined;
-        await assertMatchesChain(stack.db, chain.publicClient, { schema: name, abi: emitter.abi, address, chainId: chain.chainId, toBlock: head, tables: TABLES });
-        const { rows } = await stack.db.query(`SELECT 1 FROM "${name}".emitter_transfer WHERE block_number > $1 LIMIT 1`, [String(head)]);
+        await assertMatchesChain(t.stack.db, chain.publicClient, { schema: name, abi: emitter.abi, address, chainId: chain.chainId, toBlock: head, tables: TABLES });
+        const { rows } = await t.stack.db.query(`SELECT 1 FROM "${name}".emitter_transfer WHERE block_number > $1 LIMIT 1`, [String(head)]);
         return rows.length === 0 ? true : undefined; // nothing above the head either
       },
       120_000,
       200,
     );
   };
-  return { chain, address, name, spec: spec!, configPath, env, emitTx, reorg, synced };
+  return { chain, address, name, spec, configPath, env, emitTx, reorg, synced };
 }
 
 async function reorgRecords(name: string): Promise<Array<{ depth: number; reason: string; common_ancestor: string }>> {
-  const { rows } = await stack.db.query(`SELECT depth, reason, common_ancestor FROM "${name}"._reorgs ORDER BY id`);
+  const { rows } = await t.stack.db.query(`SELECT depth, reason, common_ancestor FROM "${name}"._reorgs ORDER BY id`);
   return rows;
 }
 
@@ -104,31 +85,31 @@ test('reorgs of depth 1, 3 and 20 in realtime, replaced by blocks with more, few
 
   // depth 1, more events than before
   await s.reorg(1, [[s.emitTx(9, 101), 0]]);
-  await eventually('the depth-1 reorg', async () => ((await status(stack.client, s.spec)).reorgs >= 1 ? true : undefined));
+  await eventually('the depth-1 reorg', async () => ((await status(t.stack.client, s.spec)).reorgs >= 1 ? true : undefined));
   await s.synced();
 
   // depth 3, fewer events
   await s.reorg(3, [[s.emitTx(1, 102), 1]]);
-  await eventually('the depth-3 reorg', async () => ((await status(stack.client, s.spec)).reorgs >= 2 ? true : undefined));
+  await eventually('the depth-3 reorg', async () => ((await status(t.stack.client, s.spec)).reorgs >= 2 ? true : undefined));
   await s.synced();
 
   // depth 20, no events at all in the new blocks
-  const before = await storedRows(stack.db, s.name, 'emitter_transfer', s.chain.chainId);
+  const before = await storedRows(t.stack.db, s.name, 'emitter_transfer', s.chain.chainId);
   await s.reorg(20, []);
-  await eventually('the depth-20 reorg', async () => ((await status(stack.client, s.spec)).reorgs >= 3 ? true : undefined));
+  await eventually('the depth-20 reorg', async () => ((await status(t.stack.client, s.spec)).reorgs >= 3 ? true : undefined));
   await s.synced();
-  const afterRows = await storedRows(stack.db, s.name, 'emitter_transfer', s.chain.chainId);
+  const afterRows = await storedRows(t.stack.db, s.name, 'emitter_transfer', s.chain.chainId);
   assert.ok(afterRows.length < before.length, 'the orphaned events are gone');
 
   const records = await reorgRecords(s.name);
   assert.deepEqual(records.map((r) => [r.depth, r.reason]), [[1, 'reorg'], [3, 'reorg'], [20, 'reorg']]);
-  const final = await status(stack.client, s.spec);
+  const final = await status(t.stack.client, s.spec);
   assert.equal(final.reorgs, 3);
   assert.equal(final.lastReorg?.depth, 20);
 
   // Each rollback ran as a child workflow named per DESIGN.md.
   const children: string[] = [];
-  for await (const wf of stack.client.workflow.list({ query: `WorkflowType = 'reorgRollbackWorkflow'` })) children.push(wf.workflowId);
+  for await (const wf of t.stack.client.workflow.list({ query: `WorkflowType = 'reorgRollbackWorkflow'` })) children.push(wf.workflowId);
   assert.equal(children.filter((id) => id.startsWith(`reorg:${s.name}:${s.chain.chainId}:`)).length, 3);
 });
 
@@ -143,11 +124,11 @@ test('two reorgs in quick succession, and a reorg while a rollback is running', 
   // Catch the indexer in `rolling-back` and reorganise the chain again right then.
   let caught = false;
   for (let attempt = 0; attempt < 10 && !caught; attempt++) {
-    const reorgsBefore = (await status(stack.client, s.spec)).reorgs;
+    const reorgsBefore = (await status(t.stack.client, s.spec)).reorgs;
     await s.reorg(12, [[s.emitTx(2, 300 + attempt), 2]]);
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      const st = await status(stack.client, s.spec);
+      const st = await status(t.stack.client, s.spec);
       if (st.mode === 'rolling-back') {
         await s.reorg(6, [[s.emitTx(4, 400 + attempt), 0], [s.emitTx(1, 500 + attempt), 4]]);
         caught = true;
@@ -165,22 +146,22 @@ test('a reorg deeper than maxReorgDepth pauses with a clear lastError, keeps the
   const s = await scenario('reorg too deep', { maxReorgDepth: 5 });
   await s.synced();
   const head = Number(await s.chain.publicClient.getBlockNumber());
-  const before = await storedRows(stack.db, s.name, 'emitter_transfer', s.chain.chainId);
+  const before = await storedRows(t.stack.db, s.name, 'emitter_transfer', s.chain.chainId);
 
   await s.reorg(10, [[s.emitTx(7, 601), 2]]);
   const paused = await eventually('the indexer to pause', async () => {
-    const st = await status(stack.client, s.spec);
+    const st = await status(t.stack.client, s.spec);
     return st.paused ? st : undefined;
   });
   assert.match(paused.lastError ?? '', /deeper than maxReorgDepth \(5\).*indexer reset/);
   assert.equal(paused.mode, 'paused');
-  assert.deepEqual(await storedRows(stack.db, s.name, 'emitter_transfer', s.chain.chainId), before, 'nothing was deleted on a guess');
+  assert.deepEqual(await storedRows(t.stack.db, s.name, 'emitter_transfer', s.chain.chainId), before, 'nothing was deleted on a guess');
 
   const reset = await runCli(['reset', s.name, '--to-block', String(head - 12)], s.env);
   assert.equal(reset.code, 0, reset.stderr);
   assert.match(reset.stdout, new RegExp(`rolled back to ${head - 12}`));
   await s.synced();
-  const after = await status(stack.client, s.spec);
+  const after = await status(t.stack.client, s.spec);
   assert.equal(after.paused, false);
   assert.equal(after.lastError, null);
   assert.deepEqual((await reorgRecords(s.name)).map((r) => r.reason), ['reset']);
@@ -198,7 +179,7 @@ test('indexer reset --to-block N on a running indexer ends with data equal to th
 
   const reset = await runCli(['reset', s.name, '--to-block', String(target)], s.env);
   assert.equal(reset.code, 0, reset.stderr);
-  const records = await stack.db.query(`SELECT common_ancestor, reason, rows_deleted FROM "${s.name}"._reorgs`);
+  const records = await t.stack.db.query(`SELECT common_ancestor, reason, rows_deleted FROM "${s.name}"._reorgs`);
   assert.equal(Number(records.rows[0].common_ancestor), target);
   assert.ok(Number(records.rows[0].rows_deleted) > 0, 'rows above N were deleted');
   await s.chain.send(s.address, emitter.abi, 'emitMany', [3n, 77n]);
@@ -207,23 +188,18 @@ test('indexer reset --to-block N on a running indexer ends with data equal to th
 
 test('the worker is killed during a rollback; after a restart the data is still exactly the chain', { timeout: 300_000 }, async () => {
   const s = await scenario('reorg crash', { processWorker: true });
-  const first = spawnWorkerProcess(s.env);
-  cleanups.push(async () => first.child.kill('SIGKILL'));
+  const first = t.workerProcess(s.env);
   await s.synced();
 
   await s.reorg(25, [[s.emitTx(6, 701), 3], [s.emitTx(2, 702), 20]]);
   // Kill it the moment the rollback shows (or right away, should it already be over).
-  await eventually('a rollback to start', async () => ((await status(stack.client, s.spec)).mode === 'rolling-back' ? true : undefined), 10_000, 5).catch(
+  await eventually('a rollback to start', async () => ((await status(t.stack.client, s.spec)).mode === 'rolling-back' ? true : undefined), 10_000, 5).catch(
     () => undefined,
   );
   first.child.kill('SIGKILL');
   await first.exited;
 
-  const second = spawnWorkerProcess(s.env);
-  cleanups.push(async () => {
-    second.child.kill('SIGTERM');
-    await second.exited;
-  });
+  t.workerProcess(s.env, 'SIGTERM');
   await s.synced();
-  assert.equal((await status(stack.client, s.spec)).reorgs, 1);
+  assert.equal((await status(t.stack.client, s.spec)).reorgs, 1);
 });

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { Address } from 'viem';
-import { FAST_MINING_ANVIL_ARGS, startTestChain, type TestChain } from '../helpers/chain';
+import { FAST_MINING_ANVIL_ARGS, seedEmitter } from '../helpers/chain';
 import { startFaultProxy, type FaultKind, type FaultProxy } from '../helpers/fault-proxy';
-import { specsFrom, startIndexer, status, waitForCheckpoint } from '../helpers/indexer';
+import { e2e } from '../helpers/fixture';
+import { specsFrom, startIndexer, status, waitForCheckpoint, waitForStatus } from '../helpers/indexer';
 import { assertMatchesChain, type TableExpectation } from '../helpers/oracle';
 import { freePort } from '../helpers/ports';
 import { compileFixture } from '../helpers/solidity';
-import { startStack, uniqueName, type TestStack } from '../helpers/stack';
-import { eventually, startInProcessWorker, type RunningWorker } from '../helpers/workers';
+import { uniqueName } from '../helpers/stack';
+import { startInProcessWorker, type RunningWorker } from '../helpers/workers';
 import { indexerWorkflowId, type IndexerSpec } from '../../src/spec';
 import type { IndexerStatus } from '../../src/workflows/messages';
 
@@ -28,33 +29,23 @@ const MAX_LOGS_PER_BLOCK = 60;
 const OUTAGE_MS = 10_000;
 const MAX_OUTAGE_MS = 30_000;
 
-let stack: TestStack;
-let chain: TestChain;
 let address: Address;
 let head: number;
 let totalLogs = 0;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  [stack, chain] = await Promise.all([startStack(), startTestChain({ anvilArgs: FAST_MINING_ANVIL_ARGS })]);
-  address = await chain.deploy(emitter.abi, emitter.bytecode);
-  // A dense stretch (one busy block after another), then logs every few dozen blocks: ~2 600 logs
-  // over ~1 300 blocks, so ranges of 50–200 blocks carry from none to hundreds of logs.
-  for (let salt = 1n; salt <= 50n; salt++) {
-    const count = salt <= 10n ? BigInt(MAX_LOGS_PER_BLOCK) : 40n;
-    await chain.send(address, emitter.abi, 'emitMany', [count, salt]);
-    totalLogs += Number(count);
-    if (salt > 10n) await chain.mine(Number(salt % 7n) * 8 + 6);
-  }
-  await chain.mine(20);
-  head = Number(await chain.publicClient.getBlockNumber());
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  await chain?.stop();
-  stack?.db.on('error', () => undefined);
-  await stack?.stop();
+const fx = e2e({
+  chain: { anvilArgs: FAST_MINING_ANVIL_ARGS },
+  setup: async ({ chain }) => {
+    // A dense stretch (one busy block after another), then logs every few dozen blocks: ~2 600 logs
+    // over ~1 300 blocks, so ranges of 50–200 blocks carry from none to hundreds of logs.
+    const seeded = await seedEmitter(chain, emitter, {
+      txs: 50,
+      logs: (salt) => (salt <= 10n ? BigInt(MAX_LOGS_PER_BLOCK) : 40n),
+      mine: (salt) => (salt > 10n ? Number(salt % 7n) * 8 + 6 : 0),
+    });
+    ({ address, totalLogs } = seeded);
+    await fx.chain.mine(20);
+    head = Number(await fx.chain.publicClient.getBlockNumber());
+  },
 });
 
 interface Tuning {
@@ -66,42 +57,44 @@ interface Tuning {
 function specFor(name: string, tuning: Tuning = {}): IndexerSpec {
   const [spec] = specsFrom({
     name,
-    chains: { local: { id: chain.chainId, maxBlockRange: 100, maxInFlight: 3, rpcTimeoutMs: 5_000, pollIntervalMs: 200, ...tuning } },
+    chains: { local: { id: fx.chain.chainId, maxBlockRange: 100, maxInFlight: 3, rpcTimeoutMs: 5_000, pollIntervalMs: 200, ...tuning } },
     contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi, endBlock: head }],
   });
   return spec!;
 }
 
 async function workerFor(name: string, urls: string[]): Promise<RunningWorker> {
-  const worker = await startInProcessWorker(stack, { taskQueue: name, rpc: { [chain.chainId]: urls } });
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await worker.stop();
-  };
-  cleanups.push(stop);
-  return { ...worker, stop };
+  const worker = await startInProcessWorker(fx.stack, { taskQueue: name, rpc: { [fx.chain.chainId]: urls } });
+  fx.defer(() => worker.stop());
+  return worker;
+}
+
+/** An indexer of the chain (specFor) with a worker on `urls`, started. */
+async function startIndexing(name: string, urls: string[], tuning: Tuning = {}): Promise<{ spec: IndexerSpec; worker: RunningWorker }> {
+  const spec = specFor(name, tuning);
+  const worker = await workerFor(name, urls);
+  await startIndexer(fx.stack.client, spec, name);
+  return { spec, worker };
 }
 
 async function proxyFor(): Promise<FaultProxy> {
-  const proxy = await startFaultProxy(chain.url);
-  cleanups.push(() => proxy.stop());
+  const proxy = await startFaultProxy(fx.chain.url);
+  fx.defer(() => proxy.stop());
   return proxy;
 }
 
 /** Every stored row equals the chain's, and no row lies outside the indexed blocks. */
 async function assertExactlyTheChain(name: string): Promise<number> {
-  const { rows } = await assertMatchesChain(stack.db, chain.publicClient, { schema: name, abi: emitter.abi, address, chainId: chain.chainId, toBlock: BigInt(head), tables: TABLES });
+  const { rows } = await assertMatchesChain(fx.stack.db, fx.chain.publicClient, { schema: name, abi: emitter.abi, address, chainId: fx.chain.chainId, toBlock: BigInt(head), tables: TABLES });
   assert.equal(rows, totalLogs, 'every log of the chain is stored');
-  const { rows: all } = await stack.db.query<{ n: string }>(`SELECT count(*) AS n FROM "${name}"."${TABLE}"`);
+  const { rows: all } = await fx.stack.db.query<{ n: string }>(`SELECT count(*) AS n FROM "${name}"."${TABLE}"`);
   assert.equal(Number(all[0]!.n), totalLogs, 'no row beyond the indexed blocks either (no log from outside a requested range)');
   return rows;
 }
 
 /** Activity attempts beyond the first (retries after a failure), summed over the workflow's history. */
 async function activityRetries(spec: IndexerSpec): Promise<{ retries: number; failedToWorkflow: number }> {
-  const history = await stack.client.workflow.getHandle(indexerWorkflowId(spec.name, spec.chainId)).fetchHistory();
+  const history = await fx.stack.client.workflow.getHandle(indexerWorkflowId(spec.name, spec.chainId)).fetchHistory();
   let retries = 0;
   let failedToWorkflow = 0;
   for (const event of history.events ?? []) {
@@ -131,10 +124,8 @@ async function backfillThroughFault(
   const name = uniqueName(`fault ${kind}`);
   const proxy = await proxyFor();
   arm(proxy);
-  const spec = specFor(name, tuning);
-  const worker = await workerFor(name, [proxy.url('/v2/secret-key')]);
-  await startIndexer(stack.client, spec, name);
-  const final = await waitForCheckpoint(stack.client, spec, head, 150_000);
+  const { spec, worker } = await startIndexing(name, [proxy.url('/v2/secret-key')], tuning);
+  const final = await waitForCheckpoint(fx.stack.client, spec, head, 150_000);
   await worker.stop();
   const rows = await assertExactlyTheChain(name);
   assert.ok(proxy.counts[kind] > 0, `the ${kind} fault fired (counts: ${JSON.stringify(proxy.counts)})`);
@@ -196,10 +187,8 @@ test('two endpoints, one dead all along: the other serves everything and the dea
   const live = await proxyFor();
   const deadPort = await freePort(); // nobody listens here
   const deadUrl = `http://127.0.0.1:${deadPort}/v2/dead-key`;
-  const spec = specFor(name);
-  const worker = await workerFor(name, [deadUrl, live.url('/v2/live-key')]);
-  await startIndexer(stack.client, spec, name);
-  const final = await waitForCheckpoint(stack.client, spec, head, 120_000);
+  const { spec, worker } = await startIndexing(name, [deadUrl, live.url('/v2/live-key')]);
+  const final = await waitForCheckpoint(fx.stack.client, spec, head, 120_000);
   await worker.stop();
   await assertExactlyTheChain(name);
 
@@ -221,15 +210,10 @@ test('every endpoint down for a while mid-backfill: lastError shows it, then the
   const name = uniqueName('outage');
   const proxy = await proxyFor();
   proxy.setDelay(25); // a backfill slow enough to be interrupted mid-way
-  const spec = specFor(name, { maxBlockRange: 50, maxInFlight: 2 });
-  const worker = await workerFor(name, [proxy.url('/v2/outage-key')]);
-  await startIndexer(stack.client, spec, name);
+  const { spec, worker } = await startIndexing(name, [proxy.url('/v2/outage-key')], { maxBlockRange: 50, maxInFlight: 2 });
 
   const quarter = Math.floor(head / 4);
-  const before = await eventually('a quarter of the backfill', async () => {
-    const s = await status(stack.client, spec);
-    return s.checkpoint >= quarter ? s : undefined;
-  }, 60_000, 50);
+  const before = await waitForStatus(fx.stack.client, spec, 'a quarter of the backfill', (s) => s.checkpoint >= quarter, 60_000, 50);
   await proxy.stop();
   const downAt = Date.now();
   assert.ok(before.checkpoint < head, `stopped mid-backfill (checkpoint ${before.checkpoint} of ${head})`);
@@ -242,7 +226,7 @@ test('every endpoint down for a while mid-backfill: lastError shows it, then the
   let checkpointWhileDown = before.checkpoint;
   const rpcWhileDown = new Set<string>();
   while (Date.now() - downAt < OUTAGE_MS || (errorWhileDown === null && Date.now() - downAt < MAX_OUTAGE_MS)) {
-    const s = await status(stack.client, spec);
+    const s = await status(fx.stack.client, spec);
     if (errorWhileDown === null && s.lastError !== null) {
       errorWhileDown = s.lastError;
       errorAfterMs = Date.now() - downAt;
@@ -260,7 +244,7 @@ test('every endpoint down for a while mid-backfill: lastError shows it, then the
   assert.match(errorWhileDown!, /127\.0\.0\.1:\d+/, 'lastError names the (redacted) endpoint');
   assert.ok(!errorWhileDown!.includes('outage-key'), 'lastError does not leak the URL path');
 
-  const final = await waitForCheckpoint(stack.client, spec, head, 120_000);
+  const final = await waitForCheckpoint(fx.stack.client, spec, head, 120_000);
   const caughtUpAfter = Date.now() - upAt;
   await worker.stop();
   await assertExactlyTheChain(name);
@@ -277,13 +261,8 @@ test('wrong chain id: the indexer pauses with a clear non-retryable lastError an
   const name = uniqueName('wrong chain id');
   const proxy = await proxyFor();
   proxy.fault('wrongChainId', { chainId: 1 });
-  const spec = specFor(name);
-  const worker = await workerFor(name, [proxy.url('/v2/chain-key')]);
-  await startIndexer(stack.client, spec, name);
-  const paused = await eventually('the indexer to pause', async () => {
-    const s = await status(stack.client, spec);
-    return s.paused ? s : undefined;
-  }, 60_000);
+  const { spec, worker } = await startIndexing(name, [proxy.url('/v2/chain-key')]);
+  const paused = await waitForStatus(fx.stack.client, spec, 'the indexer to pause', (s) => s.paused, 60_000);
   assert.equal(paused.mode, 'paused');
   assert.match(paused.lastError ?? '', /chain id mismatch/i);
   assert.match(paused.lastError ?? '', new RegExp(`31337[\\s\\S]*127\\.0\\.0\\.1:${proxy.port}[\\s\\S]*chain 1\\b`), 'lastError says which chain the endpoint serves');
@@ -293,12 +272,35 @@ test('wrong chain id: the indexer pauses with a clear non-retryable lastError an
   assert.equal(proxy.counts.wrongChainId, 1, 'eth_chainId was asked once: the mismatch was not retried');
   const { retries } = await activityRetries(spec);
   assert.equal(retries, 0, 'no activity retried the mismatch');
-  const { rows } = await stack.db.query(`SELECT 1 FROM information_schema.schemata WHERE schema_name = $1`, [name]);
+  const { rows } = await fx.stack.db.query(`SELECT 1 FROM information_schema.schemata WHERE schema_name = $1`, [name]);
   assert.equal(rows.length, 0, 'no schema (and so no table) was created');
-  assert.equal((await status(stack.client, spec)).checkpoint, -1, 'nothing indexed');
+  assert.equal((await status(fx.stack.client, spec)).checkpoint, -1, 'nothing indexed');
   await worker.stop();
   t.diagnostic(`lastError: ${paused.lastError}; eth_chainId answers faked: ${proxy.counts.wrongChainId}; proxy requests: ${proxy.stats.requests}`);
 });
+
+/**
+ * Indexes the chain through `urls` and must be done within 20 s, the data exactly the chain's;
+ * `diagnose` reports however that went (before the worker is stopped at the end).
+ */
+async function catchesUpWithin20s(
+  title: string,
+  urls: string[],
+  diagnose: (s: { checkpoint: number | string; lastError: string | null }, spec: IndexerSpec) => Promise<void>,
+): Promise<void> {
+  const name = uniqueName(title);
+  const { spec, worker } = await startIndexing(name, urls);
+  try {
+    await waitForCheckpoint(fx.stack.client, spec, head, 20_000);
+    await worker.stop();
+    await assertExactlyTheChain(name);
+  } finally {
+    // Diagnostics only; with the worker stopped nothing answers queries, so don't mask the real failure.
+    const s = (await status(fx.stack.client, spec).catch(() => undefined)) ?? { checkpoint: '?', lastError: '(no worker to ask)' };
+    await diagnose(s, spec);
+    await worker.stop();
+  }
+}
 
 // Two faults found while writing this suite, fixed in src/rpc: rate limiting is the endpoint's fault
 // (failover), and a lone failed request is retried inside the RPC layer, not by failing the activity.
@@ -307,27 +309,16 @@ test(
   'an Infura-style HTTP 429 on eth_getLogs (-32005 "rate exceeded") fails over to a healthy endpoint',
   { timeout: 120_000 },
   async (t) => {
-    const name = uniqueName('rate limited getlogs');
     const limited = await proxyFor();
     const healthy = await proxyFor();
     limited.fault('http429', { methods: ['eth_getLogs'], body: JSON.stringify({ jsonrpc: '2.0', id: 1, error: { code: -32005, message: 'project ID request rate exceeded' } }) });
     healthy.setDelay(60); // slower, so the rate-limited endpoint ranks first by latency
-    const spec = specFor(name);
-    const worker = await workerFor(name, [limited.url('/v3/key'), healthy.url('/v2/key')]);
-    await startIndexer(stack.client, spec, name);
-    try {
-      await waitForCheckpoint(stack.client, spec, head, 20_000);
-      await worker.stop();
-      await assertExactlyTheChain(name);
-    } finally {
-      // Diagnostics only; with the worker stopped nothing answers queries, so don't mask the real failure.
-      const s = (await status(stack.client, spec).catch(() => undefined)) ?? { checkpoint: '?', lastError: '(no worker to ask)' };
+    await catchesUpWithin20s('rate limited getlogs', [limited.url('/v3/key'), healthy.url('/v2/key')], async (s) =>
       t.diagnostic(
         `checkpoint ${s.checkpoint}/${head}; rate-limited endpoint: ${limited.counts.http429} 429s of ${limited.stats.methods.get('eth_getLogs') ?? 0} getLogs; ` +
           `healthy endpoint: ${healthy.stats.methods.get('eth_getLogs') ?? 0} getLogs; lastError ${s.lastError}`,
-      );
-      await worker.stop();
-    }
+      ),
+    );
   },
 );
 
@@ -335,21 +326,11 @@ test(
   'a steady fault rate (every 5th request fails): the ranges near the head still complete',
   { timeout: 120_000 },
   async (t) => {
-    const name = uniqueName('steady faults');
     const proxy = await proxyFor();
     proxy.fault('http500', { every: 5 });
-    const spec = specFor(name);
-    const worker = await workerFor(name, [proxy.url('/v2/key')]);
-    await startIndexer(stack.client, spec, name);
-    try {
-      await waitForCheckpoint(stack.client, spec, head, 20_000);
-      await worker.stop();
-      await assertExactlyTheChain(name);
-    } finally {
-      const s = (await status(stack.client, spec).catch(() => undefined)) ?? { checkpoint: '?', lastError: '(no worker to ask)' };
+    await catchesUpWithin20s('steady faults', [proxy.url('/v2/key')], async (s, spec) => {
       const { retries } = await activityRetries(spec);
       t.diagnostic(`checkpoint ${s.checkpoint}/${head} (near-head blocks from ${head - 64}); 500s ${proxy.counts.http500} of ${proxy.stats.requests} requests; activity retries ${retries}; lastError ${s.lastError}`);
-      await worker.stop();
-    }
+    });
   },
 );

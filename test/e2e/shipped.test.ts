@@ -3,16 +3,17 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Address } from 'viem';
 import { indexerWorkflowId } from '../../src/spec';
 import type { IndexerStatus } from '../../src/workflows/messages';
-import { FAST_MINING_ANVIL_ARGS, startTestChain, type TestChain } from '../helpers/chain';
+import { FAST_MINING_ANVIL_ARGS, seedEmitter } from '../helpers/chain';
 import { reproduceImage, type ReproducedImage } from '../helpers/dockerfile';
+import { e2e, indexerEnv } from '../helpers/fixture';
 import { assertMatchesChain, EMITTER_TABLES } from '../helpers/oracle';
 import { freePort } from '../helpers/ports';
 import { compileFixture } from '../helpers/solidity';
-import { startStack, uniqueName, type TestStack } from '../helpers/stack';
+import { uniqueName } from '../helpers/stack';
 import { REPO_ROOT, eventually } from '../helpers/workers';
 
 /**
@@ -24,37 +25,27 @@ import { REPO_ROOT, eventually } from '../helpers/workers';
  */
 
 const emitter = compileFixture('Emitter');
-let stack: TestStack;
-let chain: TestChain;
-let dir: string;
+const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-image-'));
 let image: ReproducedImage;
 let address: Address;
 let head: bigint;
 let totalLogs = 0;
 const children: ChildProcess[] = [];
 
-before(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-image-'));
-  const built = Promise.resolve().then(() =>
-    // The local npm cache, so the installs do not refetch what this machine has (the commands run as written).
-    reproduceImage(path.join(REPO_ROOT, 'Dockerfile'), REPO_ROOT, dir, { npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' }),
-  );
-  [stack, chain] = await Promise.all([startStack(), startTestChain({ anvilArgs: FAST_MINING_ANVIL_ARGS })]);
-  address = await chain.deploy(emitter.abi, emitter.bytecode);
-  for (let salt = 1n; salt <= 10n; salt++) {
-    await chain.send(address, emitter.abi, 'emitMany', [20n, salt]);
-    totalLogs += 20;
-    await chain.mine(200);
-  }
-  head = await chain.publicClient.getBlockNumber();
-  image = await built;
+const t = e2e({
+  chain: { anvilArgs: FAST_MINING_ANVIL_ARGS },
+  setup: async ({ chain }) => {
+    const built = Promise.resolve().then(() =>
+      // The local npm cache, so the installs do not refetch what this machine has (the commands run as written).
+      reproduceImage(path.join(REPO_ROOT, 'Dockerfile'), REPO_ROOT, dir, { npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' }),
+    );
+    ({ address, head, totalLogs } = await seedEmitter(chain, emitter, { txs: 10, logs: () => 20n, mine: () => 200 }));
+    image = await built;
+  },
 });
-
-after(async () => {
+t.defer(() => rmSync(dir, { recursive: true, force: true }));
+t.defer(() => {
   for (const child of children) child.kill('SIGKILL');
-  await chain?.stop();
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** The environment of a container from the image: its ENV and what the deployment sets, nothing else. */
@@ -118,31 +109,26 @@ test('the image as the Dockerfile builds it: no sources, no dev dependencies, a 
 test('the image\'s worker indexes a chain to its end, rows equal to the chain, with no compiler or bundler at run time', { timeout: 300_000 }, async () => {
   const name = uniqueName('shipped');
   const metricsPort = await freePort();
-  const env = {
-    TEMPORAL_ADDRESS: stack.temporal.address,
-    TEMPORAL_TASK_QUEUE: name,
-    DATABASE_URL: stack.databaseUrl,
-    [`RPC_URL_${chain.chainId}`]: chain.url,
-  };
+  const env = indexerEnv(t.stack, name, t.chain);
   const config = path.join(dir, 'indexer.config.json');
   writeFileSync(
     config,
     JSON.stringify({
       name,
-      chains: { local: { id: chain.chainId, maxBlockRange: 100, maxInFlight: 4, pollIntervalMs: 200 } },
+      chains: { local: { id: t.chain.chainId, maxBlockRange: 100, maxInFlight: 4, pollIntervalMs: 200 } },
       contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi, startBlock: 0, endBlock: Number(head) }],
     }),
   );
 
   // Without DATABASE_URL the image's worker refuses in one line (no private embedded database).
-  const refused = await runToEnd([...image.cmd], { TEMPORAL_ADDRESS: stack.temporal.address });
+  const refused = await runToEnd([...image.cmd], { TEMPORAL_ADDRESS: t.stack.temporal.address });
   assert.notEqual(refused.code, 0);
   assert.match(refused.output.trim(), /^error: DATABASE_URL is not set: indexer worker needs/);
 
   // `indexer start` from the image first, so the worker's first activity is waiting for it.
   const start = await runToEnd(['start', '--config', config], env);
   assert.equal(start.code, 0, start.output);
-  assert.match(start.output, new RegExp(`started ${indexerWorkflowId(name, chain.chainId)}`));
+  assert.match(start.output, new RegExp(`started ${indexerWorkflowId(name, t.chain.chainId)}`));
 
   const tracer = moduleTracer();
   const spawned = performance.now();
@@ -163,10 +149,10 @@ test('the image\'s worker indexes a chain to its end, rows equal to the chain, w
     50,
   );
 
-  const handle = stack.client.workflow.getHandle(indexerWorkflowId(name, chain.chainId));
+  const handle = t.stack.client.workflow.getHandle(indexerWorkflowId(name, t.chain.chainId));
   const result = (await handle.result()) as { checkpoint: number };
   assert.equal(result.checkpoint, Number(head), 'indexed to the endBlock');
-  const rows = await assertMatchesChain(stack.db, chain.publicClient, { schema: name, abi: emitter.abi, address, chainId: chain.chainId, toBlock: head, tables: EMITTER_TABLES });
+  const rows = await assertMatchesChain(t.stack.db, t.chain.publicClient, { schema: name, abi: emitter.abi, address, chainId: t.chain.chainId, toBlock: head, tables: EMITTER_TABLES });
   assert.equal(rows.rows, totalLogs);
 
   // The CLI from the image, against the same services.
@@ -175,7 +161,7 @@ test('the image\'s worker indexes a chain to its end, rows equal to the chain, w
   assert.equal((JSON.parse(status.output) as IndexerStatus).mode, 'done');
   const list = await runToEnd(['list'], env);
   assert.equal(list.code, 0, list.output);
-  assert.match(list.output, new RegExp(`${indexerWorkflowId(name, chain.chainId)}\\s+completed`));
+  assert.match(list.output, new RegExp(`${indexerWorkflowId(name, t.chain.chainId)}\\s+completed`));
 
   worker.child.kill('SIGTERM');
   assert.equal(await worker.exited, 0, worker.output().slice(-2000));

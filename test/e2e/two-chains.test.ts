@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Address } from 'viem';
 import { startTestChain, type TestChain } from '../helpers/chain';
+import { e2e, indexerEnv } from '../helpers/fixture';
 import { assertMatchesChain, type TableExpectation } from '../helpers/oracle';
 import { compileFixture } from '../helpers/solidity';
-import { startStack, uniqueName, type TestStack } from '../helpers/stack';
-import { eventually, runCli, startInProcessWorker, type CliRun, type RunningWorker } from '../helpers/workers';
+import { uniqueName } from '../helpers/stack';
+import { eventually, runCli, startInProcessWorker, type CliRun } from '../helpers/workers';
 import type { IndexerStatus } from '../../src/workflows/messages';
 
 /**
@@ -17,26 +18,14 @@ import type { IndexerStatus } from '../../src/workflows/messages';
  * chains shares a table; distinct names get their own.
  */
 
-let stack: TestStack;
-let chainA: TestChain;
 let chainB: TestChain;
-let worker: RunningWorker | undefined;
-let dir: string | undefined;
-
-before(async () => {
-  [stack, chainA, chainB] = await Promise.all([startStack(), startTestChain({ chainId: 31337 }), startTestChain({ chainId: 31338 })]);
-});
-
-after(async () => {
-  await worker?.stop();
-  await chainA?.stop();
-  await chainB?.stop();
-  // pg's pool.end() resolves before its sockets are closed; when the (embedded) server stops right
-  // after, a closing idle client can still receive "terminating connection" and, with no listener
-  // on the test pool, that error would be uncaught. The test is over; ignore it.
-  stack?.db.on('error', () => undefined);
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+const fx = e2e({
+  chain: { chainId: 31337 },
+  // The second chain: its own anvil, another chain id.
+  setup: async ({ defer }) => {
+    chainB = await startTestChain({ chainId: 31338 });
+    defer(() => chainB.stop());
+  },
 });
 
 const emitter = compileFixture('Emitter');
@@ -57,8 +46,8 @@ function ok(run: CliRun, what: string): CliRun {
 test('one indexer over two chains: a workflow per chain, rows told apart by chain_id', { timeout: 180_000 }, async () => {
   // Same deployer, same nonces: each contract has the same address on both chains, so only
   // chain_id can tell their rows apart.
-  const [emitterA, emitterB] = [await chainA.deploy(emitter.abi, emitter.bytecode), await chainB.deploy(emitter.abi, emitter.bytecode)];
-  const left: Address = await chainA.deploy(emitter.abi, emitter.bytecode);
+  const [emitterA, emitterB] = [await fx.chain.deploy(emitter.abi, emitter.bytecode), await chainB.deploy(emitter.abi, emitter.bytecode)];
+  const left: Address = await fx.chain.deploy(emitter.abi, emitter.bytecode);
   const right: Address = await chainB.deploy(emitter.abi, emitter.bytecode);
   assert.equal(emitterA, emitterB);
   assert.equal(left, right);
@@ -71,11 +60,12 @@ test('one indexer over two chains: a workflow per chain, rows told apart by chai
       await chain.mine(gap);
     }
   };
-  await Promise.all([traffic(chainA, [1n, 2n, 3n, 4n, 5n], 40), traffic(chainB, [11n, 12n, 13n], 70)]);
-  const heads = { a: await headOf(chainA), b: await headOf(chainB) };
+  await Promise.all([traffic(fx.chain, [1n, 2n, 3n, 4n, 5n], 40), traffic(chainB, [11n, 12n, 13n], 70)]);
+  const heads = { a: await headOf(fx.chain), b: await headOf(chainB) };
 
   const name = uniqueName('two chains');
-  dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-two-chains-'));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-two-chains-'));
+  fx.defer(() => rmSync(dir, { recursive: true, force: true }));
   const configPath = path.join(dir, 'indexer.config.json');
   const abiPath = path.join(dir, 'Emitter.json');
   writeFileSync(abiPath, JSON.stringify({ abi: emitter.abi }));
@@ -85,7 +75,7 @@ test('one indexer over two chains: a workflow per chain, rows told apart by chai
     JSON.stringify({
       name,
       chains: {
-        alpha: { id: 31337, rpc: chainA.url, ...tuning },
+        alpha: { id: 31337, rpc: fx.chain.url, ...tuning },
         beta: { id: 31338, rpc: [chainB.url], ...tuning },
       },
       contracts: [
@@ -96,31 +86,32 @@ test('one indexer over two chains: a workflow per chain, rows told apart by chai
       ],
     }),
   );
-  const env = { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name, DATABASE_URL: stack.databaseUrl, LOG_LEVEL: 'warn' };
+  const env = { ...indexerEnv(fx.stack, name), LOG_LEVEL: 'warn' };
   const cli = (...args: string[]) => runCli(args, env, { cwd: dir });
   const ids = { a: `indexer:${name}:31337`, b: `indexer:${name}:31338` };
-  const status = (id: string) => stack.client.workflow.getHandle(id).query<IndexerStatus>('status');
+  const status = (id: string) => fx.stack.client.workflow.getHandle(id).query<IndexerStatus>('status');
   const waitFor = (id: string, block: bigint) =>
     eventually(`${id} to reach ${block}`, async () => ((await status(id)).checkpoint >= Number(block) ? true : undefined), 120_000);
 
-  worker = await startInProcessWorker(stack, { taskQueue: name, rpc: { 31337: [chainA.url], 31338: [chainB.url] } });
+  const worker = await startInProcessWorker(fx.stack, { taskQueue: name, rpc: { 31337: [fx.chain.url], 31338: [chainB.url] } });
+  fx.defer(() => worker.stop());
   const start = ok(await cli('start', '--config', configPath), 'indexer start');
   assert.match(start.stdout, new RegExp(`started ${ids.a} \\(Emitter, Left\\)`));
   assert.match(start.stdout, new RegExp(`started ${ids.b} \\(Emitter, Right\\)`));
 
   const matchChains = async (h: { a: bigint; b: bigint }) => {
     const check = (chain: TestChain, address: Address, contract: string, toBlock: bigint) =>
-      assertMatchesChain(stack.db, chain.publicClient, { schema: name, abi: emitter.abi, address, chainId: chain.chainId, toBlock, tables: [table(contract)] });
+      assertMatchesChain(fx.stack.db, chain.publicClient, { schema: name, abi: emitter.abi, address, chainId: chain.chainId, toBlock, tables: [table(contract)] });
     return {
-      emitterA: (await check(chainA, emitterA, 'emitter', h.a)).rows,
+      emitterA: (await check(fx.chain, emitterA, 'emitter', h.a)).rows,
       emitterB: (await check(chainB, emitterB, 'emitter', h.b)).rows,
-      left: (await check(chainA, left, 'left', h.a)).rows,
+      left: (await check(fx.chain, left, 'left', h.a)).rows,
       right: (await check(chainB, right, 'right', h.b)).rows,
     };
   };
   const rowsByChain = async (t: string) =>
     Object.fromEntries(
-      (await stack.db.query<{ chain_id: string; n: string }>(`SELECT chain_id, count(*) AS n FROM "${name}"."${t}" GROUP BY chain_id ORDER BY chain_id`)).rows.map(
+      (await fx.stack.db.query<{ chain_id: string; n: string }>(`SELECT chain_id, count(*) AS n FROM "${name}"."${t}" GROUP BY chain_id ORDER BY chain_id`)).rows.map(
         (r) => [r.chain_id, Number(r.n)],
       ),
     );
@@ -148,15 +139,15 @@ test('one indexer over two chains: a workflow per chain, rows told apart by chai
   // In-flight work finishes (DESIGN.md: pause schedules nothing new); wait until none is pending.
   for (const id of [ids.a, ids.b]) {
     await eventually(`${id} settled`, async () => {
-      const described = await stack.client.workflow.getHandle(id).describe();
+      const described = await fx.stack.client.workflow.getHandle(id).describe();
       return (described.raw.pendingActivities ?? []).length === 0 ? true : undefined;
     }, 30_000, 200);
   }
   const pausedAt = { a: (await status(ids.a)).checkpoint, b: (await status(ids.b)).checkpoint };
 
   // Realtime on both, at once.
-  await Promise.all([traffic(chainA, [6n, 7n], 3), traffic(chainB, [14n], 2)]);
-  const newHeads = { a: await headOf(chainA), b: await headOf(chainB) };
+  await Promise.all([traffic(fx.chain, [6n, 7n], 3), traffic(chainB, [14n], 2)]);
+  const newHeads = { a: await headOf(fx.chain), b: await headOf(chainB) };
   await new Promise((r) => setTimeout(r, 1_000)); // several poll intervals
   assert.equal((await status(ids.a)).checkpoint, pausedAt.a, 'paused: chain 31337 does not move');
   assert.equal((await status(ids.b)).checkpoint, pausedAt.b, 'paused: chain 31338 does not move');
@@ -166,7 +157,7 @@ test('one indexer over two chains: a workflow per chain, rows told apart by chai
   assert.ok(all.emitterA > backfilled.emitterA && all.emitterB > backfilled.emitterB && all.left > backfilled.left && all.right > backfilled.right);
 
   // Each chain keeps its own checkpoint.
-  const { rows: checkpoints } = await stack.db.query<{ chain_id: string; block_number: string }>(
+  const { rows: checkpoints } = await fx.stack.db.query<{ chain_id: string; block_number: string }>(
     `SELECT chain_id, block_number FROM "${name}"._checkpoints ORDER BY chain_id`,
   );
   assert.deepStrictEqual(
@@ -203,7 +194,7 @@ test('one indexer over two chains: a workflow per chain, rows told apart by chai
   assert.match(stop.stdout, new RegExp(`stop sent to ${ids.a}`));
   assert.match(stop.stdout, new RegExp(`stop sent to ${ids.b}`));
   for (const id of [ids.a, ids.b]) {
-    const result = (await stack.client.workflow.getHandle(id).result()) as { stopped: boolean };
+    const result = (await fx.stack.client.workflow.getHandle(id).result()) as { stopped: boolean };
     assert.equal(result.stopped, true);
   }
 });

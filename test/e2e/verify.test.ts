@@ -1,65 +1,43 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Address } from 'viem';
 import type { IndexerSpec } from '../../src/spec';
-import { startTestChain, type TestChain } from '../helpers/chain';
-import { specsFrom, startIndexer, status, waitForCheckpoint } from '../helpers/indexer';
+import { seedEmitter } from '../helpers/chain';
+import { e2e } from '../helpers/fixture';
 import { assertMatchesChain, EMITTER_TABLES } from '../helpers/oracle';
 import { compileFixture } from '../helpers/solidity';
-import { startStack, uniqueName, type TestStack } from '../helpers/stack';
-import { eventually, runCli, startInProcessWorker } from '../helpers/workers';
+import { status } from '../helpers/indexer';
+import { eventually, runCli } from '../helpers/workers';
 
 const emitter = compileFixture('Emitter');
 const TABLES = EMITTER_TABLES;
 
-let stack: TestStack;
-let chain: TestChain;
 let address: Address;
 let head: bigint;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  [stack, chain] = await Promise.all([startStack(), startTestChain()]);
-  address = await chain.deploy(emitter.abi, emitter.bytecode);
-  for (let salt = 1n; salt <= 30n; salt++) await chain.send(address, emitter.abi, 'emitMany', [1n + (salt % 3n), salt]);
-  head = await chain.publicClient.getBlockNumber();
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  await chain?.stop();
-  await stack?.stop();
-});
+const t = e2e({ setup: async ({ chain }) => ({ address, head } = await seedEmitter(chain, emitter, { txs: 30, logs: (salt) => 1n + (salt % 3n) })) });
 
 /** An indexer of the chain, caught up, with its config file and CLI environment. */
 async function indexed(title: string, verify?: { interval: string; maxChunksPerRun?: number }): Promise<{ name: string; spec: IndexerSpec; env: NodeJS.ProcessEnv }> {
-  const name = uniqueName(title);
-  const config = {
-    name,
-    chains: { local: { id: chain.chainId, maxBlockRange: 4, maxReorgDepth: 2, pollIntervalMs: 100 } },
-    contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }],
-    ...(verify ? { verify } : {}),
-  };
-  writeFileSync(path.join(mkdtempSync(path.join(os.tmpdir(), 'indexer-verify-')), 'indexer.config.json'), JSON.stringify(config));
-  const [spec] = specsFrom(config);
-  const worker = await startInProcessWorker(stack, { taskQueue: name, rpc: { [chain.chainId]: [chain.url] } });
-  cleanups.push(() => worker.stop());
-  const handle = await startIndexer(stack.client, spec!, name);
-  cleanups.push(() => handle.terminate().catch(() => undefined));
-  await waitForCheckpoint(stack.client, spec!, head);
-  return { name, spec: spec!, env: { TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: name } };
+  const ix = await t.indexer({
+    title,
+    config: (name) => ({
+      name,
+      chains: { local: { id: t.chain.chainId, maxBlockRange: 4, maxReorgDepth: 2, pollIntervalMs: 100 } },
+      contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }],
+      ...(verify ? { verify } : {}),
+    }),
+  });
+  await ix.waitForCheckpoint(head);
+  return { name: ix.name, spec: ix.spec, env: { TEMPORAL_ADDRESS: ix.env.TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE: ix.env.TEMPORAL_TASK_QUEUE } };
 }
 
 const equalsChain = (schema: string) =>
-  assertMatchesChain(stack.db, chain.publicClient, { schema, abi: emitter.abi, address, chainId: chain.chainId, toBlock: head, tables: TABLES });
+  assertMatchesChain(t.stack.db, t.chain.publicClient, { schema, abi: emitter.abi, address, chainId: t.chain.chainId, toBlock: head, tables: TABLES });
 
 /** Every row's physical version, so "changes nothing" can be checked exactly. */
 async function rowVersions(schema: string): Promise<string> {
-  const rows = await stack.db.query(`SELECT xmin::text, ctid::text, block_number, log_index FROM "${schema}".emitter_transfer ORDER BY block_number, log_index`);
-  const blocks = await stack.db.query(`SELECT xmin::text, ctid::text, block_number FROM "${schema}"._blocks ORDER BY block_number`);
+  const rows = await t.stack.db.query(`SELECT xmin::text, ctid::text, block_number, log_index FROM "${schema}".emitter_transfer ORDER BY block_number, log_index`);
+  const blocks = await t.stack.db.query(`SELECT xmin::text, ctid::text, block_number FROM "${schema}"._blocks ORDER BY block_number`);
   return JSON.stringify([rows.rows, blocks.rows]);
 }
 
@@ -70,23 +48,23 @@ test('a clean database verifies with zero mismatches and changes nothing', { tim
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /chunks checked, 0 mismatches, 0 repaired.*data equals the chain/);
   assert.equal(await rowVersions(name), before, 'no row was rewritten');
-  const { rows } = await stack.db.query(`SELECT mismatches, repaired, chunks FROM "${name}"._verifications`);
+  const { rows } = await t.stack.db.query(`SELECT mismatches, repaired, chunks FROM "${name}"._verifications`);
   assert.equal(rows.length, 1, 'the run is recorded');
   assert.ok(rows[0].chunks > 1);
 });
 
 test('deleted rows, a changed column, a foreign row and an altered block hash are found and repaired', { timeout: 180_000 }, async () => {
   const { name, spec, env } = await indexed('verify tamper');
-  const t = `"${name}".emitter_transfer`;
-  await stack.db.query(`DELETE FROM ${t} WHERE block_number = 3`);
-  await stack.db.query(`UPDATE ${t} SET value = value + 1 WHERE block_number = 10 AND log_index = 0`);
-  await stack.db.query(
-    `INSERT INTO ${t} (chain_id, block_number, block_hash, block_timestamp, log_index, tx_hash, tx_index, address, "from", "to", value)
-     SELECT chain_id, block_number, block_hash, block_timestamp, 99, tx_hash, tx_index, address, "from", "to", 123 FROM ${t} WHERE block_number = 17 LIMIT 1`,
+  const table = `"${name}".emitter_transfer`;
+  await t.stack.db.query(`DELETE FROM ${table} WHERE block_number = 3`);
+  await t.stack.db.query(`UPDATE ${table} SET value = value + 1 WHERE block_number = 10 AND log_index = 0`);
+  await t.stack.db.query(
+    `INSERT INTO ${table} (chain_id, block_number, block_hash, block_timestamp, log_index, tx_hash, tx_index, address, "from", "to", value)
+     SELECT chain_id, block_number, block_hash, block_timestamp, 99, tx_hash, tx_index, address, "from", "to", 123 FROM ${table} WHERE block_number = 17 LIMIT 1`,
   );
-  const { rows: hashed } = await stack.db.query(`SELECT max(block_number) AS b FROM "${name}"._blocks WHERE block_number < $1`, [String(head)]);
+  const { rows: hashed } = await t.stack.db.query(`SELECT max(block_number) AS b FROM "${name}"._blocks WHERE block_number < $1`, [String(head)]);
   const alteredBlock = Number(hashed[0].b);
-  await stack.db.query(`UPDATE "${name}"._blocks SET block_hash = '0x${'ab'.repeat(32)}' WHERE block_number = $1`, [alteredBlock]);
+  await t.stack.db.query(`UPDATE "${name}"._blocks SET block_hash = '0x${'ab'.repeat(32)}' WHERE block_number = $1`, [alteredBlock]);
   await assert.rejects(equalsChain(name), 'the tampering shows against the chain');
 
   const run = await runCli(['verify', name, '--json'], env);
@@ -97,10 +75,10 @@ test('deleted rows, a changed column, a foreign row and an altered block hash ar
   assert.equal(result.unrepaired, 0);
 
   await equalsChain(name);
-  const { rows: stored } = await stack.db.query(`SELECT block_hash FROM "${name}"._blocks WHERE block_number = $1`, [alteredBlock]);
-  const canonical = await chain.publicClient.getBlock({ blockNumber: BigInt(alteredBlock) });
+  const { rows: stored } = await t.stack.db.query(`SELECT block_hash FROM "${name}"._blocks WHERE block_number = $1`, [alteredBlock]);
+  const canonical = await t.chain.publicClient.getBlock({ blockNumber: BigInt(alteredBlock) });
   assert.equal(stored[0].block_hash, canonical.hash, 'the block hash is canonical again');
-  const s = await status(stack.client, spec);
+  const s = await status(t.stack.client, spec);
   assert.equal(s.lastVerification?.mismatches, 4);
   assert.equal(s.lastVerification?.repaired, 4);
 });
@@ -108,9 +86,9 @@ test('deleted rows, a changed column, a foreign row and an altered block hash ar
 test('indexer verify exits non-zero when a mismatch cannot be repaired', { timeout: 180_000 }, async () => {
   const { name, env } = await indexed('verify unrepairable');
   // A trigger that corrupts whatever is written: re-indexing cannot make this chunk right.
-  await stack.db.query(`CREATE FUNCTION "${name}".corrupt() RETURNS trigger AS $$ BEGIN NEW.value := 0; RETURN NEW; END $$ LANGUAGE plpgsql`);
-  await stack.db.query(`CREATE TRIGGER corrupt BEFORE INSERT ON "${name}".emitter_transfer FOR EACH ROW WHEN (NEW.block_number = 5) EXECUTE FUNCTION "${name}".corrupt()`);
-  await stack.db.query(`UPDATE "${name}".emitter_transfer SET value = 0 WHERE block_number = 5`);
+  await t.stack.db.query(`CREATE FUNCTION "${name}".corrupt() RETURNS trigger AS $$ BEGIN NEW.value := 0; RETURN NEW; END $$ LANGUAGE plpgsql`);
+  await t.stack.db.query(`CREATE TRIGGER corrupt BEFORE INSERT ON "${name}".emitter_transfer FOR EACH ROW WHEN (NEW.block_number = 5) EXECUTE FUNCTION "${name}".corrupt()`);
+  await t.stack.db.query(`UPDATE "${name}".emitter_transfer SET value = 0 WHERE block_number = 5`);
   const run = await runCli(['verify', name, '--from', '1', '--to', '8'], env);
   assert.equal(run.code, 2, run.stdout + run.stderr);
   assert.match(run.stdout, /could NOT be repaired/);
@@ -119,14 +97,14 @@ test('indexer verify exits non-zero when a mismatch cannot be repaired', { timeo
 
 test('the schedule fires on its own, shows as a child workflow, and repairs what it finds', { timeout: 180_000 }, async () => {
   const { name, spec } = await indexed('verify schedule', { interval: '2s' });
-  await stack.db.query(`DELETE FROM "${name}".emitter_transfer WHERE block_number = 2`);
+  await t.stack.db.query(`DELETE FROM "${name}".emitter_transfer WHERE block_number = 2`);
   const s = await eventually('a scheduled verification that repaired', async () => {
-    const st = await status(stack.client, spec);
+    const st = await status(t.stack.client, spec);
     return st.lastVerification && st.lastVerification.repaired > 0 ? st : undefined;
   }, 120_000, 500);
   assert.ok(s.lastVerification!.fromBlock <= 2);
   await equalsChain(name);
   const children: string[] = [];
-  for await (const wf of stack.client.workflow.list({ query: `WorkflowType = 'verifyWorkflow'` })) children.push(wf.workflowId);
-  assert.ok(children.some((id) => id.startsWith(`verify:${name}:${chain.chainId}:`)), `a verify child ran: ${children.join(', ')}`);
+  for await (const wf of t.stack.client.workflow.list({ query: `WorkflowType = 'verifyWorkflow'` })) children.push(wf.workflowId);
+  assert.ok(children.some((id) => id.startsWith(`verify:${name}:${t.chain.chainId}:`)), `a verify child ran: ${children.join(', ')}`);
 });

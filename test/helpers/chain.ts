@@ -90,3 +90,26 @@ export async function startTestChain(options: { chainId?: number; blockTime?: nu
     stop: () => anvil.stop(),
   };
 }
+
+export interface EmitterPlan {
+  /** How many `emitMany` transactions, with salts 1..txs. */
+  txs: number;
+  /** The `count` of logs the transaction with this salt emits. */
+  logs: (salt: bigint) => bigint;
+  /** Empty blocks mined after the transaction with this salt (none when unset or 0). */
+  mine?: (salt: bigint) => number;
+}
+
+/** Deploys `emitter` (the Emitter fixture) and sends `emitMany(logs(salt), salt)` for each salt; returns its address, the head and the logs emitted. */
+export async function seedEmitter(chain: TestChain, emitter: { abi: Abi; bytecode: Hex }, plan: EmitterPlan): Promise<{ address: Address; head: bigint; totalLogs: number }> {
+  const address = await chain.deploy(emitter.abi, emitter.bytecode);
+  let totalLogs = 0;
+  for (let salt = 1n; salt <= BigInt(plan.txs); salt++) {
+    const count = plan.logs(salt);
+    await chain.send(address, emitter.abi, 'emitMany', [count, salt]);
+    totalLogs += Number(count);
+    const blocks = plan.mine?.(salt) ?? 0;
+    if (blocks > 0) await chain.mine(blocks);
+  }
+  return { address, head: await chain.publicClient.getBlockNumber(), totalLogs };
+}

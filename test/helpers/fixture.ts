@@ -14,6 +14,12 @@ export interface E2eOptions {
   /** anvil options for the file's chain (none when `chain: false`). */
   chain?: Parameters<typeof startTestChain>[0] | false;
   stack?: StackOptions;
+  /**
+   * The file's own preparation (deploying contracts, emitting events), run once the stack and the
+   * chain are up and before any test. Not a second top-level before(): under Node 20 that one
+   * started while this one was still starting the stack (seen: "no chain … before() has not run").
+   */
+  setup?: (fixture: E2e) => Promise<unknown>;
 }
 
 /** What an end-to-end test file shares: the stack, its chain, and cleanups run after the file. */
@@ -22,6 +28,8 @@ export interface E2e {
   readonly chain: TestChain;
   /** Runs `cleanup` after the file (newest first), whatever happened. */
   defer: (cleanup: () => Promise<unknown> | unknown) => void;
+  /** `indexer worker` as a process with `env`, stopped after the file with `signal` (default SIGKILL) and waited for. */
+  workerProcess: (env: NodeJS.ProcessEnv, signal?: NodeJS.Signals) => WorkerProcess;
   /** An indexer of the file's chain with a unique name (its schema and task queue), started, cleaned up after the file. */
   indexer: (options: IndexerOptions) => Promise<TestIndexer>;
 }
@@ -33,7 +41,9 @@ export interface IndexerOptions {
   config: (name: string) => Record<string, unknown>;
   /** Who runs the activities: a worker in this process (default), an `indexer worker` process, or nobody yet. */
   worker?: 'in-process' | 'process' | 'none';
-  /** RPC endpoints the worker uses for the file's chain (default: the chain itself). */
+  /** The chain to index (default: the file's chain), for files that start a chain per test. */
+  chain?: TestChain;
+  /** RPC endpoints the worker uses for the chain (default: the chain itself). */
   rpc?: string[];
   /** Start the workflow (default true). */
   start?: boolean;
@@ -56,6 +66,16 @@ export interface TestIndexer {
   close: () => Promise<void>;
 }
 
+/** What the CLI and `indexer worker` need for an indexer on `taskQueue`: Temporal, task queue, database and (given a chain) its RPC. */
+export function indexerEnv(stack: TestStack, taskQueue: string, chain?: TestChain, rpc: string[] = chain ? [chain.url] : []): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: stack.temporal.address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    DATABASE_URL: stack.databaseUrl,
+    ...(chain ? { [`RPC_URL_${chain.chainId}`]: rpc.join(',') } : {}),
+  };
+}
+
 /**
  * The setup every end-to-end test file repeats, once: a real Temporal dev server and PostgreSQL
  * (startStack) and a real anvil, started before the file's tests and stopped after them together
@@ -69,6 +89,7 @@ export function e2e(options: E2eOptions = {}): E2e {
 
   before(async () => {
     [stack, chain] = await Promise.all([startStack(options.stack), options.chain === false ? undefined : startTestChain(options.chain)]);
+    await options.setup?.(fixture);
   });
   after(async () => {
     for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch(() => undefined);
@@ -88,6 +109,14 @@ export function e2e(options: E2eOptions = {}): E2e {
       return chain;
     },
     defer,
+    workerProcess: (env, signal = 'SIGKILL') => {
+      const w = spawnWorkerProcess(env);
+      defer(async () => {
+        w.child.kill(signal);
+        await w.exited;
+      });
+      return w;
+    },
     indexer: async (o) => {
       const name = uniqueName(o.title);
       const config = o.config(name);
@@ -95,22 +124,17 @@ export function e2e(options: E2eOptions = {}): E2e {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-e2e-'));
       const configPath = path.join(dir, 'indexer.config.json');
       writeFileSync(configPath, JSON.stringify(config));
-      const rpc = o.rpc ?? [fixture.chain.url];
+      const chain = o.chain ?? fixture.chain;
+      const rpc = o.rpc ?? [chain.url];
       const own: Array<() => Promise<unknown> | unknown> = [];
       const close = async () => {
         for (const cleanup of own.splice(0).reverse()) await Promise.resolve().then(cleanup).catch(() => undefined);
       };
       defer(close);
-      const env: NodeJS.ProcessEnv = {
-        TEMPORAL_ADDRESS: fixture.stack.temporal.address,
-        TEMPORAL_TASK_QUEUE: name,
-        DATABASE_URL: fixture.stack.databaseUrl,
-        [`RPC_URL_${fixture.chain.chainId}`]: rpc.join(','),
-        ...(o.natsUrl ? { NATS_URL: o.natsUrl } : {}),
-      };
+      const env: NodeJS.ProcessEnv = { ...indexerEnv(fixture.stack, name, chain, rpc), ...(o.natsUrl ? { NATS_URL: o.natsUrl } : {}) };
       let worker: RunningWorker | WorkerProcess | undefined;
       if ((o.worker ?? 'in-process') === 'in-process') {
-        const w = await startInProcessWorker(fixture.stack, { taskQueue: name, rpc: { [fixture.chain.chainId]: rpc }, natsUrl: o.natsUrl });
+        const w = await startInProcessWorker(fixture.stack, { taskQueue: name, rpc: { [chain.chainId]: rpc }, natsUrl: o.natsUrl });
         own.push(() => w.stop());
         worker = w;
       } else if (o.worker === 'process') {

@@ -21,14 +21,27 @@ export async function status(client: Client, spec: IndexerSpec): Promise<Indexer
   return client.workflow.getHandle(indexerWorkflowId(spec.name, spec.chainId)).query<IndexerStatus>('status');
 }
 
-/** Waits until the checkpoint reaches `block`. */
-export async function waitForCheckpoint(client: Client, spec: IndexerSpec, block: bigint | number, timeoutMs = 120_000): Promise<IndexerStatus> {
+/** Polls the status query until `ready` holds, then returns that status; fails after timeoutMs with `what`. */
+export async function waitForStatus(
+  client: Client,
+  spec: IndexerSpec,
+  what: string,
+  ready: (s: IndexerStatus) => unknown,
+  timeoutMs?: number,
+  everyMs?: number,
+): Promise<IndexerStatus> {
   return eventually(
-    `checkpoint ≥ ${block} on ${spec.name}`,
+    what,
     async () => {
       const s = await status(client, spec);
-      return s.checkpoint >= Number(block) ? s : undefined;
+      return ready(s) ? s : undefined;
     },
     timeoutMs,
+    everyMs,
   );
+}
+
+/** Waits until the checkpoint reaches `block`. */
+export async function waitForCheckpoint(client: Client, spec: IndexerSpec, block: bigint | number, timeoutMs = 120_000): Promise<IndexerStatus> {
+  return waitForStatus(client, spec, `checkpoint ≥ ${block} on ${spec.name}`, (s) => s.checkpoint >= Number(block), timeoutMs);
 }

@@ -13,6 +13,7 @@ export const INDEXER_BIN = path.join(REPO_ROOT, 'bin', 'indexer.mjs');
 
 export interface RunningWorker {
   worker: IndexerWorker;
+  /** Shuts the worker down and waits for it; calling it again waits for the same shutdown. */
   stop: () => Promise<void>;
 }
 
@@ -36,12 +37,11 @@ export async function startInProcessWorker(
     tracing: options.tracing,
   });
   const running = worker.run();
+  let stopped: Promise<void> | undefined;
   return {
     worker,
-    stop: async () => {
-      worker.shutdown();
-      await running;
-    },
+    // Once: a test may stop its worker early and the cleanup after the file stops it again.
+    stop: () => (stopped ??= (worker.shutdown(), running)),
   };
 }
 

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { encodeAbiParameters, encodeEventTopics, keccak256, toEventSelector, type AbiParameter, type Hex } from 'viem';
 import { EventDecoder } from '../../src/abi/decode';
 import type { AbiEvent } from '../../src/abi/event-abi';
+import { TRANSFER_EVENT } from '../helpers/abis';
 import { eventTables } from '../../src/abi/layout';
 import { AbiDecodeError } from '../../src/errors';
 import { ViemEventDecoder } from '../helpers/viem-decoder';
@@ -293,15 +294,7 @@ test('malformed logs: viem rejects ⇔ we reject; both accept → same cells (di
 });
 
 // Hand-written malformed logs, each with the reason a user reads.
-const transfer: AbiEvent = {
-  type: 'event',
-  name: 'Transfer',
-  inputs: [
-    { name: 'from', type: 'address', indexed: true },
-    { name: 'to', type: 'address', indexed: true },
-    { name: 'value', type: 'uint256' },
-  ],
-};
+const transfer = TRANSFER_EVENT;
 const A = `0x${word(0xa1)}`;
 const B = `0x${word(0xb2)}`;
 const T0 = toEventSelector('Transfer(address,address,uint256)');

@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeAbiParameters, toEventSelector } from 'viem';
-import type { AbiEvent } from '../../src/abi/event-abi';
+import { TRANSFER_EVENT } from '../helpers/abis';
 import { RpcRequestError } from '../../src/errors';
 import { LogRouter } from '../../src/indexing/log-router';
 import type { RawLog } from '../../src/rpc/client';
 import type { IndexerSpec } from '../../src/spec';
 
-const transfer: AbiEvent = {
-  type: 'event',
-  name: 'Transfer',
-  inputs: [
-    { name: 'from', type: 'address', indexed: true },
-    { name: 'to', type: 'address', indexed: true },
-    { name: 'value', type: 'uint256' },
-  ],
-};
+const transfer = TRANSFER_EVENT;
 const TOKEN = '0x00000000000000000000000000000000000000aa';
 const OTHER = '0x00000000000000000000000000000000000000bb';
 const spec: IndexerSpec = {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { keccak256, toBytes } from 'viem';
 import { eventSignature, parseEventInputs, type AbiEvent } from '../../src/abi/event-abi';
+import { TRANSFER_EVENT } from '../helpers/abis';
 import { argumentColumns, columnKind, eventTables } from '../../src/abi/layout';
 import { snakeCase } from '../../src/abi/naming';
 import { quoteIdent } from '../../src/db/identifiers';
@@ -35,15 +36,7 @@ test('argument columns: unnamed → argN, collisions with common columns → arg
 });
 
 test('overloaded event names get the topic0 suffix, unique names none', () => {
-  const transfer3: AbiEvent = {
-    type: 'event',
-    name: 'Transfer',
-    inputs: [
-      { name: 'from', type: 'address', indexed: true },
-      { name: 'to', type: 'address', indexed: true },
-      { name: 'value', type: 'uint256' },
-    ],
-  };
+  const transfer3 = TRANSFER_EVENT;
   const transfer4: AbiEvent = { ...transfer3, inputs: [...transfer3.inputs, { name: 'data', type: 'bytes' }] };
   const approval: AbiEvent = { type: 'event', name: 'Approval', inputs: [] };
   const tables = eventTables('Token', [transfer3, transfer4, approval]).map((t) => t.table);
