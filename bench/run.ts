@@ -72,6 +72,7 @@ interface IndexerRun {
   /** With handlers: seconds until the handlers caught up, and their events. */
   handlersSeconds?: number;
   handlersEvents?: number;
+  phases?: Phases;
 }
 
 /** `indexer start` → every row stored (and handled), the worker spawned when the clock starts. */
@@ -129,12 +130,14 @@ async function runIndexer(
   let historyEvents = 0;
   let historyBytes = 0;
   let runs = 0;
+  let phases: Phases | undefined;
   for await (const wf of ctx.client.workflow.list({ query: `WorkflowId = '${indexerWorkflowId(name, 31337)}'` })) {
     const history = await ctx.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
     runs += 1;
     historyEvents += history.events?.length ?? 0;
     historyBytes += Buffer.byteLength(JSON.stringify(history));
     const scheduled = history.events?.filter((e) => e.activityTaskScheduledEventAttributes) ?? [];
+    if (runs === 1) phases = phasesOf(history.events ?? [], started);
     activities += scheduled.length;
     indexRanges += scheduled.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'indexRange').length;
   }
@@ -156,7 +159,30 @@ async function runIndexer(
     runs,
     handlersSeconds,
     handlersEvents: status?.handlers?.eventsHandled,
+    phases,
   };
+}
+
+/** Where the seconds of a run went, from the first run's history: worker start-up, preparation, ranges. */
+interface Phases {
+  /** `indexer start` → the worker's first activity started. */
+  firstActivity: number;
+  /** → the first indexRange started. */
+  firstRange: number;
+  /** → the last indexRange of the first run completed. */
+  lastRange: number;
+}
+
+type HistoryEvent = { eventTime?: { seconds?: unknown; nanos?: number | null } | null; activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null; activityTaskStartedEventAttributes?: { scheduledEventId?: unknown } | null; activityTaskCompletedEventAttributes?: { scheduledEventId?: unknown } | null; eventId?: unknown };
+
+function phasesOf(events: HistoryEvent[], startedMs: number): Phases | undefined {
+  const at = (e: HistoryEvent) => (Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6 - startedMs) / 1000;
+  const ranges = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'indexRange').map((e) => String(e.eventId)));
+  const started = events.filter((e) => e.activityTaskStartedEventAttributes);
+  const firstRange = started.find((e) => ranges.has(String(e.activityTaskStartedEventAttributes?.scheduledEventId)));
+  const completed = events.filter((e) => ranges.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)));
+  if (!started[0] || !firstRange || completed.length === 0) return undefined;
+  return { firstActivity: at(started[0]), firstRange: at(firstRange), lastRange: at(completed[completed.length - 1]!) };
 }
 
 /** One block with events per second: mined → its rows committed. */
@@ -228,7 +254,7 @@ async function main(): Promise<void> {
           'indexer: `indexer start` → last row, worker start-up included',
           indexerRate,
           `${indexer.peakRssMb} MB`,
-          `${indexer.indexRanges} ranges, ${indexer.activities} activities, ${indexer.historyEvents} history events in ${indexer.runs} run(s), ${Math.round(indexer.historyBytes / Math.max(1, indexer.indexRanges))} history bytes per range; rows = chain: ${indexer.logs === logs}`,
+          `${indexer.indexRanges} ranges, ${indexer.activities} activities, ${indexer.historyEvents} history events in ${indexer.runs} run(s), ${Math.round(indexer.historyBytes / Math.max(1, indexer.indexRanges))} history bytes per range; rows = chain: ${indexer.logs === logs}${indexer.phases ? `; first activity at ${indexer.phases.firstActivity.toFixed(1)} s, first range ${indexer.phases.firstRange.toFixed(1)} s, last range done ${indexer.phases.lastRange.toFixed(1)} s of ${indexer.seconds.toFixed(1)} s` : ''}`,
         );
         if (withHandlers?.handlersSeconds) {
           const handled = Math.round(logs / withHandlers.handlersSeconds);
