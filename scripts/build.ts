@@ -43,11 +43,12 @@ await build({
   logLevel: 'warning',
 });
 
-/** The runtime dependencies' import specifiers esbuild leaves to node, viem's (bundled) aside. */
+/** The runtime dependencies' import specifiers esbuild leaves to node: all but viem and its own dependencies. */
 function externalPackages(): string[] {
-  const { dependencies } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-  const bundled = new Set(['viem', 'abitype', 'ox', '@noble/curves', '@noble/hashes', '@scure/bip32', '@scure/bip39']);
-  return [...Object.keys(dependencies).filter((name) => !bundled.has(name)), 'ws', 'isows'].flatMap((name) => [name, `${name}/*`]);
+  const dependenciesOf = (file: string) => Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {});
+  const notBundled = new Set(['ws', 'isows']);
+  const bundled = new Set(['viem', ...dependenciesOf(path.join(ROOT, 'node_modules', 'viem', 'package.json'))].filter((name) => !notBundled.has(name)));
+  return [...dependenciesOf(path.join(ROOT, 'package.json')).filter((name) => !bundled.has(name)), ...notBundled].flatMap((name) => [name, `${name}/*`]);
 }
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
