@@ -10,7 +10,7 @@ import { resolveDatabase } from '../dev/database';
 import { databaseUrl, temporalEnv } from '../env';
 import { demoTokenArtifact, startDemoChain } from '../dev/demo';
 import { startTemporalDevServer } from '../dev/temporal-server';
-import { natsServerBinary, startNatsServer } from '../dev/nats-server';
+import { natsServerBinary, rememberDevNatsUrl, startNatsServer } from '../dev/nats-server';
 import { waitForPort } from '../dev/processes';
 import { DEFAULT_NATS_URL, envNatsUrl, parseNatsUrl } from '../stream/nats-url';
 import { CliError, oneLine } from '../errors';
@@ -74,6 +74,7 @@ async function devNats(stateDir: string, say: (line: string) => void, cleanups: 
     const port = (await isFree(4222)) ? 4222 : await getPort({ host: '127.0.0.1' });
     const server = await startNatsServer({ port, storeDir: path.join(stateDir, 'nats') });
     cleanups.push(() => server.stop());
+    cleanups.push(rememberDevNatsUrl(stateDir, server.url));
     return server.url;
   }
   const listening = await waitForPort(4222, '127.0.0.1', 500).then(() => true, () => false);
@@ -217,6 +218,9 @@ export async function devCommand(options: DevOptions): Promise<void> {
     const abort = new AbortController();
     process.once('SIGINT', () => abort.abort());
     process.once('SIGTERM', () => abort.abort());
+    // A closed terminal: the helpers run in process groups of their own and would outlive us,
+    // holding the ports the next `indexer dev` needs.
+    process.once('SIGHUP', () => abort.abort());
     workerDone.catch((error) => {
       say(`worker failed: ${oneLine(error)}`);
       abort.abort();

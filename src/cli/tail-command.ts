@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load';
 import { streamSpec } from '../config/resolve';
 import { CliError } from '../errors';
 import type { StreamSpec } from '../spec';
+import { devNatsUrl } from '../dev/nats-server';
 import { describeNatsError } from '../stream/connection';
 import { parseBody, type StreamBody } from '../stream/message';
 import { resolveNatsServers } from '../stream/nats-url';
@@ -56,7 +57,8 @@ async function streamOf(name: string, configPath: string | undefined): Promise<{
  */
 export async function tailCommand(name: string, options: TailOptions): Promise<void> {
   const { spec, configUrl } = await streamOf(name, options.config);
-  const nats = resolveNatsServers(configUrl);
+  // Without NATS_URL or a config's URL: the server of an `indexer dev` running in this directory, if any.
+  const nats = resolveNatsServers(configUrl ?? devNatsUrl());
   let nc;
   try {
     nc = await connect({ servers: nats.servers, user: nats.user, pass: nats.pass, token: nats.token, timeout: 5_000, name: `indexer tail ${name}` });

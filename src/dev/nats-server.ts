@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { searchPath } from '../env';
 import { spawnManaged, waitForPort } from './processes';
@@ -26,4 +26,23 @@ export async function startNatsServer(options: { port: number; storeDir: string;
   const proc = spawnManaged(binary, args, { name: 'nats-server' });
   await waitForPort(options.port, '127.0.0.1', 30_000, proc.exitReason);
   return { url: `nats://127.0.0.1:${options.port}`, port: options.port, storeDir: options.storeDir, stop: (signal = 'SIGTERM') => proc.stop(signal, 10_000) };
+}
+
+/**
+ * Where `indexer dev`'s own nats-server listens, kept in its state dir while it runs, so that
+ * `indexer tail` in the same directory finds the demo's stream without NATS_URL (the server has
+ * no credentials, and its port is random when 4222 is taken).
+ */
+const DEV_NATS_URL_FILE = 'nats-url';
+
+export function rememberDevNatsUrl(stateDir: string, url: string): () => void {
+  const file = path.join(stateDir, DEV_NATS_URL_FILE);
+  writeFileSync(file, `${url}\n`);
+  return () => rmSync(file, { force: true });
+}
+
+/** The URL a running `indexer dev` left in `stateDir` (default `.indexer` here), if any. */
+export function devNatsUrl(stateDir = '.indexer'): string | undefined {
+  const file = path.join(stateDir, DEV_NATS_URL_FILE);
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
 }

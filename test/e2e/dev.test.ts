@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,10 +21,42 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * `indexer tail demo --from-start` in the dev's directory as a user would type it in a second
+ * terminal (no NATS_URL): its lines until one names a demo Transfer, or 30 s.
+ */
+function tailFirstTransfer(cwd: string, temporalPort: number): Promise<string[]> {
+  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}` };
+  delete env.NATS_URL;
+  const child = spawn(process.execPath, [INDEXER_BIN, 'tail', 'demo', '--from-start'], { cwd, env });
+  const lines: string[] = [];
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      child.kill('SIGINT');
+      resolve(lines);
+    };
+    const timer = setTimeout(done, 30_000);
+    let buffer = '';
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const parts = buffer.split('\n');
+      buffer = parts.pop()!;
+      lines.push(...parts);
+      if (lines.some((l) => /^31337 Token\.Transfer block \d+ log \d+ /.test(l))) done();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', done);
+  });
+}
+
 interface DevRun {
   lines: string[];
   waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
   interrupt: () => Promise<number | null>;
+  /** Still running (a failed assertion must not leave it, and its helpers, behind). */
+  running: () => boolean;
 }
 
 /** `indexer dev` exactly as the README runs it, in a fresh directory, on the embedded defaults. */
@@ -90,15 +122,21 @@ function runDev(cwd: string, ports: Record<string, number>): DevRun {
       clearTimeout(timer);
       return code;
     },
+    running: () => child.exitCode === null && child.signalCode === null,
   };
 }
 
-test('indexer dev: everything local, indexed rows equal the demo chain, Ctrl-C stops cleanly, a second run resumes', { timeout: 420_000 }, async () => {
+test('indexer dev: everything local, indexed rows equal the demo chain, Ctrl-C stops cleanly, a second run resumes', { timeout: 420_000 }, async (t) => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'indexer-dev-'));
   chmodSync(cwd, 0o755);
   const ports = { temporal: await freePort(), ui: await freePort(), anvil: await freePort(), postgres: await freePort(), metrics: await freePort() };
 
+  const runs: DevRun[] = [];
+  t.after(async () => {
+    for (const run of runs) if (run.running()) await run.interrupt();
+  });
   const first = runDev(cwd, ports);
+  runs.push(first);
   const [, uiUrl] = await first.waitFor(/Web UI (http:\S+)/);
   const [, databaseUrl] = await first.waitFor(/PostgreSQL\s+(postgres:\S+)/);
   const [, rpcUrl] = await first.waitFor(/anvil\s+(http:\S+)/);
@@ -154,6 +192,14 @@ test('indexer dev: everything local, indexed rows equal the demo chain, Ctrl-C s
       'demo.balances equals the chain',
     );
     assert.ok(balances.rows.length >= 2, 'balances of several accounts');
+
+    // The demo streams to NATS, and `indexer tail` in the same directory finds it without NATS_URL,
+    // also when the dev's own nats-server had to take another port than 4222.
+    const tailed = await tailFirstTransfer(cwd, ports.temporal);
+    assert.ok(
+      tailed.some((l) => /^31337 Token\.Transfer block \d+ log \d+ \{"from":"0x[0-9a-f]{40}","to":"0x[0-9a-f]{40}","value":"\d+"\}$/.test(l)),
+      `indexer tail shows the demo's transfers; it printed:\n${tailed.join('\n')}`,
+    );
   } finally {
     await db.end();
   }
@@ -163,10 +209,12 @@ test('indexer dev: everything local, indexed rows equal the demo chain, Ctrl-C s
   const shutdownWarnings = first.lines.filter((l) => /temporalio_(sdk_core|client)\S*: /.test(l));
   assert.deepEqual(shutdownWarnings, [], 'no Temporal core warnings on Ctrl-C');
   const stoppedAt = Math.max(...first.lines.map((l) => Number(/checkpoint=(\d+)/.exec(l)?.[1] ?? -1)));
+  assert.ok(!existsSync(path.join(cwd, '.indexer', 'nats-url')), 'the dev NATS URL is forgotten with its server');
   // Everything it started is gone: the ports are free again.
   for (const port of Object.values(ports)) assert.ok(await canListen(port), `port ${port} was released`);
 
   const second = runDev(cwd, ports);
+  runs.push(second);
   const [, resumed] = await second.waitFor(/demo:31337 mode=\w+ checkpoint=(\d+)/);
   assert.ok(Number(resumed) >= stoppedAt, `the second run resumed at ${resumed}, not from the start (first stopped at ${stoppedAt})`);
   assert.equal(await second.interrupt(), 0);
