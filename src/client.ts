@@ -4,6 +4,7 @@ import type { TailOptions } from './cli/tail-command';
 import type { WorkerCommandOptions } from './cli/worker-command';
 import { debugRequested } from './env';
 import { CliError, IndexerError, oneLine } from './errors';
+import { DEV_STATE_DIR } from './dev/state-dir';
 
 // Each command imports what it needs when it runs: `indexer status` must not pay for loading the
 // worker, webpack, viem or embedded PostgreSQL (seconds on a busy machine).
@@ -34,7 +35,7 @@ export function buildCli(): Command {
     .option('--anvil-port <port>', 'demo chain port (another free one when taken)', port, 8545)
     .option('--postgres-port <port>', 'embedded PostgreSQL port', port, 54329)
     .option('--metrics-port <port>', 'the worker\'s /metrics and /health (another free one when taken)', port, 9464)
-    .option('--state-dir <dir>', 'where Temporal and anvil keep their state', '.indexer')
+    .option('--state-dir <dir>', 'where Temporal and anvil keep their state', DEV_STATE_DIR)
     .action(async (opts: DevOptions) => (await import('./cli/dev-command')).devCommand(opts));
 
   program
@@ -42,7 +43,7 @@ export function buildCli(): Command {
     .description('run a worker (RPC URLs and DATABASE_URL come from its environment or --config)')
     .option('-c, --config <path>', 'config file')
     .option('--embedded-postgres [port]', 'when DATABASE_URL is not set, start an embedded PostgreSQL (local use; default port 54329)', port)
-    .option('--state-dir <dir>', 'where the embedded PostgreSQL keeps its data', '.indexer')
+    .option('--state-dir <dir>', 'where the embedded PostgreSQL keeps its data', DEV_STATE_DIR)
     .action(async (opts: WorkerCommandOptions) => (await import('./cli/worker-command')).workerCommand(opts));
 
   program

@@ -28,6 +28,7 @@ import { startIndexers } from './start-command';
 import { watchStatus } from './status-command';
 import { connectClient } from './temporal';
 import { installTemporalRuntime } from './worker-command';
+import { DEV_STATE_DIR } from '../dev/state-dir';
 
 export interface DevOptions {
   config?: string;
@@ -91,7 +92,7 @@ export async function devCommand(options: DevOptions): Promise<void> {
   const TEMPORAL_PORT = options.temporalPort ?? 7233;
   const TEMPORAL_UI_PORT = options.uiPort ?? 8233;
   const ANVIL_PORT = options.anvilPort ?? 8545;
-  const stateDir = path.resolve(options.stateDir ?? '.indexer');
+  const stateDir = path.resolve(options.stateDir ?? DEV_STATE_DIR);
   mkdirSync(stateDir, { recursive: true });
   const logFile = path.join(stateDir, 'worker.log');
   const logger = createLogger({ name: 'dev', pretty: false, destination: createWriteStream(logFile, { flags: 'a' }) });

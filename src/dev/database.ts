@@ -1,4 +1,5 @@
 import { postgresDataDir, startEmbeddedPostgres } from './postgres';
+import { DEV_STATE_DIR } from './state-dir';
 
 export const EMBEDDED_POSTGRES_PORT = 54329;
 
@@ -17,6 +18,6 @@ export async function resolveDatabase(options: { url?: string; port?: number; st
   const url = options.url;
   if (url) return { url, embedded: false, stop: async () => undefined };
   const port = options.port ?? EMBEDDED_POSTGRES_PORT;
-  const pg = await startEmbeddedPostgres({ port, dataDir: postgresDataDir(options.stateDir ?? '.indexer'), log: options.log });
+  const pg = await startEmbeddedPostgres({ port, dataDir: postgresDataDir(options.stateDir ?? DEV_STATE_DIR), log: options.log });
   return { url: pg.url, embedded: true, stop: pg.stop };
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { searchPath } from '../env';
 import { spawnManaged, waitForPort } from './processes';
+import { DEV_STATE_DIR } from './state-dir';
 
 export interface NatsServer {
   url: string;
@@ -41,8 +42,8 @@ export function rememberDevNatsUrl(stateDir: string, url: string): () => void {
   return () => rmSync(file, { force: true });
 }
 
-/** The URL a running `indexer dev` left in `stateDir` (default `.indexer` here), if any. */
-export function devNatsUrl(stateDir = '.indexer'): string | undefined {
+/** The URL a running `indexer dev` left in `stateDir` (default: the dev state dir here), if any. */
+export function devNatsUrl(stateDir = DEV_STATE_DIR): string | undefined {
   const file = path.join(stateDir, DEV_NATS_URL_FILE);
   return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
 }

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { waitForPort } from './processes';
+import { DEV_STATE_DIR } from './state-dir';
 
 export interface LocalPostgres {
   url: string;
@@ -60,7 +61,7 @@ async function importWithoutExitHooks() {
 /** Starts (initialising on first use) an embedded PostgreSQL on loopback. */
 export async function startEmbeddedPostgres(options: { dataDir?: string; port: number; log?: (line: string) => void }): Promise<LocalPostgres> {
   const EmbeddedPostgres = await importWithoutExitHooks();
-  const dataDir = options.dataDir ?? postgresDataDir('.indexer');
+  const dataDir = options.dataDir ?? postgresDataDir(DEV_STATE_DIR);
   const asRoot = process.getuid?.() === 0;
   const fresh = !existsSync(path.join(dataDir, 'PG_VERSION'));
   if (asRoot && fresh) {
