@@ -66,6 +66,8 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
   if (nats.token) redactor.add(nats.token);
   const natsLinks = new NatsLinks(nats);
   const pool = createPool(settings.databaseUrl);
+  // One handlers batch runs at a time per indexer; two connections cover a second indexer's.
+  const handlersPool = createPool(settings.databaseUrl, 2, { pipeline: true });
   const rpcs = new Map<number, ChainRpc>();
   // One ChainRpc per chain for the worker's life, so breakers, limits, heads and latency stats
   // persist; each activity gets its own view of it (its notices, its indexer's crossCheck).
@@ -83,6 +85,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
   const heap = settings.heapBoundMb ? new HeapBound(settings.heapBoundMb * 1024 * 1024) : undefined;
   const activities = createActivities({
     pool,
+    handlersPool,
     rpcFor,
     logger: settings.logger,
     redact: (t) => redactor.redact(t),
@@ -95,7 +98,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
     connection = await NativeConnection.connect({ address: settings.temporalAddress });
   } catch (error) {
     await natsLinks.close();
-    await pool.end().catch(() => undefined);
+    await Promise.all([pool.end(), handlersPool.end()]).catch(() => undefined);
     throw error;
   }
   const { interceptors, sinks } = await tracingOptions(settings.tracing);
@@ -123,7 +126,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
         await worker.run();
       } finally {
         await natsLinks.close();
-        await pool.end().catch(() => undefined);
+        await Promise.all([pool.end(), handlersPool.end()]).catch(() => undefined);
         await connection.close().catch(() => undefined);
         for (const rpc of rpcs.values()) await rpc.close().catch(() => undefined);
       }

@@ -15,6 +15,8 @@ import type { NatsLink } from '../stream/connection';
 
 export interface ActivityDeps {
   pool: Pool;
+  /** Connections in pg's pipeline mode for handler batches (db/pool.ts); `pool` when not given. */
+  handlersPool?: Pool;
   /** The worker's RPC access for a chain; throws RpcNotConfiguredError when it has none. */
   rpcFor: (spec: Pick<IndexerSpec, 'chainId' | 'tuning'>) => ChainRpc;
   logger: Logger;
@@ -30,6 +32,8 @@ export interface ActivityDeps {
 /** What the activity bodies work with: the worker's pool and RPC, decoders per spec, log and metrics. */
 export interface ActivityEnv {
   pool: Pool;
+  /** Handler batches' connections: pipelined, so statements a handler does not await do not wait for each other. */
+  handlersPool: Pool;
   rpcFor: ActivityDeps['rpcFor'];
   /** The spec's decoders and tables, built once per spec, not per range. */
   routerFor: (spec: IndexerSpec) => LogRouter;
@@ -127,6 +131,7 @@ export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
   };
   return {
     pool: deps.pool,
+    handlersPool: deps.handlersPool ?? deps.pool,
     rpcFor: deps.rpcFor,
     routerFor,
     rangeRouter,

@@ -15,7 +15,7 @@ const ACTIVITY_BUDGET_MS = 5_000;
  */
 export async function handleEvents(env: ActivityEnv, { spec, toBlock }: HandleEventsInput): Promise<HandleEventsResult> {
   const started = Date.now();
-  const target = { pool: env.pool, spec, tables: env.routerFor(spec).tables, handlers: await env.handlersFor(spec) };
+  const target = { pool: env.handlersPool, spec, tables: env.routerFor(spec).tables, handlers: await env.handlersFor(spec) };
   let events = 0;
   let failure: HandlerFailure | undefined;
   for (;;) {

@@ -7,8 +7,13 @@ export type PoolClient = pg.PoolClient;
 /** A pool or one of its clients (inside a transaction): what read helpers need. */
 export type Queryable = Pick<pg.Pool, 'query'>;
 
-export function createPool(connectionString: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, application_name: 'temporal-evm-indexer' });
+/**
+ * `pipeline`: each client sends a query as soon as it is issued instead of after the previous
+ * one's answer (pg's pipeline mode), for statements issued without waiting, as handlers' are.
+ * Such a pool cannot run COPY (pg refuses submittables in that mode): the main pool does not use it.
+ */
+export function createPool(connectionString: string, max = 10, options: { pipeline?: boolean } = {}): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, application_name: 'temporal-evm-indexer', pipeline: options.pipeline ?? false });
   // A connection lost to a PostgreSQL restart must not crash the worker: idle clients report it on
   // the pool, checked-out ones on themselves; either way the query in flight rejects (the activity
   // fails and is retried) and the next query reconnects.

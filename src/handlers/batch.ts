@@ -4,10 +4,11 @@ import { quoteIdent } from '../db/identifiers';
 import { lockChainHistory } from '../db/locks';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool';
 import { HANDLERS_STAGE, WHOLE_BLOCK, lockStageCursor, saveStageCursor, stageCheckpoint, type StageCursor } from '../db/stages';
-import { readStoredEvents } from '../db/stored-events';
+import { readStoredEvents, type StoredEvent } from '../db/stored-events';
 import { derivedTables, installUndoTriggers, setHandledBlock, trimUndoLog } from '../db/undo-log';
 import { InvalidHandlersError, oneLine } from '../errors';
 import type { IndexerSpec } from '../spec';
+import { BatchDb, type StatementFailure } from './batch-db';
 import { handlerEvent } from './event';
 import type { BoundHandlers, HandlerDb } from './module';
 
@@ -88,6 +89,12 @@ export async function handleBatch(target: HandlersTarget, toBlock: number, limit
   }
 }
 
+function handlerThrew(events: readonly StoredEvent[], handlers: BoundHandlers, { eventIndex, error }: StatementFailure): HandlerThrew {
+  const event = events[eventIndex]!;
+  const key = handlers.byTable.get(event.table.table)!.key;
+  return new HandlerThrew(eventIndex, { key, block: event.blockNumber, logIndex: event.logIndex, message: oneLine(error) });
+}
+
 async function handleInTransaction(client: PoolClient, target: HandlersTarget, toBlock: number, limit: number): Promise<BatchResult> {
   const { spec, tables, handlers } = target;
   const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
@@ -108,7 +115,7 @@ async function handleInTransaction(client: PoolClient, target: HandlersTarget, t
   // Tables a handler created since the last batch get their triggers before anything is written.
   await installUndoTriggers(client, spec.name, await derivedTables(client, spec.name, tables.map((t) => t.table)));
   await client.query(`SET LOCAL search_path TO ${quoteIdent(spec.name)}`);
-  const db = handlerDb(client);
+  const db = new BatchDb(client);
   // Blocks this far below the stored checkpoint can no longer be reorganised: their changes are
   // not recorded (backfill pays no undo log), and the log is trimmed up to here.
   const final = stored - 2 * spec.tuning.maxReorgDepth - spec.tuning.confirmations;
@@ -124,11 +131,14 @@ async function handleInTransaction(client: PoolClient, target: HandlersTarget, t
       recording = record;
     }
     try {
-      await bound.handle({ event: handlerEvent(spec.chainId, event), db });
+      await bound.handle({ event: handlerEvent(spec.chainId, event), db: db.forEvent(index) });
     } catch (error) {
-      throw new HandlerThrew(index, { key: bound.key, block: event.blockNumber, logIndex: event.logIndex, message: oneLine(error) });
+      // An earlier event's un-awaited statement may have failed first (and failed this one's).
+      throw handlerThrew(events, handlers, (await db.settle()) ?? { eventIndex: index, error });
     }
   }
+  const failed = await db.settle();
+  if (failed) throw handlerThrew(events, handlers, failed);
   if (recording !== null) await setHandledBlock(client, spec.chainId, null);
   const last = events[events.length - 1];
   const complete = events.length < limit;

@@ -41,25 +41,32 @@ export interface StackOptions {
   embeddedPostgres?: boolean;
 }
 
+/** `DATABASE_URL`'s PostgreSQL, else an embedded one for this test file (stopped and removed by `stop`). */
+export async function startPostgres(options: StackOptions = {}): Promise<{ databaseUrl: string; postgresKind: TestStack['postgresKind']; stop: () => Promise<void> }> {
+  const url = process.env.DATABASE_URL;
+  if (url && !options.embeddedPostgres) return { databaseUrl: url, postgresKind: 'DATABASE_URL', stop: async () => undefined };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-test-pg-'));
+  chmodSync(dir, 0o755); // as root, PostgreSQL runs as the postgres user and must reach its data directory
+  const embedded = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), port: await freePort() });
+  return {
+    databaseUrl: embedded.url,
+    postgresKind: 'embedded',
+    stop: async () => {
+      await embedded.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** A real Temporal dev server (in memory, random ports) and a real PostgreSQL for one test file. */
 export async function startStack(options: StackOptions = {}): Promise<TestStack> {
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
     const temporal = await startTemporalDevServer({ port: await freePort() });
     cleanups.push(() => temporal.stop());
-    let databaseUrl = process.env.DATABASE_URL;
-    let postgresKind: TestStack['postgresKind'] = 'DATABASE_URL';
-    if (!databaseUrl || options.embeddedPostgres) {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'indexer-test-pg-'));
-      chmodSync(dir, 0o755); // as root, PostgreSQL runs as the postgres user and must reach its data directory
-      const embedded = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), port: await freePort() });
-      cleanups.push(async () => {
-        await embedded.stop();
-        rmSync(dir, { recursive: true, force: true });
-      });
-      databaseUrl = embedded.url;
-      postgresKind = 'embedded';
-    }
+    const postgres = await startPostgres(options);
+    cleanups.push(postgres.stop);
+    const { databaseUrl, postgresKind } = postgres;
     const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
     // pool.end() resolves before its sockets close; a server stopping right after must not crash the file.
     db.on('error', () => undefined);

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createPool, inTransaction, type Pool } from '../../src/db/pool';
+import { BatchDb } from '../../src/handlers/batch-db';
+import { startPostgres } from '../helpers/stack';
+
+/**
+ * The `db` handlers get, on a real PostgreSQL connection in pg's pipeline mode: statements a
+ * handler does not await still run in the order issued, and the first that fails names the event
+ * whose handler issued it.
+ */
+
+let pool: Pool;
+let stop: () => Promise<void>;
+const table = `batch_db_${process.pid}`;
+
+before(async () => {
+  const postgres = await startPostgres();
+  stop = postgres.stop;
+  pool = createPool(postgres.databaseUrl, 2, { pipeline: true });
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (seq serial primary key, event integer not null, value numeric not null)`);
+});
+
+after(async () => {
+  await pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+  await pool.end();
+  await stop();
+});
+
+test('un-awaited statements run in the order issued, and an awaited read sees every one before it', async () => {
+  await pool.query(`TRUNCATE ${table}`);
+  const seen = await inTransaction(pool, async (client) => {
+    const db = new BatchDb(client);
+    for (let event = 0; event < 2_000; event++) {
+      const dbe = db.forEvent(event);
+      void dbe.query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [event, '1']);
+      void dbe.query(`UPDATE ${table} SET value = value * 10 WHERE event = $1`, [event]);
+    }
+    const { rows } = await db.forEvent(2_000).query<{ n: string; total: string }>(`SELECT count(*) AS n, sum(value) AS total FROM ${table}`);
+    assert.equal(await db.settle(), undefined);
+    return rows[0];
+  });
+  // Each update ran after its insert: 2,000 rows of 10.
+  assert.deepEqual(seen, { n: '2000', total: '20000' });
+  const { rows } = await pool.query<{ event: number }>(`SELECT event FROM ${table} ORDER BY seq`);
+  assert.deepEqual(
+    rows.map((r) => r.event),
+    Array.from({ length: 2_000 }, (_, i) => i),
+  );
+});
+
+test('an un-awaited statement that fails names its own event, not the later ones it aborted', async () => {
+  await pool.query(`TRUNCATE ${table}`);
+  const failure = await inTransaction(pool, async (client) => {
+    const db = new BatchDb(client);
+    for (let event = 0; event < 50; event++) {
+      void db.forEvent(event).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [event, event === 17 ? 'not a number' : '1']);
+    }
+    return db.settle();
+  }).catch((error: unknown) => ({ eventIndex: -1, error }));
+  assert.equal(failure?.eventIndex, 17);
+  assert.match(String((failure!.error as Error).message), /invalid input syntax for type numeric: "not a number"/);
+  // The statements after it were refused by the aborted transaction; the rollback left nothing.
+  const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${table}`);
+  assert.equal(rows[0].n, 0);
+});
+
+test("a handler that awaits a statement aborted by an earlier event's failure still gets the rejection", async () => {
+  const { awaited, first } = await inTransaction(pool, async (client) => {
+    const db = new BatchDb(client);
+    void db.forEvent(0).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [0, 'x']);
+    const awaited = await db.forEvent(1).query(`SELECT $1::int AS one`, [1]).then(() => 'resolved', (error: Error) => error.message);
+    return { awaited, first: await db.settle() };
+  });
+  assert.match(awaited, /current transaction is aborted/);
+  assert.equal(first?.eventIndex, 0);
+});
+
+test('one statement text is prepared once per connection, however many events run it', async () => {
+  const prepared = await inTransaction(pool, async (client) => {
+    const db = new BatchDb(client);
+    for (let event = 0; event < 300; event++) void db.forEvent(event).query(`SELECT $1::int + 0 AS same_text_${table}`, [event]);
+    await db.settle();
+    const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE $1`, [`%same_text_${table}%`]);
+    return rows[0]!.n;
+  });
+  assert.equal(prepared, 1);
+});
