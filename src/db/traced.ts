@@ -24,8 +24,21 @@ export function describeQuery(sql: string): { operation: string; table?: string 
   return { operation, table: m ? m[0].replace(/^.*?(INTO|FROM|UPDATE|COPY)\s+/i, '').replace(/\s+/g, '') : undefined };
 }
 
+/** Handlers run a few statement texts thousands of times: each is described once. */
+const described = new Map<string, ReturnType<typeof describeQuery>>();
+const MAX_DESCRIBED = 1_000;
+
+function describeOnce(sql: string): ReturnType<typeof describeQuery> {
+  let description = described.get(sql);
+  if (!description) {
+    description = describeQuery(sql);
+    if (described.size < MAX_DESCRIBED) described.set(sql, description);
+  }
+  return description;
+}
+
 function startQuerySpan(sql: string | undefined): Span {
-  const { operation, table } = describeQuery(sql ?? '');
+  const { operation, table } = describeOnce(sql ?? '');
   return trace.getTracer(TRACER_NAME).startSpan(`pg ${operation}`, {
     kind: SpanKind.CLIENT,
     attributes: { 'db.system': 'postgresql', 'db.operation': operation, ...(table ? { 'db.sql.table': table } : {}) },

@@ -4,6 +4,9 @@ import type { HandlerDb } from './module';
 /** Prepared statements kept per connection: handlers that build SQL text per event must not fill the server's memory. */
 const MAX_NAMED_STATEMENTS = 256;
 
+/** Statements written to the socket together: one syscall for many small messages, still sent while the handlers go on. */
+const STATEMENTS_PER_WRITE = 128;
+
 /** A statement that failed, and the event whose handler issued it. */
 export interface StatementFailure {
   eventIndex: number;
@@ -41,8 +44,13 @@ function statementName(client: PoolClient, text: string): string | undefined {
 export class BatchDb {
   private readonly inFlight: Array<Promise<unknown>> = [];
   private firstFailure: StatementFailure | undefined;
+  private readonly socket: { cork(): void; uncork(): void } | undefined;
+  private corked = 0;
 
-  constructor(private readonly client: PoolClient) {}
+  constructor(private readonly client: PoolClient) {
+    const stream = (client as { connection?: { stream?: Partial<NodeJS.WritableStream & { cork(): void; uncork(): void }> } }).connection?.stream;
+    this.socket = stream?.cork && stream.uncork ? (stream as { cork(): void; uncork(): void }) : undefined;
+  }
 
   /** The `db` for one event's handler: what it issues is that event's. */
   forEvent(eventIndex: number): HandlerDb {
@@ -51,6 +59,7 @@ export class BatchDb {
 
   private issue(eventIndex: number, text: string, values?: unknown[]): Promise<unknown> {
     const name = values && values.length > 0 ? statementName(this.client, text) : undefined;
+    this.holdWrites();
     const result = this.client.query(name ? { name, text, values } : { text, values });
     // Noted here, so an un-awaited statement's failure is never an unhandled rejection; the
     // handler still sees the rejection when it awaits.
@@ -60,6 +69,31 @@ export class BatchDb {
       }),
     );
     return result;
+  }
+
+  /**
+   * pg writes each pipelined statement with a syscall of its own (a fifth of a backfill's CPU).
+   * Corking the socket gathers them: written every STATEMENTS_PER_WRITE statements, and at the
+   * latest once the handlers wait for anything (the corking ends on the next tick), so a
+   * statement a handler awaits is never held back.
+   */
+  private holdWrites(): void {
+    if (!this.socket) return;
+    if (this.corked === 0) {
+      this.socket.cork();
+      process.nextTick(() => this.releaseWrites());
+    } else if (this.corked >= STATEMENTS_PER_WRITE) {
+      this.socket.uncork();
+      this.socket.cork();
+      this.corked = 0;
+    }
+    this.corked += 1;
+  }
+
+  private releaseWrites(): void {
+    if (this.corked === 0) return;
+    this.corked = 0;
+    this.socket!.uncork();
   }
 
   /** Waits for every statement issued so far: the first failure (pipelined statements fail in order), if any. */
