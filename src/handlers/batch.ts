@@ -1,5 +1,6 @@
 import type { EventTable } from '../abi/layout';
 import { readCheckpoint } from '../db/checkpoint';
+import { isTransientDatabaseError } from '../db/transient';
 import { quoteIdent } from '../db/identifiers';
 import { lockChainHistory } from '../db/locks';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool';
@@ -89,7 +90,9 @@ export async function handleBatch(target: HandlersTarget, toBlock: number, limit
   }
 }
 
-function handlerThrew(events: readonly StoredEvent[], handlers: BoundHandlers, { eventIndex, error }: StatementFailure): HandlerThrew {
+/** The batch's failure: the handler's (it pauses the stage), unless the database failed it (the activity retries). */
+function handlerThrew(events: readonly StoredEvent[], handlers: BoundHandlers, { eventIndex, error }: StatementFailure): Error {
+  if (isTransientDatabaseError(error)) return error as Error;
   const event = events[eventIndex]!;
   const key = handlers.byTable.get(event.table.table)!.key;
   return new HandlerThrew(eventIndex, { key, block: event.blockNumber, logIndex: event.logIndex, message: oneLine(error) });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createPool, inTransaction, type Pool } from '../../src/db/pool';
+import { isTransientDatabaseError } from '../../src/db/transient';
 import { BatchDb } from '../../src/handlers/batch-db';
 import { startPostgres } from '../helpers/stack';
 
@@ -60,6 +61,7 @@ test('an un-awaited statement that fails names its own event, not the later ones
   }).catch((error: unknown) => ({ eventIndex: -1, error }));
   assert.equal(failure?.eventIndex, 17);
   assert.match(String((failure!.error as Error).message), /invalid input syntax for type numeric: "not a number"/);
+  assert.equal(isTransientDatabaseError(failure!.error), false, "the handler's statement is at fault: the stage pauses");
   // The statements after it were refused by the aborted transaction; the rollback left nothing.
   const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${table}`);
   assert.equal(rows[0].n, 0);
@@ -85,4 +87,19 @@ test('one statement text is prepared once per connection, however many events ru
     return rows[0]!.n;
   });
   assert.equal(prepared, 1);
+});
+
+test("a connection lost under pipelined statements is a database failure, not the handler's: the batch is retried", async () => {
+  const client = await pool.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const db = new BatchDb(client);
+    for (let event = 0; event < 20; event++) void db.forEvent(event).query(`SELECT pg_sleep($1::float8 / 1000)`, [event === 0 ? 500 : 1]);
+    await pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+    const failure = await db.settle();
+    assert.equal(failure?.eventIndex, 0);
+    assert.equal(isTransientDatabaseError(failure!.error), true, `${(failure!.error as Error).message} is transient`);
+  } finally {
+    client.release(true);
+  }
 });
