@@ -7,7 +7,8 @@
  * 2. indexer: `indexer start` to the last row, worker start-up included (the compiled CLI, as the
  *    image runs it, no NODE_OPTIONS caps): logs/s, worker peak RSS, activities, history events
  *    and bytes per range.
- * 3. handlers: the same with a balances handler: ingest and handlers throughput side by side.
+ * 3. handlers: the same with the README's balances handler (and, on the first dataset, the tests'
+ *    balances + transfer counts, twice the statements): ingest and handlers throughput side by side.
  * 4. realtime (first dataset): a block with events every second, mined → rows committed, p50/p95.
  * Results go to bench/results/<time>.json and bench/results/latest.md.
  */
@@ -27,7 +28,7 @@ import { startTemporalDevServer, type DevServer } from '../src/dev/temporal-serv
 import { databaseUrl } from '../src/env';
 import { indexerWorkflowId } from '../src/spec';
 import type { IndexerStatus } from '../src/workflows/messages';
-import { BALANCES_HANDLERS } from '../test/helpers/balances';
+import { BALANCES_HANDLERS, README_BALANCES_HANDLERS } from '../test/helpers/balances';
 import { CACHE, ROOT, datasetChain, emitter, freePort, type Dataset } from './dataset';
 import { runRaw, type RawPipeline } from './raw';
 
@@ -215,8 +216,13 @@ async function main(): Promise<void> {
   say(`machine: ${machine}; building dist/ (the worker runs compiled code, as the image does) …`);
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   mkdirSync(CACHE, { recursive: true });
-  const handlersFile = path.join(CACHE, 'balances-handlers.mjs');
-  writeFileSync(handlersFile, BALANCES_HANDLERS);
+  // The README's balances handler on every dataset; the tests' balances and transfer counts (twice
+  // the statements) on the first one.
+  const handlerRuns = [
+    { label: 'balances handler (README: 2 upserts per event)', file: path.join(CACHE, 'readme-balances-handlers.mjs'), text: README_BALANCES_HANDLERS, firstDatasetOnly: false },
+    { label: 'balances + transfer counts handler (4 upserts per event)', file: path.join(CACHE, 'balances-handlers.mjs'), text: BALANCES_HANDLERS, firstDatasetOnly: true },
+  ];
+  for (const run of handlerRuns) writeFileSync(run.file, run.text);
   const database = await resolveDatabase({ url: databaseUrl(), port: await freePort(), stateDir: path.join(CACHE, 'state') });
   const db = new pg.Pool({ connectionString: database.url, max: 6 });
   db.on('error', () => undefined);
@@ -245,7 +251,11 @@ async function main(): Promise<void> {
           await client.workflow.getHandle(indexerWorkflowId(indexer.name, 31337)).terminate('bench over').catch(() => undefined);
           await indexer.stop();
         }
-        const withHandlers = flags['skip-handlers'] ? undefined : await runIndexer(ctx, data, { handlers: handlersFile });
+        const withHandlers: Array<{ label: string; run: Awaited<ReturnType<typeof runIndexer>> }> = [];
+        for (const { label, file, firstDatasetOnly } of flags['skip-handlers'] ? [] : handlerRuns) {
+          if (firstDatasetOnly && i > 0) continue;
+          withHandlers.push({ label, run: await runIndexer(ctx, data, { handlers: file }) });
+        }
         const row = (label: string, rate: number, rss = '', notes = '') => table.push(`| ${logs.toLocaleString('en')} | ${label} | ${rate.toLocaleString('en')} | ${(rate / lean).toFixed(2)} | ${rss} | ${notes} |`);
         row('raw: eth_getLogs only', raw.getLogs!.logsPerSecond, '', '100-block chunks, 3 in flight');
         row('raw: getLogs + lean decode + COPY', lean, '', 'the baseline');
@@ -256,13 +266,15 @@ async function main(): Promise<void> {
           `${indexer.peakRssMb} MB`,
           `${indexer.indexRanges} ranges, ${indexer.activities} activities, ${indexer.historyEvents} history events in ${indexer.runs} run(s), ${Math.round(indexer.historyBytes / Math.max(1, indexer.indexRanges))} history bytes per range; rows = chain: ${indexer.logs === logs}${indexer.phases ? `; first activity at ${indexer.phases.firstActivity.toFixed(1)} s, first range ${indexer.phases.firstRange.toFixed(1)} s, last range done ${indexer.phases.lastRange.toFixed(1)} s of ${indexer.seconds.toFixed(1)} s` : ''}`,
         );
-        if (withHandlers?.handlersSeconds) {
-          const handled = Math.round(logs / withHandlers.handlersSeconds);
-          row('indexer + balances handlers: ingest', Math.round(withHandlers.logs / withHandlers.seconds), `${withHandlers.peakRssMb} MB`, 'ingest with the handlers stage running beside it');
-          row('indexer + balances handlers: handlers caught up', handled, '', `handlers ${(Math.round(withHandlers.logs / withHandlers.seconds) / handled).toFixed(2)}× slower than ingest in the same run`);
+        for (const { label, run } of withHandlers) {
+          if (!run.handlersSeconds) continue;
+          const handled = Math.round(logs / run.handlersSeconds);
+          const ingest = Math.round(run.logs / run.seconds);
+          row(`indexer + ${label}: ingest`, ingest, `${run.peakRssMb} MB`, 'ingest with the handlers stage running beside it');
+          row(`indexer + ${label}: handlers caught up`, handled, '', `handlers ${(ingest / handled).toFixed(2)}× slower than ingest in the same run`);
         }
         if (rt) table.push(`| ${logs.toLocaleString('en')} | realtime: mined → committed | | | | p50 ${rt.p50} ms, p95 ${rt.p95} ms (poll 500 ms, ${rt.samples} blocks) |`);
-        results.push({ logs, perBlock: PER_BLOCK, blocks: data.head + 1, raw, indexer: { ...indexer, worker: undefined, stop: undefined, logsPerSecond: indexerRate, ratioToLean: indexerRate / lean }, withHandlers: withHandlers && { ...withHandlers, worker: undefined, stop: undefined }, realtime: rt });
+        results.push({ logs, perBlock: PER_BLOCK, blocks: data.head + 1, raw, indexer: { ...indexer, worker: undefined, stop: undefined, logsPerSecond: indexerRate, ratioToLean: indexerRate / lean }, withHandlers: withHandlers.map(({ label, run }) => ({ label, ...run, worker: undefined, stop: undefined })), realtime: rt });
         if (indexer.logs !== logs) throw new Error(`the indexer stored ${indexer.logs} logs, the chain has ${logs}`);
       } finally {
         await data.anvil.stop();

@@ -84,6 +84,23 @@ export default {
 };
 `;
 
+/** The README's balances handler for the test contract: one upsert per side of a transfer, not awaited. */
+export const README_BALANCES_HANDLERS = `
+export default {
+  async setup({ db }) {
+    await db.query('create table if not exists balances (account text primary key, balance numeric(78,0) not null)');
+  },
+  on: {
+    async 'Emitter:Transfer'({ event, db }) {
+      const { from, to, value } = event.args;
+      const add = 'insert into balances values ($1, $2) on conflict (account) do update set balance = balances.balance + excluded.balance';
+      db.query(add, [from, (-value).toString()]);
+      db.query(add, [to, value.toString()]);
+    },
+  },
+};
+`;
+
 export function writeModule(dir: string, file: string, text: string): string {
   const full = path.join(dir, file);
   writeFileSync(full, text);
