@@ -66,8 +66,8 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
   if (nats.token) redactor.add(nats.token);
   const natsLinks = new NatsLinks(nats);
   const pool = createPool(settings.databaseUrl);
-  // One handlers batch runs at a time per indexer; two connections cover a second indexer's.
-  const handlersPool = createPool(settings.databaseUrl, 2, { pipeline: true });
+  // One handlers batch at a time per indexer; connections open as indexers need them.
+  const handlersPool = createPool(settings.databaseUrl, 10, { pipeline: true });
   const rpcs = new Map<number, ChainRpc>();
   // One ChainRpc per chain for the worker's life, so breakers, limits, heads and latency stats
   // persist; each activity gets its own view of it (its notices, its indexer's crossCheck).

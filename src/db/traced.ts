@@ -27,12 +27,13 @@ export function describeQuery(sql: string): { operation: string; table?: string 
 /** Handlers run a few statement texts thousands of times: each is described once. */
 const described = new Map<string, ReturnType<typeof describeQuery>>();
 const MAX_DESCRIBED = 1_000;
+const MAX_DESCRIBED_LENGTH = 2_000;
 
 function describeOnce(sql: string): ReturnType<typeof describeQuery> {
   let description = described.get(sql);
   if (!description) {
     description = describeQuery(sql);
-    if (described.size < MAX_DESCRIBED) described.set(sql, description);
+    if (described.size < MAX_DESCRIBED && sql.length <= MAX_DESCRIBED_LENGTH) described.set(sql, description);
   }
   return description;
 }

@@ -10,6 +10,7 @@ const CONNECTION_LOST = /Connection terminated|not queryable|ECONNRESET|ECONNREF
 export function isTransientDatabaseError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_SQLSTATE.test(code);
+  // The server's errors carry a severity and a SQLSTATE; the rest are the connection's (EPIPE, ECONNRESET …).
+  if ('severity' in error && typeof code === 'string') return TRANSIENT_SQLSTATE.test(code);
   return CONNECTION_LOST.test(`${String(code ?? '')} ${error.message}`);
 }

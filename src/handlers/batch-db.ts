@@ -13,42 +13,80 @@ export interface StatementFailure {
   error: unknown;
 }
 
-const statementNames = new WeakMap<PoolClient, Map<string, string>>();
+/** Per connection: (schema, text) → prepared statement name, and how many names were handed out. */
+const statementNames = new WeakMap<PoolClient, { byText: Map<string, string>; issued: number }>();
 
 /**
  * A name for a statement with values, so the server parses and plans it once per connection
- * instead of once per event (a third of an upsert's cost). pg tracks what each connection has
- * prepared, and the server re-plans a statement by itself when a table it uses changes.
+ * instead of once per event (a third of an upsert's cost). Keyed by schema too: two indexers
+ * running the same text on their own tables must not share a plan. pg tracks what each
+ * connection has prepared, and the server re-plans a statement when a table it uses changes.
  */
-function statementName(client: PoolClient, text: string): string | undefined {
+function statementName(client: PoolClient, schema: string, text: string): string | undefined {
   let names = statementNames.get(client);
   if (!names) {
-    names = new Map();
+    names = { byText: new Map(), issued: 0 };
     statementNames.set(client, names);
   }
-  let name = names.get(text);
-  if (name === undefined && names.size < MAX_NAMED_STATEMENTS) {
-    name = `handler_${names.size}`;
-    names.set(text, name);
+  const key = `${schema}\u0000${text}`;
+  let name = names.byText.get(key);
+  if (name === undefined && names.issued < MAX_NAMED_STATEMENTS) {
+    name = `handler_${names.issued++}`;
+    names.byText.set(key, name);
   }
   return name;
+}
+
+/** After pg failed to send a named statement (its values would not serialise, and pg closed it), the text gets a fresh name. */
+function forgetStatementName(client: PoolClient, schema: string, text: string): void {
+  statementNames.get(client)?.byText.delete(`${schema}\u0000${text}`);
+}
+
+/**
+ * What a handler gets back from `db.query`: a promise that knows whether the handler looked at it
+ * (`await`, `then`, `catch`, `finally` all go through `then`). A failure the handler looked at
+ * is the handler's to deal with (it may have rolled back to a savepoint); one it never looked at
+ * fails the batch.
+ */
+class StatementResult<T> extends Promise<T> {
+  observed = false;
+
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+
+  override then<A = T, B = never>(onFulfilled?: ((value: T) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    this.observed = true;
+    return super.then(onFulfilled, onRejected);
+  }
+}
+
+interface Issued {
+  sequence: number;
+  eventIndex: number;
+  result: StatementResult<unknown>;
+  error?: unknown;
 }
 
 /**
  * The `db` a batch's handlers get. Their statements go to the batch's connection in the order
  * they are issued; on a connection in pg's pipeline mode a statement is sent at once, so a handler
  * that does not need a result can leave it un-awaited and the next event starts while it runs.
- * The batch then waits for every statement before it commits (`settle`), and the first one that
- * failed names the event it came from, whether its handler awaited it or not.
+ * The batch then waits for every statement before it commits (`settle`): the earliest one that
+ * failed without its handler looking names the event it came from.
  */
 export class BatchDb {
-  private readonly inFlight: Array<Promise<unknown>> = [];
-  private firstFailure: StatementFailure | undefined;
+  private readonly pending: Array<Promise<unknown>> = [];
+  private readonly failed: Issued[] = [];
+  private sequence = 0;
   private readonly socket: { cork(): void; uncork(): void } | undefined;
   private corked = 0;
 
-  constructor(private readonly client: PoolClient) {
-    const stream = (client as { connection?: { stream?: Partial<NodeJS.WritableStream & { cork(): void; uncork(): void }> } }).connection?.stream;
+  constructor(
+    private readonly client: PoolClient,
+    private readonly schema: string,
+  ) {
+    const stream = (client as { connection?: { stream?: Partial<{ cork(): void; uncork(): void }> } }).connection?.stream;
     this.socket = stream?.cork && stream.uncork ? (stream as { cork(): void; uncork(): void }) : undefined;
   }
 
@@ -57,16 +95,39 @@ export class BatchDb {
     return { query: (text, values) => this.issue(eventIndex, text, values) as never };
   }
 
+  /** A statement of the indexer's own among the handlers' (same connection, same order), attributed to `eventIndex` if it fails. */
+  bookkeeping(eventIndex: number, statement: () => Promise<unknown>): void {
+    this.track(eventIndex, statement());
+  }
+
   private issue(eventIndex: number, text: string, values?: unknown[]): Promise<unknown> {
-    const name = values && values.length > 0 ? statementName(this.client, text) : undefined;
+    const name = values && values.length > 0 ? statementName(this.client, this.schema, text) : undefined;
     this.holdWrites();
-    const result = this.client.query(name ? { name, text, values } : { text, values });
-    // Noted here, so an un-awaited statement's failure is never an unhandled rejection; the
-    // handler still sees the rejection when it awaits.
-    this.inFlight.push(
-      result.catch((error: unknown) => {
-        this.firstFailure ??= { eventIndex, error };
-      }),
+    const sent = this.client.query(name ? { name, text, values } : { text, values });
+    if (name) {
+      sent.catch((error: unknown) => {
+        if (!isServerError(error)) forgetStatementName(this.client, this.schema, text);
+      });
+    }
+    return this.track(eventIndex, sent);
+  }
+
+  private track(eventIndex: number, sent: Promise<unknown>): StatementResult<unknown> {
+    const result = new StatementResult<unknown>((resolve, reject) => {
+      sent.then(resolve, reject);
+    });
+    // Marked handled without counting as the handler's look, so an un-awaited failure is never
+    // an unhandled rejection; it is recorded here and fails the batch in `settle`.
+    Promise.prototype.then.call(result, undefined, () => undefined);
+    const issued: Issued = { sequence: this.sequence++, eventIndex, result };
+    this.pending.push(
+      sent.then(
+        () => undefined,
+        (error: unknown) => {
+          issued.error = error;
+          this.failed.push(issued);
+        },
+      ),
     );
     return result;
   }
@@ -96,9 +157,39 @@ export class BatchDb {
     this.socket!.uncork();
   }
 
-  /** Waits for every statement issued so far: the first failure (pipelined statements fail in order), if any. */
+  /**
+   * Waits for every statement issued so far, including any issued while waiting, and returns the
+   * earliest-issued failure no handler looked at (the later ones are usually its consequence:
+   * "current transaction is aborted").
+   */
   async settle(): Promise<StatementFailure | undefined> {
-    await Promise.all(this.inFlight.splice(0));
-    return this.firstFailure;
+    while (this.pending.length > 0) await Promise.all(this.pending.splice(0));
+    const unobserved = this.failed.filter((f) => !f.result.observed).sort((a, b) => a.sequence - b.sequence)[0];
+    return unobserved && { eventIndex: unobserved.eventIndex, error: unobserved.error };
   }
+
+  /**
+   * After `settle` found nothing: a failure a handler looked at and swallowed without rolling back
+   * to a savepoint leaves the transaction aborted, and the batch could not commit. That handler's
+   * failure (the latest one a handler looked at), if so.
+   */
+  async swallowedFailure(): Promise<StatementFailure | undefined> {
+    const looked = this.failed.filter((f) => f.result.observed && !isAbortedTransaction(f.error)).sort((a, b) => b.sequence - a.sequence)[0];
+    if (!looked) return undefined;
+    const aborted = await this.client.query('SELECT 1').then(
+      () => false,
+      (error: unknown) => isAbortedTransaction(error),
+    );
+    return aborted ? { eventIndex: looked.eventIndex, error: looked.error } : undefined;
+  }
+}
+
+/** 25P02: the statement was refused because an earlier one had aborted the transaction. */
+function isAbortedTransaction(error: unknown): boolean {
+  return isServerError(error) && (error as { code?: unknown }).code === '25P02';
+}
+
+/** An error the server sent (it has a severity), as opposed to one pg raised before sending. */
+function isServerError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'severity' in error;
 }

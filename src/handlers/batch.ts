@@ -118,7 +118,7 @@ async function handleInTransaction(client: PoolClient, target: HandlersTarget, t
   // Tables a handler created since the last batch get their triggers before anything is written.
   await installUndoTriggers(client, spec.name, await derivedTables(client, spec.name, tables.map((t) => t.table)));
   await client.query(`SET LOCAL search_path TO ${quoteIdent(spec.name)}`);
-  const db = new BatchDb(client);
+  const db = new BatchDb(client, spec.name);
   // Blocks this far below the stored checkpoint can no longer be reorganised: their changes are
   // not recorded (backfill pays no undo log), and the log is trimmed up to here.
   const final = stored - 2 * spec.tuning.maxReorgDepth - spec.tuning.confirmations;
@@ -130,7 +130,8 @@ async function handleInTransaction(client: PoolClient, target: HandlersTarget, t
     if (event.blockNumber !== block) {
       block = event.blockNumber;
       const record = block > final ? block : null;
-      if (record !== recording) await setHandledBlock(client, spec.chainId, record);
+      // Pipelined behind the statements before it: an earlier failure is reported as that event's.
+      if (record !== recording) db.bookkeeping(index, () => setHandledBlock(client, spec.chainId, record));
       recording = record;
     }
     try {
@@ -140,7 +141,7 @@ async function handleInTransaction(client: PoolClient, target: HandlersTarget, t
       throw handlerThrew(events, handlers, (await db.settle()) ?? { eventIndex: index, error });
     }
   }
-  const failed = await db.settle();
+  const failed = (await db.settle()) ?? (await db.swallowedFailure());
   if (failed) throw handlerThrew(events, handlers, failed);
   if (recording !== null) await setHandledBlock(client, spec.chainId, null);
   const last = events[events.length - 1];

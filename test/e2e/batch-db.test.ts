@@ -12,12 +12,14 @@ import { startPostgres } from '../helpers/stack';
  */
 
 let pool: Pool;
+let databaseUrl: string;
 let stop: () => Promise<void>;
 const table = `batch_db_${process.pid}`;
 
 before(async () => {
   const postgres = await startPostgres();
   stop = postgres.stop;
+  databaseUrl = postgres.databaseUrl;
   pool = createPool(postgres.databaseUrl, 2, { pipeline: true });
   await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (seq serial primary key, event integer not null, value numeric not null)`);
 });
@@ -31,7 +33,7 @@ after(async () => {
 test('un-awaited statements run in the order issued, and an awaited read sees every one before it', async () => {
   await pool.query(`TRUNCATE ${table}`);
   const seen = await inTransaction(pool, async (client) => {
-    const db = new BatchDb(client);
+    const db = new BatchDb(client, "public");
     for (let event = 0; event < 2_000; event++) {
       const dbe = db.forEvent(event);
       void dbe.query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [event, '1']);
@@ -53,7 +55,7 @@ test('un-awaited statements run in the order issued, and an awaited read sees ev
 test('an un-awaited statement that fails names its own event, not the later ones it aborted', async () => {
   await pool.query(`TRUNCATE ${table}`);
   const failure = await inTransaction(pool, async (client) => {
-    const db = new BatchDb(client);
+    const db = new BatchDb(client, "public");
     for (let event = 0; event < 50; event++) {
       void db.forEvent(event).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [event, event === 17 ? 'not a number' : '1']);
     }
@@ -69,7 +71,7 @@ test('an un-awaited statement that fails names its own event, not the later ones
 
 test("a handler that awaits a statement aborted by an earlier event's failure still gets the rejection", async () => {
   const { awaited, first } = await inTransaction(pool, async (client) => {
-    const db = new BatchDb(client);
+    const db = new BatchDb(client, "public");
     void db.forEvent(0).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [0, 'x']);
     const awaited = await db.forEvent(1).query(`SELECT $1::int AS one`, [1]).then(() => 'resolved', (error: Error) => error.message);
     return { awaited, first: await db.settle() };
@@ -80,7 +82,7 @@ test("a handler that awaits a statement aborted by an earlier event's failure st
 
 test('one statement text is prepared once per connection, however many events run it', async () => {
   const prepared = await inTransaction(pool, async (client) => {
-    const db = new BatchDb(client);
+    const db = new BatchDb(client, "public");
     for (let event = 0; event < 300; event++) void db.forEvent(event).query(`SELECT $1::int + 0 AS same_text_${table}`, [event]);
     await db.settle();
     const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE $1`, [`%same_text_${table}%`]);
@@ -93,7 +95,7 @@ test("a connection lost under pipelined statements is a database failure, not th
   const client = await pool.connect();
   try {
     const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    const db = new BatchDb(client);
+    const db = new BatchDb(client, "public");
     for (let event = 0; event < 20; event++) void db.forEvent(event).query(`SELECT pg_sleep($1::float8 / 1000)`, [event === 0 ? 500 : 1]);
     await pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
     const failure = await db.settle();
@@ -102,4 +104,78 @@ test("a connection lost under pipelined statements is a database failure, not th
   } finally {
     client.release(true);
   }
+});
+
+test('a failure the handler looked at is its own: rolled back to a savepoint, the batch goes on', async () => {
+  await pool.query(`TRUNCATE ${table}`);
+  const { failure, rows } = await inTransaction(pool, async (client) => {
+    const db = new BatchDb(client, 'public');
+    const handler = db.forEvent(0);
+    await handler.query('SAVEPOINT attempt');
+    const outcome = await handler.query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [0, 'bad']).then(() => 'inserted', () => 'refused');
+    assert.equal(outcome, 'refused');
+    await handler.query('ROLLBACK TO SAVEPOINT attempt');
+    void db.forEvent(1).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [1, '1']);
+    const failure = (await db.settle()) ?? (await db.swallowedFailure());
+    const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+    return { failure, rows };
+  });
+  assert.equal(failure, undefined);
+  assert.equal(rows[0]!.n, 1);
+});
+
+test('the earliest-issued failure is named, even when a later statement fails first in the client; the text is not left broken', async () => {
+  const text = `INSERT INTO ${table} (event, value) SELECT $1, ($2::jsonb->>'v')::numeric`;
+  const failure = await inTransaction(pool, async (client) => {
+    const db = new BatchDb(client, 'public');
+    void db.forEvent(3).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [3, 'not a number']);
+    // pg cannot serialise a bigint inside an object: it fails before sending, ahead of event 3's answer.
+    void db.forEvent(5).query(text, [5, { v: 5n }]);
+    return db.settle();
+  });
+  assert.equal(failure?.eventIndex, 3);
+  // The same text on the same connection still works in the next batch.
+  const oneConnection = createPool(databaseUrl, 1, { pipeline: true });
+  try {
+    const failures = [];
+    for (const attempt of [0, 1]) {
+      failures.push(
+        await inTransaction(oneConnection, async (client) => {
+          const db = new BatchDb(client, 'public');
+          void db.forEvent(0).query(text, [7, attempt === 0 ? { v: 7n } : { v: '7' }]);
+          return db.settle();
+        }),
+      );
+    }
+    assert.match(String((failures[0]?.error as Error).message), /BigInt/);
+    assert.equal(failures[1], undefined, 'the statement text works again on that connection');
+  } finally {
+    await oneConnection.end();
+  }
+});
+
+test('settle waits for statements issued while it waits', async () => {
+  const failure = await inTransaction(pool, async (client) => {
+    const db = new BatchDb(client, 'public');
+    void db
+      .forEvent(0)
+      .query('SELECT pg_sleep(0.05)')
+      .then(() => {
+        void db.forEvent(1).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [1, 'late and bad']);
+      });
+    return db.settle();
+  });
+  assert.equal(failure?.eventIndex, 1);
+});
+
+test('a failure a handler caught without a savepoint is still its failure: the transaction could not commit', async () => {
+  const failure = await inTransaction(pool, async (client) => {
+    const db = new BatchDb(client, 'public');
+    await db.forEvent(0).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [0, '1']);
+    await db.forEvent(1).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [1, 'swallowed']).catch(() => undefined);
+    await db.forEvent(2).query(`SELECT $1::int`, [2]).catch(() => undefined);
+    return (await db.settle()) ?? (await db.swallowedFailure());
+  });
+  assert.equal(failure?.eventIndex, 1);
+  assert.match(String((failure!.error as Error).message), /"swallowed"/);
 });
