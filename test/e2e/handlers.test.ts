@@ -229,6 +229,26 @@ test('a handler that throws pauses the handlers stage, not ingest; fixed, restar
   await ix.close();
 });
 
+test('a statement a handler did not await fails: the stage pauses at the event that issued it, with the database error', { timeout: 300_000 }, async () => {
+  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  for (let salt = 1n; salt <= 9n; salt++) await emitFrom(address, Number(salt % 3n), 3n, salt);
+  // Value 5000002 is salt 5's third transfer; its un-awaited statement is refused by the server,
+  // while the statements of the events after it in the batch are already sent.
+  const broken = BALANCES_HANDLERS.replace(
+    "const { from, to, value } = event.args;",
+    "const { from, to, value } = event.args;\n      if (value === 5000002n) db.query('insert into balances values ($1, $2)', [to, 'not a number']);",
+  );
+  const ix = await t.indexer({ title: 'handlers unawaited', config: balancesConfig(address, writeModule(dir, 'balances-unawaited.mjs', broken)) });
+  const paused = await eventually('the handlers stage to pause', async () => {
+    const s = await ix.status();
+    return s.handlers!.paused ? s : undefined;
+  });
+  const failing = (await chainTransfers(t.chain.publicClient, address)).find((l) => l.value === 5000002n)!;
+  assert.equal(paused.handlers!.lastError, `handler Emitter:Transfer failed at block ${failing.blockNumber} log ${failing.logIndex}: invalid input syntax for type numeric: "not a number"`);
+  assert.equal(paused.handlers!.checkpoint, Number(failing.blockNumber) - 1);
+  await ix.close();
+});
+
 test('indexer rebuild after a handler changed: derived tables equal the new oracle, and no RPC request is made', { timeout: 300_000 }, async () => {
   const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
   for (let salt = 1n; salt <= 15n; salt++) await emitFrom(address, Number(salt % 3n), 4n, salt);
