@@ -7,10 +7,13 @@
 const TRANSIENT_SQLSTATE = /^(08|53|57P0[1-3]$|40001$|40P01$)/;
 const CONNECTION_LOST = /Connection terminated|not queryable|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up/i;
 
+/** An error the server sent (it has a severity and a SQLSTATE), as opposed to one raised on our side (EPIPE, a value pg could not serialise …). */
+export function isServerError(error: unknown): error is Error & { code: string } {
+  return error instanceof Error && 'severity' in error && typeof (error as { code?: unknown }).code === 'string';
+}
+
 export function isTransientDatabaseError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  // The server's errors carry a severity and a SQLSTATE; the rest are the connection's (EPIPE, ECONNRESET …).
-  if ('severity' in error && typeof code === 'string') return TRANSIENT_SQLSTATE.test(code);
-  return CONNECTION_LOST.test(`${String(code ?? '')} ${error.message}`);
+  if (isServerError(error)) return TRANSIENT_SQLSTATE.test(error.code);
+  return CONNECTION_LOST.test(`${String((error as { code?: unknown }).code ?? '')} ${error.message}`);
 }

@@ -1,4 +1,5 @@
 import type { PoolClient } from '../db/pool';
+import { isServerError } from '../db/transient';
 import type { HandlerDb } from './module';
 
 /** Prepared statements kept per connection: handlers that build SQL text per event must not fill the server's memory. */
@@ -186,10 +187,5 @@ export class BatchDb {
 
 /** 25P02: the statement was refused because an earlier one had aborted the transaction. */
 function isAbortedTransaction(error: unknown): boolean {
-  return isServerError(error) && (error as { code?: unknown }).code === '25P02';
-}
-
-/** An error the server sent (it has a severity), as opposed to one pg raised before sending. */
-function isServerError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && 'severity' in error;
+  return isServerError(error) && error.code === '25P02';
 }
