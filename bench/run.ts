@@ -7,8 +7,9 @@
  * 2. indexer: `indexer start` to the last row, worker start-up included (the compiled CLI, as the
  *    image runs it, no NODE_OPTIONS caps): logs/s, worker peak RSS, activities, history events
  *    and bytes per range.
- * 3. handlers: the same with the README's balances handler (and, on the first dataset, the tests'
- *    balances + transfer counts, twice the statements): ingest and handlers throughput side by side.
+ * 3. handlers: the same with the README's balances handler (through the store), and on the first
+ *    dataset the same balances as pipelined upserts (db.query) and the tests' balances + transfer
+ *    counts through the store: ingest and handlers throughput side by side.
  * 4. realtime (first dataset): a block with events every second, mined → rows committed, p50/p95.
  * Results go to bench/results/<time>.json and bench/results/latest.md.
  */
@@ -28,7 +29,7 @@ import { startTemporalDevServer, type DevServer } from '../src/dev/temporal-serv
 import { databaseUrl } from '../src/env';
 import { indexerWorkflowId } from '../src/spec';
 import type { IndexerStatus } from '../src/workflows/messages';
-import { BALANCES_HANDLERS, README_BALANCES_HANDLERS } from '../test/helpers/balances';
+import { README_BALANCES_HANDLERS, SQL_BALANCES_HANDLERS, STORE_BALANCES_HANDLERS } from '../test/helpers/balances';
 import { CACHE, ROOT, datasetChain, emitter, freePort, type Dataset } from './dataset';
 import { runRaw, type RawPipeline } from './raw';
 
@@ -73,6 +74,8 @@ interface IndexerRun {
   /** With handlers: seconds until the handlers caught up, and their events. */
   handlersSeconds?: number;
   handlersEvents?: number;
+  /** Accounts whose balance differs from the sum over the stored events (0: right). */
+  balancesWrong?: number;
   phases?: Phases;
 }
 
@@ -126,6 +129,16 @@ async function runIndexer(
   }
   peak = Math.max(peak, peakRssMb(worker.pid));
   const { rows } = await ctx.db.query(`SELECT count(*)::int AS n FROM "${name}".emitter_transfer`);
+  // The handlers' result checked against sums over the stored events, computed here in SQL.
+  const balancesWrong = options.handlers
+    ? ((
+        await ctx.db.query(
+          `WITH moved AS (SELECT "from" AS account, -value AS delta FROM "${name}".emitter_transfer UNION ALL SELECT "to", value FROM "${name}".emitter_transfer),
+                expected AS (SELECT account, sum(delta) AS balance FROM moved GROUP BY account)
+           SELECT count(*)::int AS n FROM expected e FULL JOIN "${name}".balances b USING (account) WHERE e.balance IS DISTINCT FROM b.balance`,
+        )
+      ).rows[0].n as number)
+    : undefined;
   let activities = 0;
   let indexRanges = 0;
   let historyEvents = 0;
@@ -160,6 +173,7 @@ async function runIndexer(
     runs,
     handlersSeconds,
     handlersEvents: status?.handlers?.eventsHandled,
+    balancesWrong,
     phases,
   };
 }
@@ -219,8 +233,9 @@ async function main(): Promise<void> {
   // The README's balances handler on every dataset; the tests' balances and transfer counts (twice
   // the statements) on the first one.
   const handlerRuns = [
-    { label: 'balances handler (README: 2 upserts per event)', file: path.join(CACHE, 'readme-balances-handlers.mjs'), text: README_BALANCES_HANDLERS, firstDatasetOnly: false },
-    { label: 'balances + transfer counts handler (4 upserts per event)', file: path.join(CACHE, 'balances-handlers.mjs'), text: BALANCES_HANDLERS, firstDatasetOnly: true },
+    { label: 'README balances handler (store)', file: path.join(CACHE, 'readme-balances-handlers.mjs'), text: README_BALANCES_HANDLERS, firstDatasetOnly: false },
+    { label: 'balances handler as 2 pipelined upserts per event (db.query)', file: path.join(CACHE, 'sql-balances-handlers.mjs'), text: SQL_BALANCES_HANDLERS, firstDatasetOnly: true },
+    { label: 'balances + transfer counts handler (store)', file: path.join(CACHE, 'store-balances-handlers.mjs'), text: STORE_BALANCES_HANDLERS, firstDatasetOnly: true },
   ];
   for (const run of handlerRuns) writeFileSync(run.file, run.text);
   const database = await resolveDatabase({ url: databaseUrl(), port: await freePort(), stateDir: path.join(CACHE, 'state') });
@@ -271,7 +286,7 @@ async function main(): Promise<void> {
           const handled = Math.round(logs / run.handlersSeconds);
           const ingest = Math.round(run.logs / run.seconds);
           row(`indexer + ${label}: ingest`, ingest, `${run.peakRssMb} MB`, 'ingest with the handlers stage running beside it');
-          row(`indexer + ${label}: handlers caught up`, handled, '', `handlers ${(ingest / handled).toFixed(2)}× slower than ingest in the same run`);
+          row(`indexer + ${label}: handlers caught up`, handled, '', `handlers ${(ingest / handled).toFixed(2)}× slower than ingest in the same run; balances = sums over the stored events: ${run.balancesWrong === 0}`);
         }
         if (rt) table.push(`| ${logs.toLocaleString('en')} | realtime: mined → committed | | | | p50 ${rt.p50} ms, p95 ${rt.p95} ms (poll 500 ms, ${rt.samples} blocks) |`);
         results.push({ logs, perBlock: PER_BLOCK, blocks: data.head + 1, raw, indexer: { ...indexer, worker: undefined, stop: undefined, logsPerSecond: indexerRate, ratioToLean: indexerRate / lean }, withHandlers: withHandlers.map(({ label, run }) => ({ label, ...run, worker: undefined, stop: undefined })), realtime: rt });

@@ -2,8 +2,9 @@
 // indexer from its Transfer events, exactly once and undone on reorgs. A plain module that imports
 // nothing, like any handlers file (DESIGN.md, "Handlers"); see README, "Your own contracts".
 const ZERO = '0x0000000000000000000000000000000000000000';
-const credit = `insert into balances (account, balance, transfers) values ($1, $2, 1)
-                on conflict (account) do update set balance = balances.balance + excluded.balance, transfers = balances.transfers + 1`;
+
+/** A change for the store: the row's balance moved by `amount`, one more transfer. */
+const credit = (amount) => (row) => ({ balance: (row?.balance ?? 0n) + amount, transfers: (row?.transfers ?? 0) + 1 });
 
 export default {
   async setup({ db }) {
@@ -13,12 +14,12 @@ export default {
       transfers integer not null default 0)`);
   },
   on: {
-    async 'Token:Transfer'({ event, db }) {
+    async 'Token:Transfer'({ event, store }) {
       const { from, to, value } = event.args;
-      // Not awaited: no result is needed, so the statements are pipelined; they still run in order,
-      // and the batch commits only when all of them have (a failing one fails this event).
-      if (from !== ZERO) db.query(credit, [from, (-value).toString()]);
-      db.query(credit, [to, value.toString()]);
+      // Rows by primary key: each change is applied in order, and the batch writes every changed
+      // row once (nothing to await).
+      if (from !== ZERO) store.update('balances', { account: from }, credit(-value));
+      store.update('balances', { account: to }, credit(value));
     },
   },
 };

@@ -1,6 +1,7 @@
 import type { PoolClient } from '../db/pool';
 import { isServerError } from '../db/transient';
 import type { HandlerDb } from './module';
+import { RowStore, StoreFailed, type HandlerStore, type StoreFailure } from './store';
 
 /** Prepared statements kept per connection: handlers that build SQL text per event must not fill the server's memory. */
 const MAX_NAMED_STATEMENTS = 256;
@@ -8,9 +9,9 @@ const MAX_NAMED_STATEMENTS = 256;
 /** Statements written to the socket together: one syscall for many small messages, still sent while the handlers go on. */
 const STATEMENTS_PER_WRITE = 128;
 
-/** A statement that failed, and the event whose handler issued it. */
+/** A statement that failed, and the event whose handler issued it (undefined: a store write that carried several events' changes). */
 export interface StatementFailure {
-  eventIndex: number;
+  eventIndex: number | undefined;
   error: unknown;
 }
 
@@ -79,9 +80,13 @@ interface Issued {
 export class BatchDb {
   private readonly pending: Array<Promise<unknown>> = [];
   private readonly failed: Issued[] = [];
+  private storeFailure: { sequence: number; failure: StoreFailure } | undefined;
   private sequence = 0;
   private readonly socket: { cork(): void; uncork(): void } | undefined;
   private corked = 0;
+  /** Work that must keep its place in the order but waits for something first (a store flush reads rows): what is issued meanwhile queues behind it. */
+  private lane: Promise<void> | undefined;
+  readonly store: RowStore;
 
   constructor(
     private readonly client: PoolClient,
@@ -89,19 +94,73 @@ export class BatchDb {
   ) {
     const stream = (client as { connection?: { stream?: Partial<{ cork(): void; uncork(): void }> } }).connection?.stream;
     this.socket = stream?.cork && stream.uncork ? (stream as { cork(): void; uncork(): void }) : undefined;
+    this.store = new RowStore(client, schema);
   }
 
-  /** The `db` for one event's handler: what it issues is that event's. */
-  forEvent(eventIndex: number): HandlerDb {
-    return { query: (text, values) => this.issue(eventIndex, text, values) as never };
+  /** The `db` and `store` for one event's handler: what it issues is that event's. */
+  forEvent(eventIndex: number): { db: HandlerDb; store: HandlerStore } {
+    return {
+      db: { query: (text, values) => this.statement(eventIndex, text, values) as never },
+      store: this.store.forEvent(eventIndex, (failure) => this.recordStoreFailure(failure), (step) => this.inLane(step)),
+    };
   }
 
   /** A statement of the indexer's own among the handlers' (same connection, same order), attributed to `eventIndex` if it fails. */
   bookkeeping(eventIndex: number, statement: () => Promise<unknown>): void {
-    this.track(eventIndex, statement());
+    this.track(eventIndex, this.lane ? this.inLane(statement) : statement());
+  }
+
+  /**
+   * Writes the store's changes and waits for it (nothing else runs meanwhile, so they are exactly
+   * the changes made so far). Failures are recorded for `settle`.
+   */
+  async flushStore(): Promise<void> {
+    if (!this.store.dirty) return;
+    const work = this.store.detach(true);
+    const sequence = this.sequence++;
+    await this.inLane(() => this.store.write(work)).catch((error: unknown) => this.recordStoreFailure(asStoreFailure(error), sequence));
+  }
+
+  /**
+   * A handler's statement. The store's changes so far are written before it (raw SQL may read or
+   * change those rows), and the store forgets its rows (the statement may change them).
+   */
+  private statement(eventIndex: number, text: string, values?: unknown[]): Promise<unknown> {
+    if (this.store.dirty) {
+      const work = this.store.detach(false);
+      const sequence = this.sequence++;
+      void this.inLane(() => this.store.write(work)).catch((error: unknown) => this.recordStoreFailure(asStoreFailure(error), sequence));
+    } else {
+      this.store.detach(false);
+    }
+    if (!this.lane) return this.issue(eventIndex, text, values);
+    return this.track(eventIndex, this.inLane(() => this.send(text, values)));
+  }
+
+  /** Runs `step` after everything queued in the lane; the lane empties once its last step is done. */
+  private inLane<T>(step: () => Promise<T>): Promise<T> {
+    const run = (this.lane ?? Promise.resolve()).then(step);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lane = tail;
+    this.pending.push(tail);
+    void tail.then(() => {
+      if (this.lane === tail) this.lane = undefined;
+    });
+    return run;
+  }
+
+  private recordStoreFailure(failure: StoreFailure, sequence = this.sequence++): void {
+    if (!this.storeFailure || sequence < this.storeFailure.sequence) this.storeFailure = { sequence, failure };
   }
 
   private issue(eventIndex: number, text: string, values?: unknown[]): Promise<unknown> {
+    return this.track(eventIndex, this.send(text, values));
+  }
+
+  private send(text: string, values?: unknown[]): Promise<unknown> {
     const name = values && values.length > 0 ? statementName(this.client, this.schema, text) : undefined;
     this.holdWrites();
     const sent = this.client.query(name ? { name, text, values } : { text, values });
@@ -110,7 +169,7 @@ export class BatchDb {
         if (!isServerError(error)) forgetStatementName(this.client, this.schema, text);
       });
     }
-    return this.track(eventIndex, sent);
+    return sent;
   }
 
   private track(eventIndex: number, sent: Promise<unknown>): StatementResult<unknown> {
@@ -166,6 +225,7 @@ export class BatchDb {
   async settle(): Promise<StatementFailure | undefined> {
     while (this.pending.length > 0) await Promise.all(this.pending.splice(0));
     const unobserved = this.failed.filter((f) => !f.result.observed).sort((a, b) => a.sequence - b.sequence)[0];
+    if (this.storeFailure && (!unobserved || this.storeFailure.sequence < unobserved.sequence)) return this.storeFailure.failure;
     return unobserved && { eventIndex: unobserved.eventIndex, error: unobserved.error };
   }
 
@@ -183,6 +243,10 @@ export class BatchDb {
     );
     return aborted ? { eventIndex: looked.eventIndex, error: looked.error } : undefined;
   }
+}
+
+function asStoreFailure(error: unknown): StoreFailure {
+  return error instanceof StoreFailed ? error.failure : { eventIndex: undefined, error };
 }
 
 /** 25P02: the statement was refused because an earlier one had aborted the transaction. */

@@ -42,7 +42,7 @@ export interface HandlersTarget {
   handlers: BoundHandlers;
 }
 
-/** `db` for handlers and setup: the batch's client, nothing else of it. */
+/** `db` for setup: the batch's client, nothing else of it. */
 function handlerDb(client: PoolClient): HandlerDb {
   return { query: async (text, values) => client.query(text, values) as never };
 }
@@ -73,6 +73,9 @@ class HandlerThrew extends Error {
   }
 }
 
+/** A store write that carried several events' changes failed: which event's change was wrong is found by handling the batch again, writing after every event. */
+class StoreWriteFailed extends Error {}
+
 /**
  * One transaction: up to `limit` stored events after the handlers' cursor (never past the stored
  * ingest checkpoint, nor `toBlock`), each through its handler in chain order, then the cursor.
@@ -80,25 +83,38 @@ class HandlerThrew extends Error {
  * committed, so the cursor stands right before the failing event and `resume` retries exactly it.
  */
 export async function handleBatch(target: HandlersTarget, toBlock: number, limit: number): Promise<BatchResult> {
+  const attempt = (events: number, exact = false) => inTransaction(target.pool, (client) => handleInTransaction(client, target, toBlock, events, exact));
+  let threw: unknown;
   try {
-    return await inTransaction(target.pool, (client) => handleInTransaction(client, target, toBlock, limit));
+    return await attempt(limit);
   } catch (error) {
-    if (!(error instanceof HandlerThrew)) throw error;
-    const before = error.index > 0 ? await inTransaction(target.pool, (client) => handleInTransaction(client, target, toBlock, error.index)) : undefined;
-    if (before?.failure) return before;
-    return { events: before?.events ?? 0, checkpoint: before?.checkpoint ?? error.failure.block - 1, caughtUp: false, failure: error.failure };
+    threw = error;
   }
+  if (threw instanceof StoreWriteFailed) {
+    try {
+      return await attempt(limit, true);
+    } catch (error) {
+      threw = error;
+    }
+  }
+  if (!(threw instanceof HandlerThrew)) throw threw;
+  const failed = threw;
+  const before = failed.index > 0 ? await attempt(failed.index) : undefined;
+  if (before?.failure) return before;
+  return { events: before?.events ?? 0, checkpoint: before?.checkpoint ?? failed.failure.block - 1, caughtUp: false, failure: failed.failure };
 }
 
 /** The batch's failure: the handler's (it pauses the stage), unless the database failed it (the activity retries). */
 function handlerThrew(events: readonly StoredEvent[], handlers: BoundHandlers, { eventIndex, error }: StatementFailure): Error {
   if (isTransientDatabaseError(error)) return error as Error;
+  if (eventIndex === undefined) return new StoreWriteFailed(oneLine(error));
   const event = events[eventIndex]!;
   const key = handlers.byTable.get(event.table.table)!.key;
   return new HandlerThrew(eventIndex, { key, block: event.blockNumber, logIndex: event.logIndex, message: oneLine(error) });
 }
 
-async function handleInTransaction(client: PoolClient, target: HandlersTarget, toBlock: number, limit: number): Promise<BatchResult> {
+/** `exact`: the store writes after every event, so a failing write names its event (slow; only after a write of several events failed). */
+async function handleInTransaction(client: PoolClient, target: HandlersTarget, toBlock: number, limit: number, exact: boolean): Promise<BatchResult> {
   const { spec, tables, handlers } = target;
   const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
   // Rollbacks and verification repairs take this lock too: a batch never sees half of one.
@@ -130,17 +146,22 @@ async function handleInTransaction(client: PoolClient, target: HandlersTarget, t
     if (event.blockNumber !== block) {
       block = event.blockNumber;
       const record = block > final ? block : null;
-      // Pipelined behind the statements before it: an earlier failure is reported as that event's.
-      if (record !== recording) db.bookkeeping(index, () => setHandledBlock(client, spec.chainId, record));
+      if (record !== recording) {
+        // The store's changes so far belong under the old mark; the mark is pipelined behind them.
+        await db.flushStore();
+        db.bookkeeping(index, () => setHandledBlock(client, spec.chainId, record));
+      }
       recording = record;
     }
     try {
-      await bound.handle({ event: handlerEvent(spec.chainId, event), db: db.forEvent(index) });
+      await bound.handle({ event: handlerEvent(spec.chainId, event), ...db.forEvent(index) });
+      if (exact) await db.flushStore();
     } catch (error) {
       // An earlier event's un-awaited statement may have failed first (and failed this one's).
       throw handlerThrew(events, handlers, (await db.settle()) ?? { eventIndex: index, error });
     }
   }
+  await db.flushStore();
   const failed = (await db.settle()) ?? (await db.swallowedFailure());
   if (failed) throw handlerThrew(events, handlers, failed);
   if (recording !== null) await setHandledBlock(client, spec.chainId, null);

@@ -3,13 +3,14 @@ import { existsSync } from 'node:fs';
 import { importUserModule } from '../config/import-module';
 import { InvalidHandlersError, oneLine } from '../errors';
 import type { HandlerEvent } from './event';
+import type { HandlerStore } from './store';
 
 /** What handlers get to touch: queries inside the batch's transaction, search_path = the indexer's schema. */
 export interface HandlerDb {
   query: <R extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]) => Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
-export type Handler = (context: { event: HandlerEvent; db: HandlerDb }) => unknown;
+export type Handler = (context: { event: HandlerEvent; db: HandlerDb; store: HandlerStore }) => unknown;
 
 /** The module's default export (DESIGN.md, "Handlers"). */
 export interface HandlersModule {

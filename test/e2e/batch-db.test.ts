@@ -35,11 +35,11 @@ test('un-awaited statements run in the order issued, and an awaited read sees ev
   const seen = await inTransaction(pool, async (client) => {
     const db = new BatchDb(client, "public");
     for (let event = 0; event < 2_000; event++) {
-      const dbe = db.forEvent(event);
+      const dbe = db.forEvent(event).db;
       void dbe.query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [event, '1']);
       void dbe.query(`UPDATE ${table} SET value = value * 10 WHERE event = $1`, [event]);
     }
-    const { rows } = await db.forEvent(2_000).query<{ n: string; total: string }>(`SELECT count(*) AS n, sum(value) AS total FROM ${table}`);
+    const { rows } = await db.forEvent(2_000).db.query<{ n: string; total: string }>(`SELECT count(*) AS n, sum(value) AS total FROM ${table}`);
     assert.equal(await db.settle(), undefined);
     return rows[0];
   });
@@ -57,7 +57,7 @@ test('an un-awaited statement that fails names its own event, not the later ones
   const failure = await inTransaction(pool, async (client) => {
     const db = new BatchDb(client, "public");
     for (let event = 0; event < 50; event++) {
-      void db.forEvent(event).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [event, event === 17 ? 'not a number' : '1']);
+      void db.forEvent(event).db.query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [event, event === 17 ? 'not a number' : '1']);
     }
     return db.settle();
   }).catch((error: unknown) => ({ eventIndex: -1, error }));
@@ -72,8 +72,8 @@ test('an un-awaited statement that fails names its own event, not the later ones
 test("a handler that awaits a statement aborted by an earlier event's failure still gets the rejection", async () => {
   const { awaited, first } = await inTransaction(pool, async (client) => {
     const db = new BatchDb(client, "public");
-    void db.forEvent(0).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [0, 'x']);
-    const awaited = await db.forEvent(1).query(`SELECT $1::int AS one`, [1]).then(() => 'resolved', (error: Error) => error.message);
+    void db.forEvent(0).db.query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [0, 'x']);
+    const awaited = await db.forEvent(1).db.query(`SELECT $1::int AS one`, [1]).then(() => 'resolved', (error: Error) => error.message);
     return { awaited, first: await db.settle() };
   });
   assert.match(awaited, /current transaction is aborted/);
@@ -83,7 +83,7 @@ test("a handler that awaits a statement aborted by an earlier event's failure st
 test('one statement text is prepared once per connection, however many events run it', async () => {
   const prepared = await inTransaction(pool, async (client) => {
     const db = new BatchDb(client, "public");
-    for (let event = 0; event < 300; event++) void db.forEvent(event).query(`SELECT $1::int + 0 AS same_text_${table}`, [event]);
+    for (let event = 0; event < 300; event++) void db.forEvent(event).db.query(`SELECT $1::int + 0 AS same_text_${table}`, [event]);
     await db.settle();
     const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE $1`, [`%same_text_${table}%`]);
     return rows[0]!.n;
@@ -96,7 +96,7 @@ test("a connection lost under pipelined statements is a database failure, not th
   try {
     const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     const db = new BatchDb(client, "public");
-    for (let event = 0; event < 20; event++) void db.forEvent(event).query(`SELECT pg_sleep($1::float8 / 1000)`, [event === 0 ? 500 : 1]);
+    for (let event = 0; event < 20; event++) void db.forEvent(event).db.query(`SELECT pg_sleep($1::float8 / 1000)`, [event === 0 ? 500 : 1]);
     await pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
     const failure = await db.settle();
     assert.equal(failure?.eventIndex, 0);
@@ -110,12 +110,12 @@ test('a failure the handler looked at is its own: rolled back to a savepoint, th
   await pool.query(`TRUNCATE ${table}`);
   const { failure, rows } = await inTransaction(pool, async (client) => {
     const db = new BatchDb(client, 'public');
-    const handler = db.forEvent(0);
+    const handler = db.forEvent(0).db;
     await handler.query('SAVEPOINT attempt');
     const outcome = await handler.query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [0, 'bad']).then(() => 'inserted', () => 'refused');
     assert.equal(outcome, 'refused');
     await handler.query('ROLLBACK TO SAVEPOINT attempt');
-    void db.forEvent(1).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [1, '1']);
+    void db.forEvent(1).db.query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [1, '1']);
     const failure = (await db.settle()) ?? (await db.swallowedFailure());
     const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
     return { failure, rows };
@@ -128,9 +128,9 @@ test('the earliest-issued failure is named, even when a later statement fails fi
   const text = `INSERT INTO ${table} (event, value) SELECT $1, ($2::jsonb->>'v')::numeric`;
   const failure = await inTransaction(pool, async (client) => {
     const db = new BatchDb(client, 'public');
-    void db.forEvent(3).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [3, 'not a number']);
+    void db.forEvent(3).db.query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [3, 'not a number']);
     // pg cannot serialise a bigint inside an object: it fails before sending, ahead of event 3's answer.
-    void db.forEvent(5).query(text, [5, { v: 5n }]);
+    void db.forEvent(5).db.query(text, [5, { v: 5n }]);
     return db.settle();
   });
   assert.equal(failure?.eventIndex, 3);
@@ -142,7 +142,7 @@ test('the earliest-issued failure is named, even when a later statement fails fi
       failures.push(
         await inTransaction(oneConnection, async (client) => {
           const db = new BatchDb(client, 'public');
-          void db.forEvent(0).query(text, [7, attempt === 0 ? { v: 7n } : { v: '7' }]);
+          void db.forEvent(0).db.query(text, [7, attempt === 0 ? { v: 7n } : { v: '7' }]);
           return db.settle();
         }),
       );
@@ -159,9 +159,9 @@ test('settle waits for statements issued while it waits', async () => {
     const db = new BatchDb(client, 'public');
     void db
       .forEvent(0)
-      .query('SELECT pg_sleep(0.05)')
+      .db.query('SELECT pg_sleep(0.05)')
       .then(() => {
-        void db.forEvent(1).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [1, 'late and bad']);
+        void db.forEvent(1).db.query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [1, 'late and bad']);
       });
     return db.settle();
   });
@@ -171,9 +171,9 @@ test('settle waits for statements issued while it waits', async () => {
 test('a failure a handler caught without a savepoint is still its failure: the transaction could not commit', async () => {
   const failure = await inTransaction(pool, async (client) => {
     const db = new BatchDb(client, 'public');
-    await db.forEvent(0).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [0, '1']);
-    await db.forEvent(1).query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [1, 'swallowed']).catch(() => undefined);
-    await db.forEvent(2).query(`SELECT $1::int`, [2]).catch(() => undefined);
+    await db.forEvent(0).db.query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [0, '1']);
+    await db.forEvent(1).db.query(`INSERT INTO ${table} (event, value) VALUES ($1, $2)`, [1, 'swallowed']).catch(() => undefined);
+    await db.forEvent(2).db.query(`SELECT $1::int`, [2]).catch(() => undefined);
     return (await db.settle()) ?? (await db.swallowedFailure());
   });
   assert.equal(failure?.eventIndex, 1);

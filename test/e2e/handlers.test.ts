@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { encodeFunctionData, type Address } from 'viem';
-import { BALANCES_HANDLERS, chainTransfers, comparable, expectedBalances, storedBalances, writeModule } from '../helpers/balances';
+import { BALANCES_HANDLERS, STORE_BALANCES_HANDLERS, chainTransfers, comparable, expectedBalances, storedBalances, writeModule } from '../helpers/balances';
 import { e2e, type TestIndexer } from '../helpers/fixture';
 import { compileFixture } from '../helpers/solidity';
 import { startFaultProxy } from '../helpers/fault-proxy';
@@ -135,7 +135,8 @@ test('events of two contracts interleaved in the same blocks reach the handlers 
 test('reorgs of depth 1, 5 and 20 in realtime, and an indexer reset: derived tables equal the canonical chain', { timeout: 300_000 }, async () => {
   const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
   for (let salt = 1n; salt <= 25n; salt++) await emitFrom(address, Number(salt % 3n), 1n + (salt % 4n), salt);
-  const handlers = writeModule(dir, 'balances-reorg.mjs', BALANCES_HANDLERS);
+  // Through the store: near the head its changes are written once per block, under that block's undo mark.
+  const handlers = writeModule(dir, 'balances-reorg.mjs', STORE_BALANCES_HANDLERS);
   const ix = await t.indexer({ title: 'handlers reorgs', config: balancesConfig(address, handlers, { maxReorgDepth: 32 }) });
   await derivedEqualsChain(ix, address);
 
@@ -168,8 +169,8 @@ test('reorgs of depth 1, 5 and 20 in realtime, and an indexer reset: derived tab
   await ix.close();
 });
 
-/** A slow balances handler, so a batch is caught in the middle. */
-const SLOW_BALANCES = BALANCES_HANDLERS.replace("const { from, to, value } = event.args;", "const { from, to, value } = event.args;\n      await db.query('select pg_sleep(0.003)');");
+/** A slow balances handler, so a batch is caught in the middle; a raw statement among store changes (each event's changes written before it). */
+const SLOW_BALANCES = STORE_BALANCES_HANDLERS.replace("const { from, to, value } = event.args;", "const { from, to, value } = event.args;\n      await db.query('select pg_sleep(0.003)');");
 
 test('the worker is SIGKILLed twice during handler batches: every balance is counted exactly once', { timeout: 300_000 }, async () => {
   const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
@@ -245,6 +246,27 @@ test('a statement a handler did not await fails: the stage pauses at the event t
   });
   const failing = (await chainTransfers(t.chain.publicClient, address)).find((l) => l.value === 5000002n)!;
   assert.equal(paused.handlers!.lastError, `handler Emitter:Transfer failed at block ${failing.blockNumber} log ${failing.logIndex}: invalid input syntax for type numeric: "not a number"`);
+  assert.equal(paused.handlers!.checkpoint, Number(failing.blockNumber) - 1);
+  await ix.close();
+});
+
+test('a store write the database refuses, carrying many events\' changes: the stage pauses at the event whose change it was', { timeout: 300_000 }, async () => {
+  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  for (let salt = 1n; salt <= 9n; salt++) await emitFrom(address, Number(salt % 3n), 3n, salt);
+  // Value 5000002's change is written with the other events' changes of its batch (one statement
+  // per table), so the batch is handled again, writing after every event, to name it. (The
+  // handler's own count change then makes it "many1".)
+  const broken = STORE_BALANCES_HANDLERS.replace(
+    'const { from, to, value } = event.args;',
+    "const { from, to, value } = event.args;\n      if (value === 5000002n) store.set('transfer_counts', { account: from }, { sent: 'many' });",
+  );
+  const ix = await t.indexer({ title: 'handlers store write', config: balancesConfig(address, writeModule(dir, 'balances-store-write.mjs', broken)) });
+  const paused = await eventually('the handlers stage to pause', async () => {
+    const s = await ix.status();
+    return s.handlers!.paused ? s : undefined;
+  });
+  const failing = (await chainTransfers(t.chain.publicClient, address)).find((l) => l.value === 5000002n)!;
+  assert.equal(paused.handlers!.lastError, `handler Emitter:Transfer failed at block ${failing.blockNumber} log ${failing.logIndex}: invalid input syntax for type integer: "many1"`);
   assert.equal(paused.handlers!.checkpoint, Number(failing.blockNumber) - 1);
   await ix.close();
 });

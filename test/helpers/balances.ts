@@ -65,38 +65,57 @@ export function comparable(b: Balances): { balances: Array<[string, string]>; co
 
 /**
  * A balances handlers module for the test contract, written as a plain .mjs file that imports
- * nothing: the README's example (a balance upsert per side of a transfer), and with `counts`
- * also transfer counts per account (twice the statements). Statements not awaited: pipelined.
+ * nothing: a balance per side of a transfer, and with `counts` also transfer counts per account.
+ * `via: "store"` changes rows through the handlers' store (the README's example); `via: "sql"`
+ * runs an upsert per change, not awaited, so the statements are pipelined.
  */
-function balancesModule({ counts }: { counts: boolean }): string {
+function balancesModule({ counts, via }: { counts: boolean; via: 'store' | 'sql' }): string {
   const countsTable = `
     await db.query('create table if not exists transfer_counts (account text primary key, sent integer not null default 0, received integer not null default 0)');`;
-  const countStatements = `
+  const sql = {
+    balances: `
+      const add = 'insert into balances values ($1, $2) on conflict (account) do update set balance = balances.balance + excluded.balance';
+      // Results not needed: not awaited, so the statements are pipelined (still run in order, and the batch waits for them).
+      db.query(add, [from, (-value).toString()]);
+      db.query(add, [to, value.toString()]);`,
+    counts: `
       db.query('insert into transfer_counts (account, sent) values ($1, 1) on conflict (account) do update set sent = transfer_counts.sent + 1', [from]);
-      db.query('insert into transfer_counts (account, received) values ($1, 1) on conflict (account) do update set received = transfer_counts.received + 1', [to]);`;
+      db.query('insert into transfer_counts (account, received) values ($1, 1) on conflict (account) do update set received = transfer_counts.received + 1', [to]);`,
+  };
+  const store = {
+    balances: `
+      store.update('balances', { account: from }, (row) => ({ balance: (row?.balance ?? 0n) - value }));
+      store.update('balances', { account: to }, (row) => ({ balance: (row?.balance ?? 0n) + value }));`,
+    counts: `
+      store.update('transfer_counts', { account: from }, (row) => ({ sent: (row?.sent ?? 0) + 1 }));
+      store.update('transfer_counts', { account: to }, (row) => ({ received: (row?.received ?? 0) + 1 }));`,
+  };
+  const body = via === 'store' ? store : sql;
   return `
 export default {
   async setup({ db }) {
     await db.query('create table if not exists balances (account text primary key, balance numeric(78,0) not null)');${counts ? countsTable : ''}
   },
   on: {
-    async 'Emitter:Transfer'({ event, db }) {
-      const { from, to, value } = event.args;
-      const add = 'insert into balances values ($1, $2) on conflict (account) do update set balance = balances.balance + excluded.balance';
-      // Results not needed: not awaited, so the statements are pipelined (still run in order, and the batch waits for them).
-      db.query(add, [from, (-value).toString()]);
-      db.query(add, [to, value.toString()]);${counts ? countStatements : ''}
+    async 'Emitter:Transfer'({ event, db, store }) {
+      const { from, to, value } = event.args;${body.balances}${counts ? body.counts : ''}
     },
   },
 };
 `;
 }
 
-/** Balances and transfer counts: what the handler tests compare with the chain. */
-export const BALANCES_HANDLERS = balancesModule({ counts: true });
+/** Balances and transfer counts, one pipelined upsert per change: what the handler tests compare with the chain. */
+export const BALANCES_HANDLERS = balancesModule({ counts: true, via: 'sql' });
 
-/** The README's balances handler alone (the benchmark's headline handler). */
-export const README_BALANCES_HANDLERS = balancesModule({ counts: false });
+/** Balances and transfer counts through the store. */
+export const STORE_BALANCES_HANDLERS = balancesModule({ counts: true, via: 'store' });
+
+/** The README's balances handler (through the store): the benchmark's headline handler. */
+export const README_BALANCES_HANDLERS = balancesModule({ counts: false, via: 'store' });
+
+/** The README's balances handler as pipelined upserts: the benchmark's comparison. */
+export const SQL_BALANCES_HANDLERS = balancesModule({ counts: false, via: 'sql' });
 
 export function writeModule(dir: string, file: string, text: string): string {
   const full = path.join(dir, file);

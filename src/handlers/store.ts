@@ -1,0 +1,416 @@
+import { isIdentifier, qualified, quoteIdent } from '../db/identifiers';
+import type { PoolClient } from '../db/pool';
+
+/**
+ * `store`: rows of derived tables by primary key, for handlers that update the same rows over and
+ * over (balances, positions, counters). A change is kept in memory and written when the batch
+ * needs it in the table: at the end of the batch, before a raw `db.query`, and before the undo
+ * log's block mark moves (near the head, once per block). So a row changed by 2,000 events of a
+ * batch is written once, and a flush is one statement per table and column set instead of one per
+ * change: PostgreSQL's per-statement cost and a hot row's pile of dead versions are what bound a
+ * handler that upserts per event. Changes whose row is not in memory wait, and the flush reads all
+ * such rows of a table in one query before applying them in order.
+ */
+
+export type Row = Record<string, unknown>;
+
+/** What a change returns: columns to set (merged into the row, or a new row with the key), null to delete the row, undefined to leave it. */
+export type Change<R extends Row = Row> = (row: R | undefined) => Partial<R> | Row | null | undefined;
+
+/** The handler's `store`. */
+export interface HandlerStore {
+  /** The row with this primary key as the handlers' changes so far make it, or undefined. */
+  get<R extends Row = Row>(table: string, key: Row): Promise<R | undefined>;
+  /** Applies `change` to the row in order with every other change of this batch (now if the row is in memory, else at the next flush). */
+  update<R extends Row = Row>(table: string, key: Row, change: Change<R>): void;
+  /** Sets these columns (inserting the row if there is none). */
+  set(table: string, key: Row, values: Row): void;
+  delete(table: string, key: Row): void;
+}
+
+/** A failure of the store, and the event it belongs to when that is known (a flush that writes several events' rows is ambiguous). */
+export interface StoreFailure {
+  eventIndex: number | undefined;
+  error: unknown;
+}
+
+export class StoreError extends Error {}
+
+interface ColumnShape {
+  /** int8 and integral numeric come back from pg as strings: the store gives them as bigint. */
+  integer: 'always' | 'when-integral' | 'no';
+}
+
+interface TableShape {
+  table: string;
+  columns: Map<string, ColumnShape>;
+  key: string[];
+}
+
+interface PendingChange {
+  eventIndex: number;
+  change: Change;
+}
+
+export interface Entry {
+  table: string;
+  key: Row;
+  /** The row as the changes so far make it; null: there is none; undefined: not read yet. */
+  row: Row | null | undefined;
+  /** Whether the table holds the row (as of the last read or write). */
+  stored: boolean;
+  /** Changes waiting for the row to be read. */
+  pending: PendingChange[];
+  /** Columns changed since the last write (or the deletion, with row null); null: nothing to write. */
+  dirty: Set<string> | null;
+  /** Deleted and created again since the last write: delete before inserting, so unset columns take their defaults. */
+  recreated: boolean;
+  /** Events whose changes the next write carries, and those the last write carried (to name one when it fails). */
+  writers: Set<number>;
+  writtenBy: Set<number>;
+}
+
+const NUMERIC_OID = 1700;
+const INT8_OID = 20;
+
+/** The rows of a batch's derived tables that its handlers changed or read, by table and primary key. */
+export class RowStore {
+  private entries = new Map<string, Entry>();
+  private readonly shapes = new Map<string, Promise<TableShape>>();
+
+  constructor(
+    private readonly client: PoolClient,
+    private readonly schema: string,
+  ) {}
+
+  /** Something to write, or changes waiting for their rows. */
+  get dirty(): boolean {
+    for (const entry of this.entries.values()) if (entry.dirty || entry.pending.length > 0) return true;
+    return false;
+  }
+
+  forEvent(eventIndex: number, failed: (failure: StoreFailure) => void, ordered: <T>(step: () => Promise<T>) => Promise<T>): HandlerStore {
+    return {
+      get: <R extends Row>(table: string, key: Row) => {
+        const entry = this.entry(table, key);
+        if (entry.row !== undefined && entry.pending.length === 0) return Promise.resolve(entry.row ? ({ ...entry.row } as R) : undefined);
+        return ordered(async () => {
+          try {
+            await this.read([entry]);
+            this.applyPending(entry, await this.shape(table));
+          } catch (error) {
+            failed(error instanceof StoreFailed ? error.failure : { eventIndex, error });
+            throw error instanceof StoreFailed ? error.failure.error : error;
+          }
+          return entry.row ? ({ ...entry.row } as R) : undefined;
+        });
+      },
+      update: (table, key, change) => this.change(eventIndex, table, key, change as Change),
+      set: (table, key, values) => this.change(eventIndex, table, key, () => values),
+      delete: (table, key) => this.change(eventIndex, table, key, () => null),
+    };
+  }
+
+  /**
+   * Takes what is to be written. `keep`: the rows stay in memory for later changes (nothing but
+   * the handlers' store changes the tables meanwhile); otherwise the store starts empty, as after
+   * a raw statement that may change any row.
+   */
+  detach(keep: boolean): Entry[] {
+    const work = [...this.entries.values()].filter((e) => e.dirty || e.pending.length > 0);
+    if (!keep) this.entries = new Map();
+    return work;
+  }
+
+  /**
+   * Reads the rows that changes wait for, applies the changes in order, and writes every changed
+   * row: per table one DELETE (rows deleted, or deleted and created again) and one upsert per set
+   * of columns. Throws StoreFailed.
+   */
+  async write(work: readonly Entry[]): Promise<void> {
+    const byTable = new Map<string, Entry[]>();
+    for (const entry of work) {
+      const entries = byTable.get(entry.table);
+      if (entries) entries.push(entry);
+      else byTable.set(entry.table, [entry]);
+    }
+    const statements: Array<{ entries: Entry[]; run: Promise<unknown> }> = [];
+    // Every table's shape and rows asked for at once (pipelined), then the changes applied in order, then the writes.
+    const tables = [...byTable];
+    const shapes = await Promise.allSettled(
+      tables.map(async ([table, entries]) => {
+        const shape = await this.shape(table);
+        await this.read(entries);
+        return shape;
+      }),
+    );
+    const failures: StoreFailure[] = [];
+    shapes.forEach((shape, i) => {
+      // No such table, a key that is not its primary key: every event that used it is wrong, the first one fails.
+      if (shape.status === 'rejected') failures.push({ eventIndex: earliest(tables[i]![1].flatMap((e) => [...e.writers])), error: shape.reason });
+    });
+    if (failures.length === 0) {
+      for (const [i, [, entries]] of tables.entries()) {
+        const shape = (shapes[i] as PromiseFulfilledResult<TableShape>).value;
+        for (const entry of entries) {
+          try {
+            this.applyPending(entry, shape);
+          } catch (error) {
+            failures.push(error instanceof StoreFailed ? error.failure : { eventIndex: undefined, error });
+          }
+        }
+      }
+    }
+    if (failures.length > 0) throw new StoreFailed(failures.sort((a, b) => (a.eventIndex ?? Infinity) - (b.eventIndex ?? Infinity))[0]!);
+    for (const [i, [, entries]] of tables.entries()) {
+      const shape = (shapes[i] as PromiseFulfilledResult<TableShape>).value;
+      for (const statement of this.writeStatements(shape, entries)) statements.push({ entries: statement.entries, run: this.client.query(statement.text, statement.values) });
+    }
+    const results = await Promise.allSettled(statements.map((s) => s.run));
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    if (failed >= 0) {
+      const writers = new Set(statements[failed]!.entries.flatMap((e) => [...e.writtenBy]));
+      throw new StoreFailed({ eventIndex: writers.size === 1 ? [...writers][0] : undefined, error: (results[failed] as PromiseRejectedResult).reason });
+    }
+  }
+
+  private entry(table: string, key: Row): Entry {
+    if (!isIdentifier(table)) throw new StoreError(`store: ${JSON.stringify(table)} is not a table name (lowercase letters, digits and _, as created in setup)`);
+    if (!key || typeof key !== 'object' || Object.keys(key).length === 0) throw new StoreError(`store: the key for ${table} must be an object of its primary key columns, e.g. { account }`);
+    const id = `${table}\u0000${keyText(key)}`;
+    let entry = this.entries.get(id);
+    if (!entry) {
+      entry = { table, key: { ...key }, row: undefined, stored: false, pending: [], dirty: null, recreated: false, writers: new Set(), writtenBy: new Set() };
+      this.entries.set(id, entry);
+    }
+    return entry;
+  }
+
+  private change(eventIndex: number, table: string, key: Row, change: Change): void {
+    if (typeof change !== 'function') throw new StoreError(`store.update(${table}, …): the change must be a function (row) => columns | null | undefined`);
+    const entry = this.entry(table, key);
+    entry.writers.add(eventIndex);
+    if (entry.row === undefined || entry.pending.length > 0) {
+      entry.pending.push({ eventIndex, change });
+      return;
+    }
+    // In memory: applied now, so a change that throws fails its own event at once.
+    applyChange(entry, change, this.knownShape(table));
+  }
+
+  private applyPending(entry: Entry, shape: TableShape): void {
+    const pending = entry.pending.splice(0);
+    for (const [i, { eventIndex, change }] of pending.entries()) {
+      try {
+        applyChange(entry, change, shape);
+      } catch (error) {
+        entry.pending.unshift(...pending.slice(i + 1));
+        throw new StoreFailed({ eventIndex, error });
+      }
+    }
+  }
+
+  /** One query per table for all the rows not read yet. */
+  private async read(entries: readonly Entry[]): Promise<void> {
+    const unread = entries.filter((e) => e.row === undefined);
+    if (unread.length === 0) return;
+    const shape = await this.shape(unread[0]!.table);
+    for (const entry of unread) checkKey(shape, entry.key);
+    const target = qualified(this.schema, shape.table);
+    const keyColumns = shape.key.map(quoteIdent);
+    const { rows } = await this.client.query<Row>(
+      `SELECT t.* FROM ${target} AS t WHERE (${keyColumns.map((c) => `t.${c}`).join(', ')}) IN (SELECT ${keyColumns.map((c) => `k.${c}`).join(', ')} FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb) AS k)`,
+      [jsonRows(unread.map((e) => e.key))],
+    );
+    const found = new Map(rows.map((row) => [keyText(pick(row, shape.key)), fromDatabase(shape, row)]));
+    for (const entry of unread) {
+      const row = found.get(keyText(pick(entry.key, shape.key)));
+      entry.row = row ?? null;
+      entry.stored = row !== undefined;
+    }
+  }
+
+  private writeStatements(shape: TableShape, entries: readonly Entry[]): Array<{ entries: Entry[]; text: string; values: unknown[] }> {
+    const target = qualified(this.schema, shape.table);
+    const keyColumns = shape.key.map(quoteIdent);
+    const deletes: Entry[] = [];
+    const upserts = new Map<string, { columns: string[]; entries: Entry[]; rows: Row[] }>();
+    for (const entry of entries) {
+      if (!entry.dirty) continue;
+      entry.writtenBy = entry.writers;
+      entry.writers = new Set();
+      if (entry.row === null || entry.recreated) {
+        if (entry.stored) deletes.push(entry);
+      }
+      if (entry.row !== null && entry.row !== undefined) {
+        const columns = entry.stored && !entry.recreated ? [...new Set([...shape.key, ...entry.dirty])] : Object.keys(entry.row);
+        columns.sort();
+        const group = upserts.get(columns.join(',')) ?? { columns, entries: [], rows: [] };
+        group.entries.push(entry);
+        group.rows.push(pick(entry.row, columns));
+        upserts.set(columns.join(','), group);
+      }
+      entry.stored = entry.row !== null;
+      entry.dirty = null;
+      entry.recreated = false;
+      // Inserted with columns left to their defaults: read again when next used, so a change sees them.
+      if (entry.row && Object.keys(entry.row).length < shape.columns.size) entry.row = undefined;
+    }
+    const statements: Array<{ entries: Entry[]; text: string; values: unknown[] }> = [];
+    if (deletes.length > 0) {
+      statements.push({
+        entries: deletes,
+        text: `DELETE FROM ${target} AS t WHERE (${keyColumns.map((c) => `t.${c}`).join(', ')}) IN (SELECT ${keyColumns.map((c) => `k.${c}`).join(', ')} FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb) AS k)`,
+        values: [jsonRows(deletes.map((e) => e.key))],
+      });
+    }
+    for (const { columns, entries: group, rows } of upserts.values()) {
+      const quoted = columns.map(quoteIdent);
+      const set = columns.filter((c) => !shape.key.includes(c)).map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
+      statements.push({
+        entries: group,
+        text: `INSERT INTO ${target} (${quoted.join(', ')}) SELECT ${quoted.join(', ')} FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb)
+               ON CONFLICT (${keyColumns.join(', ')}) ${set.length > 0 ? `DO UPDATE SET ${set.join(', ')}` : 'DO NOTHING'}`,
+        values: [jsonRows(rows)],
+      });
+    }
+    return statements;
+  }
+
+  private knownShape(table: string): TableShape | undefined {
+    return this.resolvedShapes.get(table);
+  }
+
+  private readonly resolvedShapes = new Map<string, TableShape>();
+
+  /** The table's columns and primary key, read once per batch. */
+  private shape(table: string): Promise<TableShape> {
+    let shape = this.shapes.get(table);
+    if (!shape) {
+      shape = readShape(this.client, this.schema, table).then((s) => {
+        this.resolvedShapes.set(table, s);
+        return s;
+      });
+      this.shapes.set(table, shape);
+    }
+    return shape;
+  }
+}
+
+/** How the store's failures travel: with the event they belong to, when known. */
+export class StoreFailed extends Error {
+  constructor(readonly failure: StoreFailure) {
+    super(failure.error instanceof Error ? failure.error.message : String(failure.error));
+  }
+}
+
+function earliest(indexes: readonly number[]): number | undefined {
+  return indexes.length > 0 ? Math.min(...indexes) : undefined;
+}
+
+async function readShape(client: PoolClient, schema: string, table: string): Promise<TableShape> {
+  // Named: planned once per connection (planning the catalog join is most of its cost).
+  const { rows } = await client.query<{ name: string; type: number; typmod: number; key: boolean }>({
+    name: 'indexer_store_table_shape',
+    text: `SELECT a.attname AS name, a.atttypid::int AS type, a.atttypmod AS typmod, coalesce(a.attnum = ANY(i.indkey), false) AS key
+             FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+            WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY a.attnum`,
+    values: [qualified(schema, table)],
+  });
+  if (rows.length === 0) throw new StoreError(`store: there is no table ${table} in schema ${schema}; create it in setup`);
+  const key = rows.filter((r) => r.key).map((r) => r.name);
+  if (key.length === 0) throw new StoreError(`store: table ${table} has no primary key; the store finds rows by primary key, so give it one in setup`);
+  for (const name of rows.map((r) => r.name)) {
+    if (!isIdentifier(name)) throw new StoreError(`store: column ${JSON.stringify(name)} of ${table} is not a lowercase SQL identifier; use db.query for this table`);
+  }
+  const columns = new Map<string, ColumnShape>(
+    rows.map((r) => [r.name, { integer: r.type === INT8_OID || (r.type === NUMERIC_OID && r.typmod >= 4 && ((r.typmod - 4) & 0xffff) === 0) ? 'always' : r.type === NUMERIC_OID && r.typmod < 0 ? 'when-integral' : 'no' }]),
+  );
+  return { table, columns, key };
+}
+
+function checkKey(shape: TableShape, key: Row): void {
+  const given = Object.keys(key).sort();
+  const wanted = [...shape.key].sort();
+  if (given.join(',') !== wanted.join(',')) throw new StoreError(`store: the key for ${shape.table} must name its primary key columns (${wanted.join(', ')}), got (${given.join(', ')})`);
+}
+
+function applyChange(entry: Entry, change: Change, shape: TableShape | undefined): void {
+  const next = change(entry.row ? { ...entry.row } : undefined);
+  if (next === undefined) return;
+  if (next === null) {
+    if (entry.row !== null) {
+      entry.row = null;
+      entry.dirty = new Set();
+      entry.recreated = false;
+    }
+    return;
+  }
+  if (typeof next !== 'object' || Array.isArray(next)) throw new StoreError(`store: a change to ${entry.table} must return an object of columns, null (delete) or undefined (no change)`);
+  for (const column of Object.keys(next)) {
+    if (shape && !shape.columns.has(column)) throw new StoreError(`store: table ${entry.table} has no column ${JSON.stringify(column)}`);
+    if (column in entry.key && keyText({ [column]: next[column] }) !== keyText({ [column]: entry.key[column] })) throw new StoreError(`store: a change to ${entry.table} may not change its key column ${column}`);
+  }
+  if (!entry.row) {
+    if (entry.stored) entry.recreated = true;
+    entry.row = { ...entry.key };
+    entry.dirty = new Set(Object.keys(entry.key));
+  }
+  entry.dirty ??= new Set();
+  for (const [column, value] of Object.entries(next)) {
+    if (column in entry.key) continue;
+    entry.row[column] = value;
+    entry.dirty.add(column);
+  }
+}
+
+/** pg's text for int8 and numeric, as bigint where the column holds integers. */
+function fromDatabase(shape: TableShape, row: Row): Row {
+  const out: Row = {};
+  for (const [column, value] of Object.entries(row)) {
+    const integer = shape.columns.get(column)?.integer;
+    out[column] = typeof value === 'string' && (integer === 'always' || (integer === 'when-integral' && /^-?\d+$/.test(value))) ? BigInt(value) : value;
+  }
+  return out;
+}
+
+function pick(row: Row, columns: readonly string[]): Row {
+  const out: Row = {};
+  for (const c of columns) out[c] = row[c];
+  return out;
+}
+
+/** A key as text: columns in name order, integers however given (5, 5n and "5" are one key). */
+function keyText(key: Row): string {
+  const columns = Object.keys(key);
+  if (columns.length > 1) columns.sort();
+  let text = '';
+  for (const c of columns) {
+    const v = key[c];
+    text += `${c}\u0001${typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? String(v) : JSON.stringify(jsonValue(v), bigintAsText)}\u0002`;
+  }
+  return text;
+}
+
+/** Rows as one jsonb parameter for jsonb_populate_recordset: PostgreSQL casts each field to its column's type. */
+function jsonRows(rows: readonly Row[]): string {
+  return JSON.stringify(
+    rows.map((row) => {
+      const out: Row = {};
+      for (const [c, v] of Object.entries(row)) out[c] = jsonValue(v);
+      return out;
+    }),
+    bigintAsText,
+  );
+}
+
+function jsonValue(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString('hex')}`;
+  return value;
+}
+
+function bigintAsText(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
