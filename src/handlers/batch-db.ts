@@ -131,7 +131,7 @@ export class BatchDb {
       const sequence = this.sequence++;
       void this.inLane(() => this.store.write(work)).catch((error: unknown) => this.recordStoreFailure(asStoreFailure(error), sequence));
     } else {
-      this.store.detach(false);
+      this.store.forget();
     }
     if (!this.lane) return this.issue(eventIndex, text, values);
     return this.track(eventIndex, this.inLane(() => this.send(text, values)));

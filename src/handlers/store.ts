@@ -122,6 +122,11 @@ export class RowStore {
     return work;
   }
 
+  /** Drops the rows in memory (nothing to write): a raw statement may have changed them. */
+  forget(): void {
+    if (this.entries.size > 0) this.entries = new Map();
+  }
+
   /**
    * Reads the rows that changes wait for, applies the changes in order, and writes every changed
    * row: per table one DELETE (rows deleted, or deleted and created again) and one upsert per set
