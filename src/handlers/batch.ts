@@ -155,8 +155,13 @@ async function handleInTransaction(client: PoolClient, target: HandlersTarget, t
     }
     try {
       await bound.handle({ event: handlerEvent(spec.chainId, event), ...db.forEvent(index) });
-      if (exact) await db.flushStore();
+      if (exact) {
+        await db.flushStore();
+        const failed = await db.settle();
+        if (failed) throw handlerThrew(events, handlers, failed);
+      }
     } catch (error) {
+      if (error instanceof HandlerThrew) throw error;
       // An earlier event's un-awaited statement may have failed first (and failed this one's).
       throw handlerThrew(events, handlers, (await db.settle()) ?? { eventIndex: index, error });
     }

@@ -230,29 +230,32 @@ test('a handler that throws pauses the handlers stage, not ingest; fixed, restar
   await ix.close();
 });
 
-test('a statement a handler did not await fails: the stage pauses at the event that issued it, with the database error', { timeout: 300_000 }, async () => {
+/** Runs `module` on 27 transfers (salts 1-9, 3 each) and expects the stage paused right before the transfer of `value`, with `message`. */
+async function pausesAtTransfer(title: string, module: string, value: bigint, message: string): Promise<void> {
   const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
   for (let salt = 1n; salt <= 9n; salt++) await emitFrom(address, Number(salt % 3n), 3n, salt);
-  // Value 5000002 is salt 5's third transfer; its un-awaited statement is refused by the server,
-  // while the statements of the events after it in the batch are already sent.
-  const broken = BALANCES_HANDLERS.replace(
-    "const { from, to, value } = event.args;",
-    "const { from, to, value } = event.args;\n      if (value === 5000002n) db.query('insert into balances values ($1, $2)', [to, 'not a number']);",
-  );
-  const ix = await t.indexer({ title: 'handlers unawaited', config: balancesConfig(address, writeModule(dir, 'balances-unawaited.mjs', broken)) });
+  const ix = await t.indexer({ title, config: balancesConfig(address, writeModule(dir, `${title.replace(/\W+/g, '-')}.mjs`, module)) });
   const paused = await eventually('the handlers stage to pause', async () => {
     const s = await ix.status();
     return s.handlers!.paused ? s : undefined;
   });
-  const failing = (await chainTransfers(t.chain.publicClient, address)).find((l) => l.value === 5000002n)!;
-  assert.equal(paused.handlers!.lastError, `handler Emitter:Transfer failed at block ${failing.blockNumber} log ${failing.logIndex}: invalid input syntax for type numeric: "not a number"`);
+  const failing = (await chainTransfers(t.chain.publicClient, address)).find((l) => l.value === value)!;
+  assert.equal(paused.handlers!.lastError, `handler Emitter:Transfer failed at block ${failing.blockNumber} log ${failing.logIndex}: ${message}`);
   assert.equal(paused.handlers!.checkpoint, Number(failing.blockNumber) - 1);
   await ix.close();
+}
+
+test('a statement a handler did not await fails: the stage pauses at the event that issued it, with the database error', { timeout: 300_000 }, async () => {
+  // Value 5000002 is salt 5's third transfer; its un-awaited statement is refused by the server,
+  // while the statements of the events after it in the batch are already sent.
+  const broken = BALANCES_HANDLERS.replace(
+    'const { from, to, value } = event.args;',
+    "const { from, to, value } = event.args;\n      if (value === 5000002n) db.query('insert into balances values ($1, $2)', [to, 'not a number']);",
+  );
+  await pausesAtTransfer('handlers unawaited', broken, 5000002n, 'invalid input syntax for type numeric: "not a number"');
 });
 
-test('a store write the database refuses, carrying many events\' changes: the stage pauses at the event whose change it was', { timeout: 300_000 }, async () => {
-  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
-  for (let salt = 1n; salt <= 9n; salt++) await emitFrom(address, Number(salt % 3n), 3n, salt);
+test("a store write the database refuses, carrying many events' changes: the stage pauses at the event whose change it was", { timeout: 300_000 }, async () => {
   // Value 5000002's change is written with the other events' changes of its batch (one statement
   // per table), so the batch is handled again, writing after every event, to name it. (The
   // handler's own count change then makes it "many1".)
@@ -260,15 +263,7 @@ test('a store write the database refuses, carrying many events\' changes: the st
     'const { from, to, value } = event.args;',
     "const { from, to, value } = event.args;\n      if (value === 5000002n) store.set('transfer_counts', { account: from }, { sent: 'many' });",
   );
-  const ix = await t.indexer({ title: 'handlers store write', config: balancesConfig(address, writeModule(dir, 'balances-store-write.mjs', broken)) });
-  const paused = await eventually('the handlers stage to pause', async () => {
-    const s = await ix.status();
-    return s.handlers!.paused ? s : undefined;
-  });
-  const failing = (await chainTransfers(t.chain.publicClient, address)).find((l) => l.value === 5000002n)!;
-  assert.equal(paused.handlers!.lastError, `handler Emitter:Transfer failed at block ${failing.blockNumber} log ${failing.logIndex}: invalid input syntax for type integer: "many1"`);
-  assert.equal(paused.handlers!.checkpoint, Number(failing.blockNumber) - 1);
-  await ix.close();
+  await pausesAtTransfer('handlers store write', broken, 5000002n, 'invalid input syntax for type integer: "many1"');
 });
 
 test('indexer rebuild after a handler changed: derived tables equal the new oracle, and no RPC request is made', { timeout: 300_000 }, async () => {
