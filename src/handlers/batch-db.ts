@@ -115,10 +115,7 @@ export class BatchDb {
    * the changes made so far). Failures are recorded for `settle`.
    */
   async flushStore(): Promise<void> {
-    if (!this.store.dirty) return;
-    const work = this.store.detach(true);
-    const sequence = this.sequence++;
-    await this.inLane(() => this.store.write(work)).catch((error: unknown) => this.recordStoreFailure(asStoreFailure(error), sequence));
+    if (this.store.dirty) await this.writeStore(true);
   }
 
   /**
@@ -126,15 +123,17 @@ export class BatchDb {
    * change those rows), and the store forgets its rows (the statement may change them).
    */
   private statement(eventIndex: number, text: string, values?: unknown[]): Promise<unknown> {
-    if (this.store.dirty) {
-      const work = this.store.detach(false);
-      const sequence = this.sequence++;
-      void this.inLane(() => this.store.write(work)).catch((error: unknown) => this.recordStoreFailure(asStoreFailure(error), sequence));
-    } else {
-      this.store.forget();
-    }
+    if (this.store.dirty) void this.writeStore(false);
+    else this.store.forget();
     if (!this.lane) return this.issue(eventIndex, text, values);
     return this.track(eventIndex, this.inLane(() => this.send(text, values)));
+  }
+
+  /** The store's changes so far, written in the lane (taken now: later changes are not in this write); a failure is recorded for `settle` at this place in the order. */
+  private writeStore(keep: boolean): Promise<void> {
+    const work = this.store.detach(keep);
+    const sequence = this.sequence++;
+    return this.inLane(() => this.store.write(work)).catch((error: unknown) => this.recordStoreFailure(asStoreFailure(error), sequence));
   }
 
   /** Runs `step` after everything queued in the lane; the lane empties once its last step is done. */

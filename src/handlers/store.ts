@@ -65,9 +65,8 @@ export interface Entry {
   dirty: Set<string> | null;
   /** Deleted and created again since the last write: delete before inserting, so unset columns take their defaults. */
   recreated: boolean;
-  /** Events whose changes the next write carries, and those the last write carried (to name one when it fails). */
+  /** Events whose changes the next write carries (to name one when it fails). */
   writers: Set<number>;
-  writtenBy: Set<number>;
 }
 
 const NUMERIC_OID = 1700;
@@ -76,7 +75,9 @@ const INT8_OID = 20;
 /** The rows of a batch's derived tables that its handlers changed or read, by table and primary key. */
 export class RowStore {
   private entries = new Map<string, Entry>();
+  /** Shapes being read (one read per table however many ask), and those read (for changes applied at once). */
   private readonly shapes = new Map<string, Promise<TableShape>>();
+  private readonly resolvedShapes = new Map<string, TableShape>();
 
   constructor(
     private readonly client: PoolClient,
@@ -139,7 +140,7 @@ export class RowStore {
       if (entries) entries.push(entry);
       else byTable.set(entry.table, [entry]);
     }
-    const statements: Array<{ entries: Entry[]; run: Promise<unknown> }> = [];
+    const statements: Array<{ writers: Set<number>; run: Promise<unknown> }> = [];
     // Every table's shape and rows asked for at once (pipelined), then the changes applied in order, then the writes.
     const tables = [...byTable];
     const shapes = await Promise.allSettled(
@@ -169,12 +170,12 @@ export class RowStore {
     if (failures.length > 0) throw new StoreFailed(failures.sort((a, b) => (a.eventIndex ?? Infinity) - (b.eventIndex ?? Infinity))[0]!);
     for (const [i, [, entries]] of tables.entries()) {
       const shape = (shapes[i] as PromiseFulfilledResult<TableShape>).value;
-      for (const statement of this.writeStatements(shape, entries)) statements.push({ entries: statement.entries, run: this.client.query(statement.text, statement.values) });
+      for (const statement of this.writeStatements(shape, entries)) statements.push({ writers: statement.writers, run: this.client.query(statement.text, statement.values) });
     }
     const results = await Promise.allSettled(statements.map((s) => s.run));
     const failed = results.findIndex((r) => r.status === 'rejected');
     if (failed >= 0) {
-      const writers = new Set(statements[failed]!.entries.flatMap((e) => [...e.writtenBy]));
+      const { writers } = statements[failed]!;
       throw new StoreFailed({ eventIndex: writers.size === 1 ? [...writers][0] : undefined, error: (results[failed] as PromiseRejectedResult).reason });
     }
   }
@@ -185,7 +186,7 @@ export class RowStore {
     const id = `${table}\u0000${keyText(key)}`;
     let entry = this.entries.get(id);
     if (!entry) {
-      entry = { table, key: { ...key }, row: undefined, stored: false, pending: [], dirty: null, recreated: false, writers: new Set(), writtenBy: new Set() };
+      entry = { table, key: { ...key }, row: undefined, stored: false, pending: [], dirty: null, recreated: false, writers: new Set() };
       this.entries.set(id, entry);
     }
     return entry;
@@ -222,11 +223,7 @@ export class RowStore {
     const shape = await this.shape(unread[0]!.table);
     for (const entry of unread) checkKey(shape, entry.key);
     const target = qualified(this.schema, shape.table);
-    const keyColumns = shape.key.map(quoteIdent);
-    const { rows } = await this.client.query<Row>(
-      `SELECT t.* FROM ${target} AS t WHERE (${keyColumns.map((c) => `t.${c}`).join(', ')}) IN (SELECT ${keyColumns.map((c) => `k.${c}`).join(', ')} FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb) AS k)`,
-      [jsonRows(unread.map((e) => e.key))],
-    );
+    const { rows } = await this.client.query<Row>(`SELECT t.* FROM ${target} AS t WHERE ${keyMatch(target, shape.key)}`, [jsonRows(unread.map((e) => e.key))]);
     const found = new Map(rows.map((row) => [keyText(pick(row, shape.key)), fromDatabase(shape, row)]));
     for (const entry of unread) {
       const row = found.get(keyText(pick(entry.key, shape.key)));
@@ -235,47 +232,43 @@ export class RowStore {
     }
   }
 
-  private writeStatements(shape: TableShape, entries: readonly Entry[]): Array<{ entries: Entry[]; text: string; values: unknown[] }> {
+  /** The statements that write `entries`, each with the events whose changes it carries. */
+  private writeStatements(shape: TableShape, entries: readonly Entry[]): Array<{ writers: Set<number>; text: string; values: unknown[] }> {
     const target = qualified(this.schema, shape.table);
-    const keyColumns = shape.key.map(quoteIdent);
-    const deletes: Entry[] = [];
-    const upserts = new Map<string, { columns: string[]; entries: Entry[]; rows: Row[] }>();
+    const deletes = { keys: [] as Row[], writers: new Set<number>() };
+    const upserts = new Map<string, { columns: string[]; rows: Row[]; writers: Set<number> }>();
     for (const entry of entries) {
       if (!entry.dirty) continue;
-      entry.writtenBy = entry.writers;
-      entry.writers = new Set();
-      if (entry.row === null || entry.recreated) {
-        if (entry.stored) deletes.push(entry);
+      if ((entry.row === null || entry.recreated) && entry.stored) {
+        deletes.keys.push(entry.key);
+        for (const w of entry.writers) deletes.writers.add(w);
       }
       if (entry.row !== null && entry.row !== undefined) {
         const columns = entry.stored && !entry.recreated ? [...new Set([...shape.key, ...entry.dirty])] : Object.keys(entry.row);
         columns.sort();
-        const group = upserts.get(columns.join(',')) ?? { columns, entries: [], rows: [] };
-        group.entries.push(entry);
+        const group = upserts.get(columns.join(',')) ?? { columns, rows: [], writers: new Set<number>() };
         group.rows.push(pick(entry.row, columns));
+        for (const w of entry.writers) group.writers.add(w);
         upserts.set(columns.join(','), group);
       }
+      entry.writers = new Set();
       entry.stored = entry.row !== null;
       entry.dirty = null;
       entry.recreated = false;
       // Inserted with columns left to their defaults: read again when next used, so a change sees them.
       if (entry.row && Object.keys(entry.row).length < shape.columns.size) entry.row = undefined;
     }
-    const statements: Array<{ entries: Entry[]; text: string; values: unknown[] }> = [];
-    if (deletes.length > 0) {
-      statements.push({
-        entries: deletes,
-        text: `DELETE FROM ${target} AS t WHERE (${keyColumns.map((c) => `t.${c}`).join(', ')}) IN (SELECT ${keyColumns.map((c) => `k.${c}`).join(', ')} FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb) AS k)`,
-        values: [jsonRows(deletes.map((e) => e.key))],
-      });
+    const statements: Array<{ writers: Set<number>; text: string; values: unknown[] }> = [];
+    if (deletes.keys.length > 0) {
+      statements.push({ writers: deletes.writers, text: `DELETE FROM ${target} AS t WHERE ${keyMatch(target, shape.key)}`, values: [jsonRows(deletes.keys)] });
     }
-    for (const { columns, entries: group, rows } of upserts.values()) {
+    for (const { columns, rows, writers } of upserts.values()) {
       const quoted = columns.map(quoteIdent);
       const set = columns.filter((c) => !shape.key.includes(c)).map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
       statements.push({
-        entries: group,
+        writers,
         text: `INSERT INTO ${target} (${quoted.join(', ')}) SELECT ${quoted.join(', ')} FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb)
-               ON CONFLICT (${keyColumns.join(', ')}) ${set.length > 0 ? `DO UPDATE SET ${set.join(', ')}` : 'DO NOTHING'}`,
+               ON CONFLICT (${shape.key.map(quoteIdent).join(', ')}) ${set.length > 0 ? `DO UPDATE SET ${set.join(', ')}` : 'DO NOTHING'}`,
         values: [jsonRows(rows)],
       });
     }
@@ -285,8 +278,6 @@ export class RowStore {
   private knownShape(table: string): TableShape | undefined {
     return this.resolvedShapes.get(table);
   }
-
-  private readonly resolvedShapes = new Map<string, TableShape>();
 
   /** The table's columns and primary key, read once per batch. */
   private shape(table: string): Promise<TableShape> {
@@ -307,6 +298,12 @@ export class StoreFailed extends Error {
   constructor(readonly failure: StoreFailure) {
     super(failure.error instanceof Error ? failure.error.message : String(failure.error));
   }
+}
+
+/** `t`'s rows whose primary key is among the keys in parameter $1 (a jsonb array of key objects). */
+function keyMatch(target: string, key: readonly string[]): string {
+  const columns = key.map(quoteIdent);
+  return `(${columns.map((c) => `t.${c}`).join(', ')}) IN (SELECT ${columns.map((c) => `k.${c}`).join(', ')} FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb) AS k)`;
 }
 
 function earliest(indexes: readonly number[]): number | undefined {
