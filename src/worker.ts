@@ -1,16 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type InjectedSinks, type WorkerInterceptors, type WorkflowBundleOption } from '@temporalio/worker';
-import { createActivities } from './activities';
+import type { ActivityHost } from './activity-host';
+import { deferredActivities } from './activities/deferred';
 import { bundleWorkflowsInChildProcess, prebuiltWorkflowBundle } from './workflow-bundle';
-import { createPool, type Pool } from './db/pool';
-import { HeapBound } from './heap-bound';
+import type { Pool } from './db/pool';
 import type { Logger } from './logger';
 import type { IndexerMetrics } from './metrics';
 import { Redactor } from './redact';
-import { ChainRpc } from './rpc/client';
-import { requireRpcUrls, type RpcUrlSource } from './rpc/endpoints';
-import type { IndexerSpec } from './spec';
-import { NatsLinks } from './stream/connection';
+import type { RpcUrlSource } from './rpc/endpoints';
 import { DEFAULT_NATS_URL, parseNatsUrl } from './stream/nats-url';
 import type { Tracing } from './tracing';
 
@@ -58,77 +55,74 @@ export function secretRedactor(databaseUrl: string, rpcUrls: string[], natsUrls:
   return redactor;
 }
 
-/** A worker hosting the indexer's workflows and activities, wired to real RPC and PostgreSQL. */
+/**
+ * A worker hosting the indexer's workflows and activities, wired to real RPC and PostgreSQL.
+ *
+ * Start-up is the workflow thread's boot (Worker.create) and the loading of the activity host
+ * (pg, NATS, the activity code) side by side, on the two cores a small machine has, rather than
+ * one after the other; the activities Worker.create registers call into the host once it is up.
+ */
 export async function createIndexerWorker(settings: WorkerSettings): Promise<IndexerWorker> {
   const nats = parseNatsUrl(settings.natsUrl ?? DEFAULT_NATS_URL, 'NATS_URL');
   const redactor = secretRedactor(settings.databaseUrl, settings.knownRpcUrls, nats.raw);
   // A bare token (nats://TOKEN@host) is the URL's user name, which addUrl leaves alone.
   if (nats.token) redactor.add(nats.token);
-  const natsLinks = new NatsLinks(nats);
-  const pool = createPool(settings.databaseUrl);
-  // One handlers batch at a time per indexer; connections open as indexers need them.
-  const handlersPool = createPool(settings.databaseUrl, 10, { pipeline: true });
-  const rpcs = new Map<number, ChainRpc>();
-  // One ChainRpc per chain for the worker's life, so breakers, limits, heads and latency stats
-  // persist; each activity gets its own view of it (its notices, its indexer's crossCheck).
-  const rpcFor = (spec: Pick<IndexerSpec, 'chainId' | 'tuning'>) => {
-    let rpc = rpcs.get(spec.chainId);
-    if (!rpc) {
-      const urls = requireRpcUrls(settings.rpcUrls, spec.chainId);
-      for (const url of urls) redactor.addUrl(url);
-      rpc = new ChainRpc(spec.chainId, urls, { timeoutMs: spec.tuning.rpcTimeoutMs, requestsPerSecond: spec.tuning.rpcRequestsPerSecond });
-      rpcs.set(spec.chainId, rpc);
-    }
-    return rpc.session({ crossCheck: spec.tuning.crossCheck });
-  };
-  settings.metrics?.watchEndpoints(() => [...rpcs.values()].map((rpc) => ({ chainId: rpc.chainId, endpoints: rpc.health(), checks: rpc.checkStats() })));
-  const heap = settings.heapBoundMb ? new HeapBound(settings.heapBoundMb * 1024 * 1024) : undefined;
-  const activities = createActivities({
-    pool,
-    handlersPool,
-    rpcFor,
-    logger: settings.logger,
-    redact: (t) => redactor.redact(t),
-    metrics: settings.metrics,
-    natsFor: (spec) => natsLinks.get(spec),
-    afterActivity: heap && (() => heap.check()),
-  });
+  const hosting = import('./activity-host').then(({ startActivityHost }) =>
+    startActivityHost({ ...settings, nats, redactor, heapBoundMb: settings.heapBoundMb }),
+  );
+  // Its failure surfaces where it is awaited, below; until then it must not count as unhandled.
+  hosting.catch(() => undefined);
+  // Whatever fails below, the host is closed once it is up.
+  const closeHost = () => hosting.then((host) => host.close()).catch(() => undefined);
   let connection: NativeConnection;
+  let worker: Worker;
   try {
     connection = await NativeConnection.connect({ address: settings.temporalAddress });
   } catch (error) {
-    await natsLinks.close();
-    await Promise.all([pool.end(), handlersPool.end()]).catch(() => undefined);
+    await closeHost();
     throw error;
   }
-  const { interceptors, sinks } = await tracingOptions(settings.tracing);
-  const worker = await Worker.create({
-    connection,
-    interceptors,
-    sinks,
-    namespace: settings.namespace,
-    taskQueue: settings.taskQueue,
-    activities,
-    workflowBundle: settings.workflowBundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflowsInChildProcess(WORKFLOWS_PATH)),
-    maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivityTaskExecutions ?? 16,
-    maxTaskQueueActivitiesPerSecond: settings.maxTaskQueueActivitiesPerSecond,
-    ...(settings.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: settings.maxCachedWorkflows } : {}),
-    shutdownGraceTime: settings.shutdownGraceTime ?? '20 seconds',
-  });
+  try {
+    const { interceptors, sinks } = await tracingOptions(settings.tracing);
+    worker = await Worker.create({
+      connection,
+      interceptors,
+      sinks,
+      namespace: settings.namespace,
+      taskQueue: settings.taskQueue,
+      activities: deferredActivities(hosting.then((host) => host.activities)),
+      workflowBundle: settings.workflowBundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflowsInChildProcess(WORKFLOWS_PATH)),
+      maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivityTaskExecutions ?? 16,
+      maxTaskQueueActivitiesPerSecond: settings.maxTaskQueueActivitiesPerSecond,
+      ...(settings.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: settings.maxCachedWorkflows } : {}),
+      shutdownGraceTime: settings.shutdownGraceTime ?? '20 seconds',
+    });
+  } catch (error) {
+    await closeHost();
+    await connection.close().catch(() => undefined);
+    throw error;
+  }
+  let host: ActivityHost;
+  try {
+    host = await hosting;
+  } catch (error) {
+    // A worker that never ran still holds its thread and connection: run it down, then report.
+    await worker.runUntil(Promise.resolve()).catch(() => undefined);
+    await connection.close().catch(() => undefined);
+    throw error;
+  }
   return {
     worker,
     connection,
-    pool,
+    pool: host.pool,
     redactor,
     shutdown: () => worker.shutdown(),
     run: async () => {
       try {
         await worker.run();
       } finally {
-        await natsLinks.close();
-        await Promise.all([pool.end(), handlersPool.end()]).catch(() => undefined);
+        await host.close();
         await connection.close().catch(() => undefined);
-        for (const rpc of rpcs.values()) await rpc.close().catch(() => undefined);
       }
     },
   };

@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url';
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
 const ALLOWED_PACKAGES = new Set(['@temporalio/workflow', '@temporalio/common']);
 
-/** Value (non-type) imports of a file: `import type` is erased at build time and harmless. */
-function valueImports(file: string): string[] {
+/** Value (non-type) imports of a file: `import type` is erased at build time and harmless. With `dynamic: false`, static ones only. */
+function valueImports(file: string, options: { dynamic?: boolean } = {}): string[] {
   const text = readFileSync(file, 'utf8');
   const imports: string[] = [];
   for (const m of text.matchAll(/^(?:import|export)\s+(?!type\b)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm)) imports.push(m[1]!);
-  for (const m of text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) imports.push(m[1]!);
+  if (options.dynamic !== false) for (const m of text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) imports.push(m[1]!);
   return imports;
 }
 
@@ -46,4 +46,25 @@ test('src/workflows imports nothing with side effects, directly or transitively'
   }
   assert.ok(seen.size >= 3, 'the walk found the workflow modules');
   assert.deepEqual(offenders, []);
+});
+
+// The worker starts faster when the activity host (pg, NATS, the activity code) loads while
+// Worker.create boots the workflow thread (worker.ts): that needs worker.ts not to load it statically.
+test('src/worker.ts loads the activity host, pg and NATS only through import()', () => {
+  const seen = new Set<string>();
+  const queue = [path.join(SRC, 'worker.ts')];
+  const packages = new Set<string>();
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const spec of valueImports(file, { dynamic: false })) {
+      if (spec.startsWith('.')) queue.push(resolveLocal(file, spec));
+      else packages.add(spec);
+    }
+  }
+  assert.ok(packages.has('@temporalio/worker'), 'the walk followed the static imports');
+  const loadedEarly = [...seen].map((f) => path.relative(SRC, f)).filter((f) => f === 'activity-host.ts' || f === 'activities/index.ts');
+  assert.deepEqual(loadedEarly, []);
+  assert.deepEqual([...packages].filter((p) => p === 'pg' || p.startsWith('@nats-io/')), []);
 });

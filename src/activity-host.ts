@@ -1,0 +1,76 @@
+import { createActivities, type IndexerActivities } from './activities';
+import { createPool, type Pool } from './db/pool';
+import { HeapBound } from './heap-bound';
+import type { Logger } from './logger';
+import type { IndexerMetrics } from './metrics';
+import type { Redactor } from './redact';
+import { ChainRpc } from './rpc/client';
+import { requireRpcUrls, type RpcUrlSource } from './rpc/endpoints';
+import type { IndexerSpec } from './spec';
+import { NatsLinks } from './stream/connection';
+import type { NatsServers } from './stream/nats-url';
+
+/**
+ * What the worker's activities run on: the database pools, one RPC client per chain, the NATS
+ * links, and the activities wired to them. worker.ts loads this module with import() while
+ * Worker.create boots the workflow thread, so pg, NATS and the activity code load on one core
+ * while the thread loads on the other.
+ */
+export interface ActivityHostSettings {
+  databaseUrl: string;
+  rpcUrls: RpcUrlSource;
+  nats: NatsServers;
+  redactor: Redactor;
+  logger: Logger;
+  metrics?: IndexerMetrics;
+  /** Collect the heap after an activity once it passes this many MB (heap-bound.ts); unset or 0: never. */
+  heapBoundMb?: number;
+}
+
+export interface ActivityHost {
+  activities: IndexerActivities;
+  pool: Pool;
+  close: () => Promise<void>;
+}
+
+export function startActivityHost(settings: ActivityHostSettings): ActivityHost {
+  const { redactor } = settings;
+  const natsLinks = new NatsLinks(settings.nats);
+  const pool = createPool(settings.databaseUrl);
+  // One handlers batch at a time per indexer; connections open as indexers need them.
+  const handlersPool = createPool(settings.databaseUrl, 10, { pipeline: true });
+  const rpcs = new Map<number, ChainRpc>();
+  // One ChainRpc per chain for the worker's life, so breakers, limits, heads and latency stats
+  // persist; each activity gets its own view of it (its notices, its indexer's crossCheck).
+  const rpcFor = (spec: Pick<IndexerSpec, 'chainId' | 'tuning'>) => {
+    let rpc = rpcs.get(spec.chainId);
+    if (!rpc) {
+      const urls = requireRpcUrls(settings.rpcUrls, spec.chainId);
+      for (const url of urls) redactor.addUrl(url);
+      rpc = new ChainRpc(spec.chainId, urls, { timeoutMs: spec.tuning.rpcTimeoutMs, requestsPerSecond: spec.tuning.rpcRequestsPerSecond });
+      rpcs.set(spec.chainId, rpc);
+    }
+    return rpc.session({ crossCheck: spec.tuning.crossCheck });
+  };
+  settings.metrics?.watchEndpoints(() => [...rpcs.values()].map((rpc) => ({ chainId: rpc.chainId, endpoints: rpc.health(), checks: rpc.checkStats() })));
+  const heap = settings.heapBoundMb ? new HeapBound(settings.heapBoundMb * 1024 * 1024) : undefined;
+  const activities = createActivities({
+    pool,
+    handlersPool,
+    rpcFor,
+    logger: settings.logger,
+    redact: (t) => redactor.redact(t),
+    metrics: settings.metrics,
+    natsFor: (spec) => natsLinks.get(spec),
+    afterActivity: heap && (() => heap.check()),
+  });
+  return {
+    activities,
+    pool,
+    close: async () => {
+      await natsLinks.close();
+      await Promise.all([pool.end(), handlersPool.end()]).catch(() => undefined);
+      for (const rpc of rpcs.values()) await rpc.close().catch(() => undefined);
+    },
+  };
+}
