@@ -43,32 +43,23 @@ export interface RangeWriteResult {
 /** Below this many rows a multi-row INSERT is as fast as COPY and simpler to read in logs. */
 const COPY_THRESHOLD = 200;
 
+/** How each common column's value is read off a decoded log (chain_id is the range's, not the log's). */
+const COMMON_VALUES: Record<Exclude<CommonColumn['name'], 'chain_id'>, (l: DecodedLog) => unknown> = {
+  block_number: (l) => l.blockNumber,
+  block_hash: (l) => l.blockHash,
+  block_timestamp: (l) => (l.blockTimestamp === null ? null : new Date(l.blockTimestamp * 1000).toISOString()),
+  log_index: (l) => l.logIndex,
+  tx_hash: (l) => l.txHash,
+  tx_index: (l) => l.txIndex,
+  tx_from: (l) => l.transaction?.from ?? null,
+  tx_to: (l) => l.transaction?.to ?? null,
+  tx_value: (l) => l.transaction?.value ?? null,
+  address: (l) => l.address,
+};
+
 /** The value of a common column for one log. */
 export function commonValue(column: CommonColumn['name'], chainId: number, l: DecodedLog): unknown {
-  switch (column) {
-    case 'chain_id':
-      return chainId;
-    case 'block_number':
-      return l.blockNumber;
-    case 'block_hash':
-      return l.blockHash;
-    case 'block_timestamp':
-      return l.blockTimestamp === null ? null : new Date(l.blockTimestamp * 1000).toISOString();
-    case 'log_index':
-      return l.logIndex;
-    case 'tx_hash':
-      return l.txHash;
-    case 'tx_index':
-      return l.txIndex;
-    case 'tx_from':
-      return l.transaction?.from ?? null;
-    case 'tx_to':
-      return l.transaction?.to ?? null;
-    case 'tx_value':
-      return l.transaction?.value ?? null;
-    case 'address':
-      return l.address;
-  }
+  return column === 'chain_id' ? chainId : COMMON_VALUES[column](l);
 }
 
 /** COPY text format: backslash, tab, newline and carriage return escaped; NULL as \N. */
@@ -79,26 +70,63 @@ export function copyCell(value: unknown): string {
   return text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
-/** COPY of `rows` into `target`: the bulk path, several times faster than INSERT for big ranges. */
-async function copyRows(client: PoolClient, target: string, columns: string[], rows: unknown[][]): Promise<void> {
+/** A cell that cannot hold a backslash, tab or newline (hex, digits, a timestamp, a boolean): no escaping to look for. */
+function plainCell(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  if (typeof value === 'boolean') return value ? 't' : 'f';
+  return String(value);
+}
+
+/**
+ * The COPY line of one log of `table`, by a function made once per table and range: backfills
+ * write millions of lines. Only cells that can hold arbitrary text are escaped: string and JSON
+ * arguments, and the transaction fields, which reach us unchecked. Hashes and addresses are
+ * checked hex by then (rpc/client.ts, abi/decode.ts), integers are digits.
+ */
+export function copyLineOf(table: EventTable, chainId: number): (l: DecodedLog) => string {
+  const chainText = String(chainId);
+  const common = table.common.map((c): ((l: DecodedLog) => string) => {
+    if (c.name === 'chain_id') return () => chainText;
+    const value = COMMON_VALUES[c.name];
+    const escape = c.name === 'tx_from' || c.name === 'tx_to' || c.name === 'tx_value';
+    return escape ? (l) => copyCell(value(l)) : (l) => plainCell(value(l));
+  });
+  const args = table.columns.map((c) => (c.kind === 'string' || c.kind === 'json' ? copyCell : plainCell));
+  // Every table starts with chain_id (COMMON_COLUMNS), so a line never starts with a tab.
+  const [first, ...rest] = common;
+  return (l) => {
+    let line = first!(l);
+    for (let i = 0; i < rest.length; i++) line += `\t${rest[i]!(l)}`;
+    for (let i = 0; i < args.length; i++) line += `\t${args[i]!(l.args[i])}`;
+    return `${line}\n`;
+  };
+}
+
+/** COPY of `lines` (each ending in a newline) into `target`: the bulk path, several times faster than INSERT for big ranges. */
+async function copyLines(client: PoolClient, target: string, columns: string[], lines: Iterable<string>): Promise<void> {
   const stream = client.query(copyFrom(`COPY ${target} (${columns.map(quoteIdent).join(', ')}) FROM STDIN`));
-  await pipeline(Readable.from(copyChunks(rows)), stream);
+  await pipeline(Readable.from(copyChunks(lines)), stream);
 }
 
 /** Bytes of COPY text per chunk: each chunk is one socket write (one per row cost a sixth of the worker's CPU). */
 const COPY_CHUNK_CHARS = 64 * 1024;
 
-/** Rows as COPY text lines, joined into chunks of about COPY_CHUNK_CHARS. */
-export function* copyChunks(rows: Iterable<readonly unknown[]>): Generator<string> {
+/** COPY lines joined into chunks of about COPY_CHUNK_CHARS. */
+export function* copyChunks(lines: Iterable<string>): Generator<string> {
   let chunk = '';
-  for (const row of rows) {
-    chunk += `${row.map(copyCell).join('\t')}\n`;
+  for (const line of lines) {
+    chunk += line;
     if (chunk.length >= COPY_CHUNK_CHARS) {
       yield chunk;
       chunk = '';
     }
   }
   if (chunk) yield chunk;
+}
+
+/** The COPY lines of `logs`, made as the stream asks for them. */
+function* linesOf(logs: readonly DecodedLog[], line: (l: DecodedLog) => string): Generator<string> {
+  for (const l of logs) yield line(l);
 }
 
 /** Multi-row INSERT of `rows` into `table`, chunked to stay under the parameter cap. */
@@ -161,9 +189,11 @@ export async function writeRange(pool: Pool, w: RangeWrite): Promise<RangeWriteR
       const logs = byTable.get(table.table);
       if (!logs) continue;
       const columns = [...table.common.map((c) => c.name), ...table.columns.map((c) => c.name)];
-      const rows = logs.map((l) => [...table.common.map((c) => commonValue(c.name, w.chainId, l)), ...l.args]);
-      if (rows.length >= COPY_THRESHOLD) await copyRows(client, qualified(w.schema, table.table), columns, rows);
-      else await insertRows(client, qualified(w.schema, table.table), columns, rows);
+      if (logs.length >= COPY_THRESHOLD) await copyLines(client, qualified(w.schema, table.table), columns, linesOf(logs, copyLineOf(table, w.chainId)));
+      else {
+        const rows = logs.map((l) => [...table.common.map((c) => commonValue(c.name, w.chainId, l)), ...l.args]);
+        await insertRows(client, qualified(w.schema, table.table), columns, rows);
+      }
     }
     if (w.blocks.length > 0) {
       const rows = w.blocks.map((b) => [w.chainId, b.number, b.hash, b.parentHash ?? null]);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { copyCell, copyChunks } from '../../src/db/writer';
+import { eventTables } from '../../src/abi/layout';
+import { commonValue, copyCell, copyChunks, copyLineOf } from '../../src/db/writer';
+import type { DecodedLog } from '../../src/indexing/log-router';
 
 test('COPY text cells: NULL, booleans, and the characters COPY would misread are escaped', () => {
   assert.equal(copyCell(null), '\\N');
@@ -11,12 +13,49 @@ test('COPY text cells: NULL, booleans, and the characters COPY would misread are
   assert.equal(copyCell('{"k":"v\\\\n"}'), '{"k":"v\\\\\\\\n"}');
 });
 
-test('COPY chunks: every row once, in order, one line each, in chunks of bounded size', () => {
-  const rows = Array.from({ length: 5_000 }, (_, i) => [i, `0x${i.toString(16).padStart(40, '0')}`, i % 2 === 0 ? null : 'a\tb']);
-  const chunks = [...copyChunks(rows)];
-  assert.ok(chunks.length > 1, 'several chunks for 5,000 rows');
-  for (const chunk of chunks) assert.ok(chunk.endsWith('\n') && chunk.length < 64 * 1024 + 200, 'chunks end on a row and stay near 64 KiB');
-  const lines = chunks.join('').split('\n').slice(0, -1);
-  assert.deepEqual(lines, rows.map((row) => row.map(copyCell).join('\t')));
+test('COPY chunks: every line once, in order, in chunks of bounded size', () => {
+  const lines = Array.from({ length: 5_000 }, (_, i) => `${i}\t0x${i.toString(16).padStart(40, '0')}\t${i % 2 === 0 ? '\\N' : 'a\\tb'}\n`);
+  const chunks = [...copyChunks(lines)];
+  assert.ok(chunks.length > 1, 'several chunks for 5,000 lines');
+  for (const chunk of chunks) assert.ok(chunk.endsWith('\n') && chunk.length < 64 * 1024 + 200, 'chunks end on a line and stay near 64 KiB');
+  assert.equal(chunks.join(''), lines.join(''));
   assert.deepEqual([...copyChunks([])], []);
+});
+
+test('COPY lines: equal to every cell escaped, for every column kind, with and without transaction fields', () => {
+  const event = {
+    type: 'event' as const,
+    name: 'Everything',
+    inputs: [
+      { name: 'who', type: 'address', indexed: true },
+      { name: 'label', type: 'string', indexed: true },
+      { name: 'amount', type: 'uint256', indexed: false },
+      { name: 'delta', type: 'int64', indexed: false },
+      { name: 'ok', type: 'bool', indexed: false },
+      { name: 'note', type: 'string', indexed: false },
+      { name: 'blob', type: 'bytes', indexed: false },
+      { name: 'pair', type: 'tuple', indexed: false, components: [{ name: 's', type: 'string' }] },
+      { name: 'list', type: 'uint8[]', indexed: false },
+    ],
+  };
+  const awkward = ['plain', 'tab\there', 'new\nline', 'carriage\rreturn', 'back\\slash', '\\N', ''];
+  for (const includeTransaction of [false, true]) {
+    const [table] = eventTables('Sample', [event], { includeTransaction });
+    awkward.forEach((text, i) => {
+      const log: DecodedLog = {
+        table: table!.table,
+        blockNumber: 100 + i,
+        blockHash: `0x${'ab'.repeat(32)}`,
+        blockTimestamp: i % 2 === 0 ? 1_700_000_000 + i : null,
+        logIndex: i,
+        txHash: `0x${'cd'.repeat(32)}`,
+        txIndex: i % 3 === 0 ? null : i,
+        address: `0x${'12'.repeat(20)}`,
+        args: [`0x${'34'.repeat(20)}`, `0x${'56'.repeat(32)}`, '1'.repeat(70), '-42', i % 2 === 0, text, '0x', JSON.stringify({ s: text }), i === 0 ? null : '[1,2]'],
+        ...(includeTransaction ? { transaction: { from: `0x${'78'.repeat(20)}`, to: i === 1 ? null : text, value: '7' } } : {}),
+      };
+      const cells = [...table!.common.map((c) => commonValue(c.name, 31337, log)), ...log.args];
+      assert.equal(copyLineOf(table!, 31337)(log), `${cells.map(copyCell).join('\t')}\n`, `${JSON.stringify(text)}, transaction fields ${includeTransaction}`);
+    });
+  }
 });
