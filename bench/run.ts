@@ -79,6 +79,20 @@ interface IndexerRun {
   phases?: Phases;
 }
 
+/**
+ * Each measurement starts from the same database state: the dirty pages of the one before are
+ * written out first (CHECKPOINT; skipped where the role may not), instead of in the middle of it.
+ */
+async function settle(db: pg.Pool): Promise<void> {
+  await db.query('CHECKPOINT').catch(() => undefined);
+}
+
+/** A finished run's schema goes, so autovacuum does not work through it during the runs after. */
+async function dropRun(db: pg.Pool, name: string): Promise<void> {
+  await db.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+  await settle(db);
+}
+
 /** `indexer start` → every row stored (and handled), the worker spawned when the clock starts. */
 async function runIndexer(
   ctx: { temporal: DevServer; client: Client; databaseUrl: string; db: pg.Pool },
@@ -107,6 +121,7 @@ async function runIndexer(
     ),
     () => undefined,
   );
+  await settle(ctx.db);
   const started = Date.now();
   const worker = spawn(process.execPath, [...flags['worker-node-args'].split(' ').filter(Boolean), path.join(ROOT, 'bin', 'indexer.mjs'), 'worker'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const stop = async () => {
@@ -158,6 +173,7 @@ async function runIndexer(
   if (!options.keep) {
     await handle.terminate('bench over').catch(() => undefined);
     await stop();
+    await dropRun(ctx.db, name);
   }
   return {
     name,
@@ -252,6 +268,7 @@ async function main(): Promise<void> {
       try {
         const raw: Partial<Record<RawPipeline, { seconds: number; logs: number; logsPerSecond: number }>> = {};
         for (const kind of ['getLogs', 'lean', 'viem'] as const) {
+          await settle(db);
           const r = await runRaw(kind, data.anvil.url, db, data.address, data.head);
           raw[kind] = { ...r, logsPerSecond: Math.round(r.logs / r.seconds) };
           say(`${logs}: raw ${kind}: ${raw[kind]!.logsPerSecond} logs/s`);
@@ -265,6 +282,7 @@ async function main(): Promise<void> {
           rt = await realtime(data, db, indexer.name, Number(flags['realtime-seconds']));
           await client.workflow.getHandle(indexerWorkflowId(indexer.name, 31337)).terminate('bench over').catch(() => undefined);
           await indexer.stop();
+          await dropRun(db, indexer.name);
         }
         const withHandlers: Array<{ label: string; run: Awaited<ReturnType<typeof runIndexer>> }> = [];
         for (const { label, file, firstDatasetOnly } of flags['skip-handlers'] ? [] : handlerRuns) {
