@@ -85,8 +85,20 @@ function plainCell(value: unknown): string {
  */
 export function copyLineOf(table: EventTable, chainId: number): (l: DecodedLog) => string {
   const chainText = String(chainId);
+  // A block's logs share its timestamp: formatted once per block, not once per log.
+  let timestamp: number | null = null;
+  let timestampText = '\\N';
   const common = table.common.map((c): ((l: DecodedLog) => string) => {
     if (c.name === 'chain_id') return () => chainText;
+    if (c.name === 'block_timestamp') {
+      return (l) => {
+        if (l.blockTimestamp !== timestamp) {
+          timestamp = l.blockTimestamp;
+          timestampText = plainCell(COMMON_VALUES.block_timestamp(l));
+        }
+        return timestampText;
+      };
+    }
     const value = COMMON_VALUES[c.name];
     const escape = c.name === 'tx_from' || c.name === 'tx_to' || c.name === 'tx_value';
     return escape ? (l) => copyCell(value(l)) : (l) => plainCell(value(l));
