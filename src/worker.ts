@@ -67,9 +67,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
   const redactor = secretRedactor(settings.databaseUrl, settings.knownRpcUrls, nats.raw);
   // A bare token (nats://TOKEN@host) is the URL's user name, which addUrl leaves alone.
   if (nats.token) redactor.add(nats.token);
-  const hosting = import('./activity-host').then(({ startActivityHost }) =>
-    startActivityHost({ ...settings, nats, redactor, heapBoundMb: settings.heapBoundMb }),
-  );
+  const hosting = import('./activity-host').then(({ startActivityHost }) => startActivityHost({ ...settings, nats, redactor }));
   // Its failure surfaces where it is awaited, below; until then it must not count as unhandled.
   hosting.catch(() => undefined);
   // Whatever fails below, the host is closed once it is up.

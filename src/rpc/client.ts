@@ -606,9 +606,10 @@ function checkLog(log: RawLog, filter: LogFilter, addresses: Set<string>, topics
   if (!log || typeof log !== 'object') return 'a log is not an object';
   if (log.removed === true) return 'a log is marked removed';
   const sameBlock = checked.blockNumber !== undefined && log.blockNumber === checked.blockNumber && log.blockHash === checked.blockHash;
+  const sameTransaction = checked.transactionHash !== undefined && log.transactionHash === checked.transactionHash;
   if (!(sameBlock || HEX.test(log.blockNumber ?? '')) || !HEX.test(log.logIndex ?? '')) return 'a log lacks blockNumber or logIndex';
   if (!sameBlock && (!HASH.test(log.blockHash ?? '') || /^0x0+$/.test(log.blockHash))) return 'a log lacks a block hash';
-  if ((checked.transactionHash === undefined || log.transactionHash !== checked.transactionHash) && !HASH.test(log.transactionHash ?? '')) return 'a log lacks a transaction hash';
+  if (!sameTransaction && !HASH.test(log.transactionHash ?? '')) return 'a log lacks a transaction hash';
   if (typeof log.data !== 'string' || !HEX.test(log.data)) return 'a log lacks data';
   if (!Array.isArray(log.topics) || !log.topics.every((t, i) => (i === 0 && checked.topic0 !== undefined && t === checked.topic0) || HASH.test(t))) return 'a log has malformed topics';
   const block = sameBlock ? checked.block! : Number(BigInt(log.blockNumber));
