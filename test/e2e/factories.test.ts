@@ -58,10 +58,14 @@ async function deployUniswap(): Promise<Uniswap> {
     await c.send(factory, factoryArtifact.abi, 'createPair', [tokens[a], tokens[b]]);
     return (await c.publicClient.readContract({ address: factory, abi: factoryArtifact.abi, functionName: 'getPair', args: [tokens[a], tokens[b]] })) as Address;
   };
+  // mint and swap update the pair's price accumulators only when the block's timestamp moved since
+  // the last update: an estimate made in the same second as the last block comes out tens of
+  // thousands of gas short once the next block lands in a new second, and the call runs out of gas.
+  const PAIR_GAS = { gas: 400_000n };
   const trade = async (pair: Address, a: number, b: number) => {
     await c.send(tokens[a]!, erc20, 'transfer', [pair, 10n ** 21n]);
     await c.send(tokens[b]!, erc20, 'transfer', [pair, 2n * 10n ** 21n]);
-    await c.send(pair, pairArtifact.abi, 'mint', [c.accounts[0]]);
+    await c.send(pair, pairArtifact.abi, 'mint', [c.accounts[0]], PAIR_GAS);
     const token0 = (await c.publicClient.readContract({ address: pair, abi: pairArtifact.abi, functionName: 'token0' })) as Address;
     for (const tokenIn of [tokens[a]!, tokens[b]!]) {
       const [r0, r1] = (await c.publicClient.readContract({ address: pair, abi: pairArtifact.abi, functionName: 'getReserves' })) as [bigint, bigint, number];
@@ -70,7 +74,7 @@ async function deployUniswap(): Promise<Uniswap> {
       const amountIn = 10n ** 18n;
       const amountOut = (amountIn * 997n * reserveOut) / (reserveIn * 1000n + amountIn * 997n);
       await c.send(tokenIn, erc20, 'transfer', [pair, amountIn]);
-      await c.send(pair, pairArtifact.abi, 'swap', [inIs0 ? 0n : amountOut, inIs0 ? amountOut : 0n, c.accounts[1], '0x']);
+      await c.send(pair, pairArtifact.abi, 'swap', [inIs0 ? 0n : amountOut, inIs0 ? amountOut : 0n, c.accounts[1], '0x'], PAIR_GAS);
     }
   };
   return { factory, tokens, createPair, trade };

@@ -27,8 +27,8 @@ export interface TestChain {
   test: TestClient;
   accounts: Address[];
   deploy: (abi: Abi, bytecode: Hex, args?: unknown[]) => Promise<Address>;
-  /** Sends a contract call and waits for it to be mined; returns its block number. */
-  send: (address: Address, abi: Abi, functionName: string, args?: unknown[]) => Promise<bigint>;
+  /** Sends a contract call and waits for it to be mined; returns its block number. `gas`: a limit instead of the node's estimate. */
+  send: (address: Address, abi: Abi, functionName: string, args?: unknown[], options?: { gas?: bigint }) => Promise<bigint>;
   mine: (blocks: number) => Promise<void>;
   stop: () => Promise<void>;
 }
@@ -78,8 +78,8 @@ export async function startTestChain(options: { chainId?: number; blockTime?: nu
       if (!receipt.contractAddress) throw new Error('deployment failed');
       return receipt.contractAddress;
     },
-    send: async (address, abi, functionName, args = []) => {
-      const hash = await wallet.writeContract({ address, abi, functionName, args } as never);
+    send: async (address, abi, functionName, args = [], options = {}) => {
+      const hash = await wallet.writeContract({ address, abi, functionName, args, ...options } as never);
       const receipt = await publicClient.waitForTransactionReceipt({ hash });
       if (receipt.status !== 'success') throw new Error(`${functionName} reverted`);
       return receipt.blockNumber;
