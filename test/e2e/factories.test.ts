@@ -59,8 +59,9 @@ async function deployUniswap(): Promise<Uniswap> {
     return (await c.publicClient.readContract({ address: factory, abi: factoryArtifact.abi, functionName: 'getPair', args: [tokens[a], tokens[b]] })) as Address;
   };
   // mint and swap update the pair's price accumulators only when the block's timestamp moved since
-  // the last update: an estimate made in the same second as the last block comes out tens of
-  // thousands of gas short once the next block lands in a new second, and the call runs out of gas.
+  // the last update: an estimate made in the same second as the last block can come out tens of
+  // thousands of gas short once the next block lands in a new second, and the call run out of gas
+  // (the likely cause of an intermittent "swap reverted" here).
   const PAIR_GAS = { gas: 400_000n };
   const trade = async (pair: Address, a: number, b: number) => {
     await c.send(tokens[a]!, erc20, 'transfer', [pair, 10n ** 21n]);
