@@ -87,10 +87,9 @@ async function settle(db: pg.Pool): Promise<void> {
   await db.query('CHECKPOINT').catch(() => undefined);
 }
 
-/** A finished run's schema goes, so autovacuum does not work through it during the runs after. */
+/** A finished run's schema goes, so autovacuum does not work through it during the runs after (each of which settles first). */
 async function dropRun(db: pg.Pool, name: string): Promise<void> {
   await db.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
-  await settle(db);
 }
 
 /** `indexer start` → every row stored (and handled), the worker spawned when the clock starts. */
