@@ -62,7 +62,7 @@ export function startActivityHost(settings: ActivityHostSettings): ActivityHost 
     redact: (t) => redactor.redact(t),
     metrics: settings.metrics,
     natsFor: (spec) => natsLinks.get(spec),
-    afterActivity: heap && (() => heap.check()),
+    boundHeap: heap && (() => heap.check()),
   });
   return {
     activities,

@@ -5,7 +5,8 @@ import vm from 'node:vm';
  * V8 lets the old generation grow to about four times what its last full collection kept before
  * it collects again: in a 200k-log backfill whose live set stays near 70 MB the heap reached
  * 360 MB and the worker 520 MB of RSS, growing with the backfill's pace, not its needs. A full
- * collection whenever the heap passes a bound, checked after each activity, keeps the worker flat
+ * collection whenever the heap passes a bound, checked after each activity and between the batches
+ * of the handlers and stream stages (their activities run for seconds), keeps the worker flat
  * without NODE_OPTIONS caps (which would turn a larger live set into a crash instead). The bound
  * follows what survives (twice the last live set), so a worker that really needs more memory is
  * not collected after every activity.

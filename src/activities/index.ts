@@ -49,7 +49,7 @@ export function createActivities(deps: ActivityDeps) {
         env.log().warn({ err: failure.message, ...rangeOf(input) }, 'activity failed');
         throw failure;
       } finally {
-        deps.afterActivity?.();
+        deps.boundHeap?.();
       }
     };
   }
