@@ -30,14 +30,19 @@ export function stageCheckpoint(cursor: Pick<StageCursor, 'block' | 'logIndex'>)
 /** The stage's cursor, locked for this transaction; created before the start block when missing. */
 export async function lockStageCursor(client: PoolClient, schema: string, chainId: number, stage: string, startBlock: number): Promise<StageCursor> {
   const table = qualified(schema, BOOKKEEPING.stages);
-  await client.query(
-    `INSERT INTO ${table} (chain_id, stage, block_number, log_index, undo_from) VALUES ($1, $2, $3, $4, $3) ON CONFLICT (chain_id, stage) DO NOTHING`,
-    [chainId, stage, startBlock - 1, WHOLE_BLOCK],
-  );
-  const { rows } = await client.query<{ block_number: string; log_index: number; undo_from: string; rebuild_id: string | null; setup_pending: boolean }>(
-    `SELECT block_number, log_index, undo_from, rebuild_id, setup_pending FROM ${table} WHERE chain_id = $1 AND stage = $2 FOR UPDATE`,
-    [chainId, stage],
-  );
+  // Both issued at once: on a pipelined connection one round trip, and the server still runs them in order.
+  const [, { rows }] = await Promise.all([
+    client.query(`INSERT INTO ${table} (chain_id, stage, block_number, log_index, undo_from) VALUES ($1, $2, $3, $4, $3) ON CONFLICT (chain_id, stage) DO NOTHING`, [
+      chainId,
+      stage,
+      startBlock - 1,
+      WHOLE_BLOCK,
+    ]),
+    client.query<{ block_number: string; log_index: number; undo_from: string; rebuild_id: string | null; setup_pending: boolean }>(
+      `SELECT block_number, log_index, undo_from, rebuild_id, setup_pending FROM ${table} WHERE chain_id = $1 AND stage = $2 FOR UPDATE`,
+      [chainId, stage],
+    ),
+  ]);
   const row = rows[0]!;
   return { block: Number(row.block_number), logIndex: row.log_index, undoFrom: Number(row.undo_from), rebuildId: row.rebuild_id, setupPending: row.setup_pending };
 }

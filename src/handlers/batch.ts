@@ -117,23 +117,30 @@ function handlerThrew(events: readonly StoredEvent[], handlers: BoundHandlers, {
 async function handleInTransaction(client: PoolClient, target: HandlersTarget, toBlock: number, limit: number, exact: boolean): Promise<BatchResult> {
   const { spec, tables, handlers } = target;
   const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
-  // Rollbacks and verification repairs take this lock too: a batch never sees half of one.
-  await lockChainHistory(client, spec.name, spec.chainId);
-  const cursor = await lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock);
+  // Statements issued together go out together on the batch's pipelined connection (one round trip
+  // per group instead of one per statement); the server runs them in the order issued.
+  const [, cursor, checkpoint] = await Promise.all([
+    // Rollbacks and verification repairs take this lock too: a batch never sees half of one.
+    lockChainHistory(client, spec.name, spec.chainId),
+    lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock),
+    readCheckpoint(client, spec.name, spec.chainId),
+  ]);
   if (cursor.setupPending) {
     await runSetup(client, target);
     cursor.setupPending = false;
   }
-  const stored = (await readCheckpoint(client, spec.name, spec.chainId)) ?? startBlock - 1;
+  const stored = checkpoint ?? startBlock - 1;
   const upTo = Math.min(toBlock, stored);
   if (stageCheckpoint(cursor) >= upTo) {
     await saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, cursor);
     return { events: 0, checkpoint: stageCheckpoint(cursor), caughtUp: true };
   }
-  const events = await readStoredEvents(client, spec.name, spec.chainId, tables, cursor, upTo, limit);
-  // Tables a handler created since the last batch get their triggers before anything is written.
-  await installUndoTriggers(client, spec.name, await derivedTables(client, spec.name, tables.map((t) => t.table)));
-  await client.query(`SET LOCAL search_path TO ${quoteIdent(spec.name)}`);
+  const [events] = await Promise.all([
+    readStoredEvents(client, spec.name, spec.chainId, tables, cursor, upTo, limit),
+    // Tables a handler created since the last batch get their triggers before anything is written.
+    derivedTables(client, spec.name, tables.map((t) => t.table)).then((derived) => installUndoTriggers(client, spec.name, derived)),
+    client.query(`SET LOCAL search_path TO ${quoteIdent(spec.name)}`),
+  ]);
   const db = new BatchDb(client, spec.name);
   // Blocks this far below the stored checkpoint can no longer be reorganised: their changes are
   // not recorded (backfill pays no undo log), and the log is trimmed up to here.
@@ -169,14 +176,15 @@ async function handleInTransaction(client: PoolClient, target: HandlersTarget, t
   await db.flushStore();
   const failed = (await db.settle()) ?? (await db.swallowedFailure());
   if (failed) throw handlerThrew(events, handlers, failed);
-  if (recording !== null) await setHandledBlock(client, spec.chainId, null);
   const last = events[events.length - 1];
   const complete = events.length < limit;
   const next: StageCursor = complete ? { ...cursor, block: upTo, logIndex: WHOLE_BLOCK } : { ...cursor, block: last!.blockNumber, logIndex: last!.logIndex };
-  if (final > next.undoFrom) {
-    await trimUndoLog(client, spec.name, spec.chainId, final);
-    next.undoFrom = final;
-  }
-  await saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, next);
+  const trimTo = final > next.undoFrom ? final : undefined;
+  if (trimTo !== undefined) next.undoFrom = trimTo;
+  await Promise.all([
+    recording !== null && setHandledBlock(client, spec.chainId, null),
+    trimTo !== undefined && trimUndoLog(client, spec.name, spec.chainId, trimTo),
+    saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, next),
+  ]);
   return { events: events.length, checkpoint: stageCheckpoint(next), caughtUp: complete };
 }
