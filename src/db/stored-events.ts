@@ -13,6 +13,11 @@ export interface StoredEvent extends EventPosition {
 }
 
 const COMMON = ['block_number', 'block_hash', 'block_timestamp', 'log_index', 'tx_hash', 'tx_index', 'address'];
+/**
+ * How a column is read: the block's time as Unix seconds from the server (a float8 is a JS number
+ * to node-pg), not a timestamptz that node-pg would parse into a Date per row with a regex.
+ */
+const selected = (column: string) => (column === 'block_timestamp' ? `extract(epoch FROM block_timestamp)::float8` : quoteIdent(column));
 const TRANSACTION = ['tx_from', 'tx_to', 'tx_value'];
 
 /**
@@ -34,7 +39,7 @@ export async function readStoredEvents(
     const withTransaction = table.common.some((c) => c.name === 'tx_from');
     const columns = [...COMMON, ...(withTransaction ? TRANSACTION : []), ...table.columns.map((c) => c.name)];
     const { rows } = await client.query({
-      text: `SELECT ${columns.map(quoteIdent).join(', ')} FROM ${qualified(schema, table.table)}
+      text: `SELECT ${columns.map(selected).join(', ')} FROM ${qualified(schema, table.table)}
               WHERE chain_id = $1 AND (block_number, log_index) > ($2, $3) AND block_number <= $4
               ORDER BY block_number, log_index LIMIT $5`,
       values: [chainId, after.block, after.logIndex, upTo, limit],
@@ -48,7 +53,7 @@ export async function readStoredEvents(
         table,
         blockNumber: Number(blockNumber),
         blockHash: String(blockHash),
-        blockTimestamp: blockTimestamp instanceof Date ? blockTimestamp.getTime() / 1000 : null,
+        blockTimestamp: blockTimestamp as number | null,
         logIndex: Number(logIndex),
         txHash: String(txHash),
         txIndex: txIndex === null ? null : Number(txIndex),
