@@ -151,7 +151,7 @@ export interface WorkerTuning {
   maxTaskQueueActivitiesPerSecond?: number;
   maxCachedWorkflows?: number;
   shutdownGraceTime?: string;
-  /** Heap size (MB) past which the worker collects after an activity (heap-bound.ts); 0: V8's own pace. */
+  /** Heap size (MB) past which the worker collects its garbage (heap-bound.ts); 0: V8's own pace. */
   heapBoundMb?: number;
 }
 

@@ -33,7 +33,7 @@ export interface WorkerSettings {
   maxTaskQueueActivitiesPerSecond?: number;
   maxCachedWorkflows?: number;
   shutdownGraceTime?: string;
-  /** Collect the heap after an activity once it passes this many MB (heap-bound.ts); unset or 0: never. */
+  /** Collect the heap once it passes this many MB (heap-bound.ts, checked every 100 ms); unset or 0: never. */
   heapBoundMb?: number;
 }
 

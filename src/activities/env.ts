@@ -25,8 +25,6 @@ export interface ActivityDeps {
   metrics?: IndexerMetrics;
   /** The stream stage's NATS connection for a spec (stream/connection.ts NatsLinks). */
   natsFor?: (spec: Pick<IndexerSpec, 'name' | 'chainId'>) => NatsLink;
-  /** The worker's heap bound (heap-bound.ts): run after every activity, however it ended, and between a long activity's batches. */
-  boundHeap?: () => void;
 }
 
 /** What the activity bodies work with: the worker's pool and RPC, decoders per spec, log and metrics. */
@@ -50,8 +48,6 @@ export interface ActivityEnv {
   natsFor: (spec: Pick<IndexerSpec, 'name' | 'chainId'>) => NatsLink;
   /** The running activity's logger: workflow id, run id and activity type. */
   log: () => Logger;
-  /** Between the batches of an activity that runs for seconds: the heap bound, as after every activity. */
-  boundHeap: () => void;
   metrics: ActivityMetrics;
   /** The input with its spec looked up when it came by reference (memory, else `_specs`). */
   resolveSpec: <I>(input: I) => Promise<I>;
@@ -146,7 +142,6 @@ export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
       const info = Context.current().info;
       return deps.logger.child({ workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId, activity: info.activityType });
     },
-    boundHeap: () => deps.boundHeap?.(),
     metrics: activityMetrics(deps.metrics),
     storeRange: (spec, write) => writeRange(deps.pool, { schema: spec.name, chainId: spec.chainId, tables: routerFor(spec).tables, ...write }),
   };

@@ -20,8 +20,6 @@ export async function handleEvents(env: ActivityEnv, { spec, toBlock }: HandleEv
   let failure: HandlerFailure | undefined;
   for (;;) {
     const batch = await handleBatch(target, toBlock, BATCH_EVENTS);
-    // A batch's events, rows and statements are garbage once it commits; an activity holds several.
-    env.boundHeap();
     events += batch.events;
     failure = batch.failure;
     if (failure || batch.caughtUp || Date.now() - started > ACTIVITY_BUDGET_MS) {

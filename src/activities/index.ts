@@ -48,8 +48,6 @@ export function createActivities(deps: ActivityDeps) {
         const failure = toActivityFailure(error, deps.redact);
         env.log().warn({ err: failure.message, ...rangeOf(input) }, 'activity failed');
         throw failure;
-      } finally {
-        deps.boundHeap?.();
       }
     };
   }

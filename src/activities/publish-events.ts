@@ -31,7 +31,6 @@ export async function publishEvents(env: ActivityEnv, { spec, toBlock }: Publish
   let retracted = 0;
   for (;;) {
     const batch = await publishBatch(target, toBlock, BATCH_EVENTS);
-    env.boundHeap();
     published += batch.published;
     retracted += batch.retracted;
     env.metrics.streamed(spec, { published: batch.published, retracted: batch.retracted, checkpoint: batch.checkpoint });

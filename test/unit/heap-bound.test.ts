@@ -19,3 +19,22 @@ test('the heap bound collects garbage once the heap passes it, and not while it 
   big.check();
   assert.ok(used() < before - 20 * 1024 * 1024, 'past the bound: collected');
 });
+
+test('a watched heap bound checks on its own timer until it is stopped', async () => {
+  class CountedBound extends HeapBound {
+    checks = 0;
+    override check(): void {
+      this.checks++;
+      super.check();
+    }
+  }
+  // What a check does is the test above; here, that checks happen with nobody calling them.
+  const bound = new CountedBound(Number.MAX_SAFE_INTEGER);
+  const stop = bound.watch(10);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(bound.checks >= 3, `checked ${bound.checks} times in 100 ms at every 10 ms`);
+  stop();
+  const checks = bound.checks;
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(bound.checks, checks, 'no checks once stopped');
+});
