@@ -9,7 +9,7 @@ import vm from 'node:vm';
  * would turn a larger live set into a crash instead). The bound follows what survives (twice the
  * last live set), so a worker that really needs more memory is not collected at every check.
  * Checked on a timer, not after each activity: a backfill's ranges run side by side and allocate
- * about 100 MB/s between them, so checks at activity ends let the heap overshoot the bound by half
+ * about 60 MB/s between them (up to 130), so checks at activity ends let the heap overshoot the bound by half
  * (208 MB against 128 in a 1M-log backfill), and a handlers activity runs for seconds.
  */
 export class HeapBound {
