@@ -13,12 +13,12 @@ export interface StoredEvent extends EventPosition {
 }
 
 const COMMON = ['block_number', 'block_hash', 'block_timestamp', 'log_index', 'tx_hash', 'tx_index', 'address'];
+const TRANSACTION = ['tx_from', 'tx_to', 'tx_value'];
 /**
  * How a column is read: the block's time as Unix seconds from the server (a float8 is a JS number
  * to node-pg), not a timestamptz that node-pg would parse into a Date per row with a regex.
  */
 const selected = (column: string) => (column === 'block_timestamp' ? `extract(epoch FROM block_timestamp)::float8` : quoteIdent(column));
-const TRANSACTION = ['tx_from', 'tx_to', 'tx_value'];
 
 /**
  * The chain's stored events after `after` (block, log index) up to block `upTo`, across every

@@ -179,11 +179,11 @@ async function handleInTransaction(client: PoolClient, target: HandlersTarget, t
   const last = events[events.length - 1];
   const complete = events.length < limit;
   const next: StageCursor = complete ? { ...cursor, block: upTo, logIndex: WHOLE_BLOCK } : { ...cursor, block: last!.blockNumber, logIndex: last!.logIndex };
-  const trimTo = final > next.undoFrom ? final : undefined;
-  if (trimTo !== undefined) next.undoFrom = trimTo;
+  const trim = final > next.undoFrom;
+  if (trim) next.undoFrom = final;
   await Promise.all([
     recording !== null && setHandledBlock(client, spec.chainId, null),
-    trimTo !== undefined && trimUndoLog(client, spec.name, spec.chainId, trimTo),
+    trim && trimUndoLog(client, spec.name, spec.chainId, final),
     saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, next),
   ]);
   return { events: events.length, checkpoint: stageCheckpoint(next), caughtUp: complete };
