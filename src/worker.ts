@@ -60,14 +60,18 @@ export function secretRedactor(databaseUrl: string, rpcUrls: string[], natsUrls:
  *
  * Start-up is the workflow thread's boot (Worker.create) and the loading of the activity host
  * (pg, NATS, the activity code) side by side, on the two cores a small machine has, rather than
- * one after the other; the activities Worker.create registers call into the host once it is up.
+ * one after the other: the host loads on the main thread once the workflow thread is spawned, and
+ * the activities Worker.create registers call into the host once it is up.
  */
 export async function createIndexerWorker(settings: WorkerSettings): Promise<IndexerWorker> {
   const nats = parseNatsUrl(settings.natsUrl ?? DEFAULT_NATS_URL, 'NATS_URL');
   const redactor = secretRedactor(settings.databaseUrl, settings.knownRpcUrls, nats.raw);
   // A bare token (nats://TOKEN@host) is the URL's user name, which addUrl leaves alone.
   if (nats.token) redactor.add(nats.token);
-  const hosting = import('./activity-host').then(({ startActivityHost }) => startActivityHost({ ...settings, nats, redactor }));
+  // The host loads once Worker.create has spawned the workflow thread: loading it first held the
+  // spawn back by the host's own load time (about a quarter of a second) on the main thread.
+  const threadSpawn = nextThreadSpawn();
+  const hosting = threadSpawn.spawned.then(() => import('./activity-host')).then(({ startActivityHost }) => startActivityHost({ ...settings, nats, redactor }));
   // Its failure surfaces where it is awaited, below; until then it must not count as unhandled.
   hosting.catch(() => undefined);
   // Whatever fails below, the host is closed once it is up.
@@ -77,6 +81,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
   try {
     connection = await NativeConnection.connect({ address: settings.temporalAddress });
   } catch (error) {
+    threadSpawn.release();
     await closeHost();
     throw error;
   }
@@ -96,10 +101,12 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
       shutdownGraceTime: settings.shutdownGraceTime ?? '20 seconds',
     });
   } catch (error) {
+    threadSpawn.release();
     await closeHost();
     await connection.close().catch(() => undefined);
     throw error;
   }
+  threadSpawn.release(); // a thread pool that was already up (or none at all) emits no spawn
   let host: ActivityHost;
   try {
     host = await hosting;
@@ -124,6 +131,22 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
       }
     },
   };
+}
+
+/**
+ * Resolves when this process next spawns a worker thread (Node's 'worker' event), or when
+ * released, whichever comes first; the listener goes with it.
+ */
+function nextThreadSpawn(): { spawned: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const spawned = new Promise<void>((resolve) => {
+    release = () => {
+      process.removeListener('worker', release);
+      resolve();
+    };
+    process.once('worker', release);
+  });
+  return { spawned, release };
 }
 
 /**
