@@ -74,14 +74,16 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
   const hosting = threadSpawn.spawned.then(() => import('./activity-host')).then(({ startActivityHost }) => startActivityHost({ ...settings, nats, redactor }));
   // Its failure surfaces where it is awaited, below; until then it must not count as unhandled.
   hosting.catch(() => undefined);
-  // Whatever fails below, the host is closed once it is up.
-  const closeHost = () => hosting.then((host) => host.close()).catch(() => undefined);
+  // Whatever fails below, the host is closed once it is up (it loads now if no thread was spawned).
+  const closeHost = () => {
+    threadSpawn.release();
+    return hosting.then((host) => host.close()).catch(() => undefined);
+  };
   let connection: NativeConnection;
   let worker: Worker;
   try {
     connection = await NativeConnection.connect({ address: settings.temporalAddress });
   } catch (error) {
-    threadSpawn.release();
     await closeHost();
     throw error;
   }
@@ -101,7 +103,6 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
       shutdownGraceTime: settings.shutdownGraceTime ?? '20 seconds',
     });
   } catch (error) {
-    threadSpawn.release();
     await closeHost();
     await connection.close().catch(() => undefined);
     throw error;
