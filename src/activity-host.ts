@@ -1,6 +1,6 @@
 import { createActivities, type IndexerActivities } from './activities';
 import { createPool, type Pool } from './db/pool';
-import { HeapBound } from './heap-bound';
+import { HeapBound, limitHeapGrowth } from './heap-bound';
 import type { Logger } from './logger';
 import type { IndexerMetrics } from './metrics';
 import type { Redactor } from './redact';
@@ -56,6 +56,7 @@ export function startActivityHost(settings: ActivityHostSettings): ActivityHost 
     return rpc.session({ crossCheck: spec.tuning.crossCheck });
   };
   settings.metrics?.watchEndpoints(() => [...rpcs.values()].map((rpc) => ({ chainId: rpc.chainId, endpoints: rpc.health(), checks: rpc.checkStats() })));
+  if (settings.heapBoundMb) limitHeapGrowth();
   const stopHeapWatch = settings.heapBoundMb ? new HeapBound(settings.heapBoundMb * 1024 * 1024).watch(HEAP_CHECK_MS) : undefined;
   const activities = createActivities({
     pool,
