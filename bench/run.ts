@@ -31,6 +31,7 @@ import { indexerWorkflowId } from '../src/spec';
 import type { IndexerStatus } from '../src/workflows/messages';
 import { README_BALANCES_HANDLERS, SQL_BALANCES_HANDLERS, STORE_BALANCES_HANDLERS } from '../test/helpers/balances';
 import { CACHE, ROOT, datasetChain, emitter, freePort, type Dataset } from './dataset';
+import { cpuSnapshot, cpuSpent, describeCpu, type CpuGroup } from './cpu';
 import { runRaw, type RawPipeline } from './raw';
 
 const RESULTS = path.join(ROOT, 'bench', 'results');
@@ -77,6 +78,8 @@ interface IndexerRun {
   /** Accounts whose balance differs from the sum over the stored events (0: right). */
   balancesWrong?: number;
   phases?: Phases;
+  /** CPU seconds per process group from `indexer start` until the run was seen finished (bench/cpu.ts). */
+  cpu?: Partial<Record<CpuGroup, number>>;
 }
 
 /**
@@ -138,6 +141,7 @@ async function runIndexer(
     () => undefined,
   );
   await settle(ctx.db);
+  const cpuBefore = cpuSnapshot();
   const started = Date.now();
   const worker = spawn(process.execPath, [...flags['worker-node-args'].split(' ').filter(Boolean), path.join(ROOT, 'bin', 'indexer.mjs'), 'worker'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const stop = async () => {
@@ -161,6 +165,7 @@ async function runIndexer(
     await sleep(100);
   }
   peak = Math.max(peak, peakRssMb(worker.pid));
+  const cpu = cpuSpent(cpuBefore, cpuSnapshot(worker.pid));
   const { rows } = await ctx.db.query(`SELECT count(*)::int AS n FROM "${name}".emitter_transfer`);
   // The handlers' result checked against sums over the stored events, computed here in SQL.
   const balancesWrong = options.handlers
@@ -209,6 +214,7 @@ async function runIndexer(
     handlersEvents: status?.handlers?.eventsHandled,
     balancesWrong,
     phases,
+    cpu,
   };
 }
 
@@ -284,11 +290,12 @@ async function main(): Promise<void> {
     for (const [i, logs] of DATASETS.entries()) {
       const data = await datasetChain(logs, PER_BLOCK, say);
       try {
-        const raw: Partial<Record<RawPipeline, { seconds: number; logs: number; logsPerSecond: number }>> = {};
+        const raw: Partial<Record<RawPipeline, { seconds: number; logs: number; logsPerSecond: number; cpu?: Partial<Record<CpuGroup, number>> }>> = {};
         for (const kind of ['getLogs', 'lean', 'viem'] as const) {
           await settle(db);
+          const cpuBefore = cpuSnapshot();
           const r = await runRaw(kind, data.anvil.url, db, data.address, data.head);
-          raw[kind] = { ...r, logsPerSecond: Math.round(r.logs / r.seconds) };
+          raw[kind] = { ...r, logsPerSecond: Math.round(r.logs / r.seconds), cpu: cpuSpent(cpuBefore, cpuSnapshot()) };
           say(`${logs}: raw ${kind}: ${raw[kind]!.logsPerSecond} logs/s`);
         }
         const lean = raw.lean!.logsPerSecond;
@@ -308,20 +315,21 @@ async function main(): Promise<void> {
           withHandlers.push({ label, run: await runIndexer(ctx, data, { handlers: file }) });
         }
         const row = (label: string, rate: number, rss = '', notes = '') => table.push(`| ${logs.toLocaleString('en')} | ${label} | ${rate.toLocaleString('en')} | ${(rate / lean).toFixed(2)} | ${rss} | ${notes} |`);
-        row('raw: eth_getLogs only', raw.getLogs!.logsPerSecond, '', '100-block chunks, 3 in flight');
-        row('raw: getLogs + lean decode + COPY', lean, '', 'the baseline');
-        row('raw: getLogs + viem decodeEventLog + COPY', raw.viem!.logsPerSecond);
+        const notes = (...parts: string[]) => parts.filter(Boolean).join('; ');
+        row('raw: eth_getLogs only', raw.getLogs!.logsPerSecond, '', notes('100-block chunks, 3 in flight', describeCpu(raw.getLogs!.cpu)));
+        row('raw: getLogs + lean decode + COPY', lean, '', notes('the baseline', describeCpu(raw.lean!.cpu)));
+        row('raw: getLogs + viem decodeEventLog + COPY', raw.viem!.logsPerSecond, '', describeCpu(raw.viem!.cpu));
         row(
           'indexer: `indexer start` → last row, worker start-up included',
           indexerRate,
           `${indexer.peakRssMb} MB`,
-          `${indexer.indexRanges} ranges, ${indexer.activities} activities, ${indexer.historyEvents} history events in ${indexer.runs} run(s), ${Math.round(indexer.historyBytes / Math.max(1, indexer.indexRanges))} history bytes per range; rows = chain: ${indexer.logs === logs}${indexer.phases ? `; first activity at ${indexer.phases.firstActivity.toFixed(1)} s, first range ${indexer.phases.firstRange.toFixed(1)} s, last range done ${indexer.phases.lastRange.toFixed(1)} s of ${indexer.seconds.toFixed(1)} s` : ''}`,
+          `${indexer.indexRanges} ranges, ${indexer.activities} activities, ${indexer.historyEvents} history events in ${indexer.runs} run(s), ${Math.round(indexer.historyBytes / Math.max(1, indexer.indexRanges))} history bytes per range; rows = chain: ${indexer.logs === logs}${indexer.phases ? `; first activity at ${indexer.phases.firstActivity.toFixed(1)} s, first range ${indexer.phases.firstRange.toFixed(1)} s, last range done ${indexer.phases.lastRange.toFixed(1)} s of ${indexer.seconds.toFixed(1)} s` : ''}${indexer.cpu ? `; ${describeCpu(indexer.cpu)}` : ''}`,
         );
         for (const { label, run } of withHandlers) {
           if (!run.handlersSeconds) continue;
           const handled = Math.round(logs / run.handlersSeconds);
           const ingest = Math.round(run.logs / run.seconds);
-          row(`indexer + ${label}: ingest`, ingest, `${run.peakRssMb} MB`, 'ingest with the handlers stage running beside it');
+          row(`indexer + ${label}: ingest`, ingest, `${run.peakRssMb} MB`, notes('ingest with the handlers stage running beside it', run.cpu ? `until the handlers caught up, ${describeCpu(run.cpu)}` : ''));
           row(`indexer + ${label}: handlers caught up`, handled, '', `handlers ${(ingest / handled).toFixed(2)}× slower than ingest in the same run; balances = sums over the stored events: ${run.balancesWrong === 0}`);
         }
         if (rt) table.push(`| ${logs.toLocaleString('en')} | realtime: mined → committed | | | | p50 ${rt.p50} ms, p95 ${rt.p95} ms (poll 500 ms, ${rt.samples} blocks) |`);
