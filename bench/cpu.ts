@@ -7,6 +7,9 @@ import { readdirSync, readFileSync } from 'node:fs';
  */
 export type CpuGroup = 'worker' | 'bench' | 'postgres' | 'anvil' | 'temporal';
 
+/** CPU seconds per process group over a measurement. */
+export type CpuSeconds = Partial<Record<CpuGroup, number>>;
+
 /** Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on every Linux build in use). */
 const TICKS_PER_SECOND = 100;
 
@@ -53,9 +56,9 @@ function groupOf(pid: number, comm: string, workerPid: number | undefined): CpuG
  * counts whole and one which ended does not subtract; one which ended in between is not counted
  * (the pools here keep their connections, so PostgreSQL's backends live through a measurement).
  */
-export function cpuSpent(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined): Partial<Record<CpuGroup, number>> | undefined {
+export function cpuSpent(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined): CpuSeconds | undefined {
   if (!before || !after) return undefined;
-  const spent: Partial<Record<CpuGroup, number>> = {};
+  const spent: CpuSeconds = {};
   for (const [pid, { group, ticks }] of after) {
     const delta = ticks - (before.get(pid)?.ticks ?? 0);
     spent[group] = (spent[group] ?? 0) + delta / TICKS_PER_SECOND;
@@ -67,7 +70,7 @@ export function cpuSpent(before: CpuSnapshot | undefined, after: CpuSnapshot | u
 const LABELS: Record<CpuGroup, string> = { worker: 'worker', bench: 'bench process', postgres: 'PostgreSQL', anvil: 'anvil', temporal: 'Temporal server' };
 
 /** "CPU s: worker 12.5, PostgreSQL 4.4, …", biggest first; empty without figures. */
-export function describeCpu(spent: Partial<Record<CpuGroup, number>> | undefined): string {
+export function describeCpu(spent: CpuSeconds | undefined): string {
   if (!spent) return '';
   const parts = (Object.entries(spent) as Array<[CpuGroup, number]>).filter(([, s]) => s >= 0.1).sort((a, b) => b[1] - a[1]);
   return `CPU s: ${parts.map(([group, s]) => `${LABELS[group]} ${s.toFixed(1)}`).join(', ')}`;

@@ -31,7 +31,7 @@ import { indexerWorkflowId } from '../src/spec';
 import type { IndexerStatus } from '../src/workflows/messages';
 import { README_BALANCES_HANDLERS, SQL_BALANCES_HANDLERS, STORE_BALANCES_HANDLERS } from '../test/helpers/balances';
 import { CACHE, ROOT, datasetChain, emitter, freePort, type Dataset } from './dataset';
-import { cpuSnapshot, cpuSpent, describeCpu, type CpuGroup } from './cpu';
+import { cpuSnapshot, cpuSpent, describeCpu, type CpuSeconds } from './cpu';
 import { runRaw, type RawPipeline } from './raw';
 
 const RESULTS = path.join(ROOT, 'bench', 'results');
@@ -79,7 +79,7 @@ interface IndexerRun {
   balancesWrong?: number;
   phases?: Phases;
   /** CPU seconds per process group from `indexer start` until the run was seen finished (bench/cpu.ts). */
-  cpu?: Partial<Record<CpuGroup, number>>;
+  cpu?: CpuSeconds;
 }
 
 /**
@@ -290,7 +290,7 @@ async function main(): Promise<void> {
     for (const [i, logs] of DATASETS.entries()) {
       const data = await datasetChain(logs, PER_BLOCK, say);
       try {
-        const raw: Partial<Record<RawPipeline, { seconds: number; logs: number; logsPerSecond: number; cpu?: Partial<Record<CpuGroup, number>> }>> = {};
+        const raw: Partial<Record<RawPipeline, { seconds: number; logs: number; logsPerSecond: number; cpu?: CpuSeconds }>> = {};
         for (const kind of ['getLogs', 'lean', 'viem'] as const) {
           await settle(db);
           const cpuBefore = cpuSnapshot();
@@ -323,7 +323,11 @@ async function main(): Promise<void> {
           'indexer: `indexer start` → last row, worker start-up included',
           indexerRate,
           `${indexer.peakRssMb} MB`,
-          `${indexer.indexRanges} ranges, ${indexer.activities} activities, ${indexer.historyEvents} history events in ${indexer.runs} run(s), ${Math.round(indexer.historyBytes / Math.max(1, indexer.indexRanges))} history bytes per range; rows = chain: ${indexer.logs === logs}${indexer.phases ? `; first activity at ${indexer.phases.firstActivity.toFixed(1)} s, first range ${indexer.phases.firstRange.toFixed(1)} s, last range done ${indexer.phases.lastRange.toFixed(1)} s of ${indexer.seconds.toFixed(1)} s` : ''}${indexer.cpu ? `; ${describeCpu(indexer.cpu)}` : ''}`,
+          notes(
+            `${indexer.indexRanges} ranges, ${indexer.activities} activities, ${indexer.historyEvents} history events in ${indexer.runs} run(s), ${Math.round(indexer.historyBytes / Math.max(1, indexer.indexRanges))} history bytes per range; rows = chain: ${indexer.logs === logs}`,
+            indexer.phases ? `first activity at ${indexer.phases.firstActivity.toFixed(1)} s, first range ${indexer.phases.firstRange.toFixed(1)} s, last range done ${indexer.phases.lastRange.toFixed(1)} s of ${indexer.seconds.toFixed(1)} s` : '',
+            describeCpu(indexer.cpu),
+          ),
         );
         for (const { label, run } of withHandlers) {
           if (!run.handlersSeconds) continue;
