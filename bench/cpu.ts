@@ -13,9 +13,10 @@ export type CpuSeconds = Partial<Record<CpuGroup, number>>;
 /** Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on every Linux build in use). */
 const TICKS_PER_SECOND = 100;
 
-/** CPU ticks (user + system) of every process of a group, by pid; undefined without /proc (not Linux). */
+/** CPU ticks (user + system) of every process of a group, by pid. */
 export type CpuSnapshot = Map<number, { group: CpuGroup; ticks: number }>;
 
+/** The processes of every group now (`workerPid` is the worker's); undefined without /proc (not Linux). */
 export function cpuSnapshot(workerPid?: number): CpuSnapshot | undefined {
   let pids: string[];
   try {
@@ -33,10 +34,10 @@ export function cpuSnapshot(workerPid?: number): CpuSnapshot | undefined {
       continue; // gone since the listing
     }
     // The command name sits in parentheses and may itself hold spaces; the fields follow the last ')'.
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const group = groupOf(pid, comm, workerPid);
+    const commEnd = stat.lastIndexOf(')');
+    const group = groupOf(pid, stat.slice(stat.indexOf('(') + 1, commEnd), workerPid);
     if (!group) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = stat.slice(commEnd + 2).split(' ');
     snapshot.set(pid, { group, ticks: Number(fields[11]) + Number(fields[12]) });
   }
   return snapshot;
@@ -69,9 +70,9 @@ export function cpuSpent(before: CpuSnapshot | undefined, after: CpuSnapshot | u
 
 const LABELS: Record<CpuGroup, string> = { worker: 'worker', bench: 'bench process', postgres: 'PostgreSQL', anvil: 'anvil', temporal: 'Temporal server' };
 
-/** "CPU s: worker 12.5, PostgreSQL 4.4, …", biggest first; empty without figures. */
+/** "CPU s: worker 12.5, PostgreSQL 4.4, …", biggest first; empty without figures or with none of 0.1 s. */
 export function describeCpu(spent: CpuSeconds | undefined): string {
-  if (!spent) return '';
-  const parts = (Object.entries(spent) as Array<[CpuGroup, number]>).filter(([, s]) => s >= 0.1).sort((a, b) => b[1] - a[1]);
+  const parts = (Object.entries(spent ?? {}) as Array<[CpuGroup, number]>).filter(([, s]) => s >= 0.1).sort((a, b) => b[1] - a[1]);
+  if (parts.length === 0) return '';
   return `CPU s: ${parts.map(([group, s]) => `${LABELS[group]} ${s.toFixed(1)}`).join(', ')}`;
 }

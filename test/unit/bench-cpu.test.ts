@@ -18,6 +18,7 @@ test("the bench's CPU split counts a process that started in between whole, and 
   assert.equal(describeCpu(cpuSpent(before, after)), 'CPU s: worker 12.5, anvil 3.3, PostgreSQL 3.0');
   assert.equal(cpuSpent(undefined, after), undefined);
   assert.equal(describeCpu(undefined), '');
+  assert.equal(describeCpu({ bench: 0 }), '');
 });
 
 test("the bench's CPU snapshot finds this process and sees its CPU grow", { skip: process.platform !== 'linux' && 'reads /proc' }, () => {
