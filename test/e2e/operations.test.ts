@@ -157,7 +157,12 @@ test('/metrics carries the workflows\' own view: paused, lastError, mode, lag, r
   assert.ok(client);
   const labels = `indexer="${name}",chain_id="${chain.chainId}"`;
   const gauge = (text: string, metricName: string, extra = '') => metric(text, new RegExp(`^${metricName}\\{${labels}${extra}\\} (\\S+)$`, 'm'));
-  const before = (await get('/metrics')).text;
+  // The mode is not realtime at every instant: a run that continued as new starts in backfill until
+  // its first getHead finds it at the tip, and a scrape can land there. Scrape until it follows the tip.
+  const before = await eventually('indexer_mode realtime 1', async () => {
+    const text = (await get('/metrics')).text;
+    return gauge(text, 'indexer_mode', ',mode="realtime"') === 1 ? text : undefined;
+  }, 30_000, 500);
   assert.equal(gauge(before, 'indexer_paused'), 0, before.split('\n').filter((l) => l.startsWith('indexer_paused')).join('\n'));
   assert.equal(gauge(before, 'indexer_last_error'), 0);
   assert.equal(gauge(before, 'indexer_mode', ',mode="realtime"'), 1);
