@@ -23,6 +23,14 @@ export interface CarriedState extends VerificationScheduleState {
   discovered?: number;
   /** The stream stage, when the config has a stream. */
   stream?: StreamCarried;
+  /**
+   * Following the tip when the run ended: the next run goes on following it, so the status, the
+   * mode gauge and the IndexerMode search attribute do not flicker to backfill at every
+   * continueAsNew. Absent (older runs, or a run catching up): the next run starts by catching up.
+   */
+  mode?: 'realtime';
+  /** The last head seen, so the next run's status shows one before its first probe. */
+  head?: { head: number; safeHead: number };
 }
 
 /** What an indexed range (backfill or tip) reports back. */
@@ -88,6 +96,8 @@ export class IndexerState {
     this.verification = new VerificationSchedule(spec, this.startBlock, now, carried);
     this.paused = carried?.paused ?? false;
     this.lastError = carried?.lastError ?? null;
+    if (carried?.mode) this.mode = carried.mode;
+    if (carried?.head) this.noteHead(carried.head);
     this.logsIndexed = carried?.logsIndexed ?? 0;
     this.rangeSize = carried?.rangeSize ?? Math.min(spec.tuning.maxBlockRange, INITIAL_RANGE_SIZE);
     this.reorgs = carried?.reorgs ?? 0;
@@ -144,10 +154,16 @@ export class IndexerState {
     return target - this.checkpoint > 2 * this.rangeSize;
   }
 
-  noteHead(latest: { head: number; safeHead: number; rpc?: IndexerStatus['rpc'] }): void {
+  /**
+   * A head probe's answer. Its notice (an endpoint out of rotation, say) shows as lastError, so the
+   * status never lists an endpoint out of rotation without saying why; a clean answer clears nothing,
+   * as a failure still being retried must stay visible until the work itself succeeds.
+   */
+  noteHead(latest: { head: number; safeHead: number; rpc?: IndexerStatus['rpc']; notice?: string }): void {
     this.head = latest.head;
     this.safeHead = latest.safeHead;
     if (latest.rpc) this.rpc = latest.rpc;
+    if (latest.notice) this.lastError = latest.notice;
   }
 
   /** A range is stored: count it, clear the last error, learn a better range size, move the watermark. */
@@ -260,6 +276,8 @@ export class IndexerState {
       ...(this.handlers ? { handlers: this.handlers.carried() } : {}),
       ...(this.discovered !== null ? { discovered: this.discovered } : {}),
       ...(this.stream ? { stream: this.stream.carried() } : {}),
+      ...(this.mode === 'realtime' ? { mode: this.mode } : {}),
+      ...(this.head !== null && this.safeHead !== null ? { head: { head: this.head, safeHead: this.safeHead } } : {}),
     };
   }
 }

@@ -157,8 +157,8 @@ test('/metrics carries the workflows\' own view: paused, lastError, mode, lag, r
   assert.ok(client);
   const labels = `indexer="${name}",chain_id="${chain.chainId}"`;
   const gauge = (text: string, metricName: string, extra = '') => metric(text, new RegExp(`^${metricName}\\{${labels}${extra}\\} (\\S+)$`, 'm'));
-  // The mode is not realtime at every instant: a run that continued as new starts in backfill until
-  // its first getHead finds it at the tip, and a scrape can land there. Scrape until it follows the tip.
+  // The mode is not realtime at every instant (a burst of blocks sends the indexer back to catching
+  // up for a moment), and a scrape can land there. Scrape until it follows the tip.
   const before = await eventually('indexer_mode realtime 1', async () => {
     const text = (await get('/metrics')).text;
     return gauge(text, 'indexer_mode', ',mode="realtime"') === 1 ? text : undefined;

@@ -155,6 +155,23 @@ test('continueAsNew carries everything the next run needs, and a run built from 
   });
   const next = new IndexerState(s.spec, 5_000, carried);
   assert.deepEqual(next.carried(), carried);
+  assert.equal(next.mode, 'backfill', 'a run that was catching up starts by catching up');
+});
+
+test('continueAsNew while following the tip: the next run follows it too, and shows the last head from the start', () => {
+  const s = new IndexerState(spec(), 0);
+  s.noteHead({ head: 130, safeHead: 118 });
+  s.recordSuccess({ fromBlock: 100, toBlock: 118, logs: 3, durationMs: 10 }, 0);
+  s.mode = 'realtime';
+  const carried = s.carried();
+  assert.equal(carried.mode, 'realtime');
+  assert.deepEqual(carried.head, { head: 130, safeHead: 118 });
+  const next = new IndexerState(s.spec, 5_000, carried);
+  assert.equal(next.mode, 'realtime');
+  assert.equal(next.nextStep(false), 'follow-tip', 'no catch-up step, so no flicker to backfill');
+  const status = next.status({ workflowId: 'w', runId: 'r' }, 5_000);
+  assert.deepEqual([status.mode, status.head, status.safeHead, status.lag], ['realtime', 130, 118, 0]);
+  assert.deepEqual(next.carried(), carried);
 });
 
 test('the backfill window starts due retries first, never more than maxInFlight, and ends when all settled', () => {
