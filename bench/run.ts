@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --datasets 200000,1000000 --logs-per-block 100 --realtime-seconds 30]`
+ * `npm run bench [-- --datasets 200000,1000000 --logs-per-block 100 --realtime-seconds 30 --skip-handlers --raw lean]`
  *
  * For each dataset (an Emitter's ERC-20 Transfer events on anvil, bench/dataset.ts), in one run:
  * 1. raw baselines without orchestration (bench/raw.ts): eth_getLogs only; getLogs + lean decode
@@ -42,6 +42,8 @@ const { values: flags } = parseArgs({
     'realtime-seconds': { type: 'string', default: '30' },
     'in-flight': { type: 'string', default: '4' },
     'skip-handlers': { type: 'boolean', default: false },
+    // The lean baseline always runs (the ratios are to it); A/B runs may leave the others out: --raw lean.
+    raw: { type: 'string', default: 'getLogs,lean,viem' },
     // None by default: memory must stay bounded without caps (issue 18); set to compare.
     'worker-node-options': { type: 'string', default: '' },
     // Node flags NODE_OPTIONS refuses, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the worker.
@@ -316,7 +318,7 @@ async function main(): Promise<void> {
       const data = await datasetChain(logs, PER_BLOCK, say);
       try {
         const raw: Partial<Record<RawPipeline, { seconds: number; logs: number; logsPerSecond: number; cpu?: CpuSeconds }>> = {};
-        for (const kind of ['getLogs', 'lean', 'viem'] as const) {
+        for (const kind of (['getLogs', 'lean', 'viem'] as const).filter((k) => k === 'lean' || flags.raw.split(',').includes(k))) {
           await settle(db);
           const cpuBefore = cpuSnapshot();
           const r = await runRaw(kind, data.anvil.url, db, data.address, data.head);
@@ -344,9 +346,9 @@ async function main(): Promise<void> {
         }
         const row = (label: string, rate: number, rss = '', notes = '') => table.push(`| ${logs.toLocaleString('en')} | ${label} | ${rate.toLocaleString('en')} | ${(rate / lean).toFixed(2)} | ${rss} | ${notes} |`);
         const notes = (...parts: string[]) => parts.filter(Boolean).join('; ');
-        row('raw: eth_getLogs only', raw.getLogs!.logsPerSecond, '', notes('100-block chunks, 3 in flight', describeCpu(raw.getLogs!.cpu)));
+        if (raw.getLogs) row('raw: eth_getLogs only', raw.getLogs.logsPerSecond, '', notes('100-block chunks, 3 in flight', describeCpu(raw.getLogs.cpu)));
         row('raw: getLogs + lean decode + COPY', lean, '', notes('the baseline', describeCpu(raw.lean!.cpu)));
-        row('raw: getLogs + viem decodeEventLog + COPY', raw.viem!.logsPerSecond, '', describeCpu(raw.viem!.cpu));
+        if (raw.viem) row('raw: getLogs + viem decodeEventLog + COPY', raw.viem.logsPerSecond, '', describeCpu(raw.viem.cpu));
         row(
           'indexer: `indexer start` → last row, worker start-up included',
           indexerRate,
