@@ -24,10 +24,7 @@ export interface WorkerSettings {
   /** Where the stream stage publishes (NATS_URL or the worker config's stream.nats.url); the local default when unset. */
   natsUrl?: string;
   logger: Logger;
-  /**
-   * A bundle built by the caller (tests: with the tracing interceptors when `tracing` is set); else
-   * the compiled CLI's prebuilt one, else bundled from source, with or without them as `tracing` says.
-   */
+  /** A bundle built by the caller (tests); else the compiled CLI's prebuilt one, else bundled from source. */
   workflowBundle?: WorkflowBundleOption;
   metrics?: IndexerMetrics;
   /** OpenTelemetry (src/tracing.ts); off when unset. */
@@ -92,7 +89,6 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
   }
   try {
     const { interceptors, sinks } = await tracingOptions(settings.tracing);
-    const traced = settings.tracing !== undefined;
     worker = await Worker.create({
       connection,
       interceptors,
@@ -100,7 +96,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
       namespace: settings.namespace,
       taskQueue: settings.taskQueue,
       activities: deferredActivities(hosting.then((host) => host.activities)),
-      workflowBundle: settings.workflowBundle ?? prebuiltWorkflowBundle({ traced }) ?? (await bundleWorkflowsInChildProcess(WORKFLOWS_PATH, { traced })),
+      workflowBundle: settings.workflowBundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflowsInChildProcess(WORKFLOWS_PATH)),
       maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivityTaskExecutions ?? 16,
       maxTaskQueueActivitiesPerSecond: settings.maxTaskQueueActivitiesPerSecond,
       ...(settings.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: settings.maxCachedWorkflows } : {}),
@@ -156,9 +152,8 @@ function nextThreadSpawn(): { spawned: Promise<void>; release: () => void } {
 
 /**
  * The Temporal SDK's OpenTelemetry interceptors for activities and the sink that carries workflow
- * spans out of the sandbox. With tracing off the bundle has no workflow interceptors
- * (workflow-bundle.ts) and the sink is registered as a no-op all the same: a caller's bundle that
- * has them must not fail on an unregistered sink.
+ * spans out of the sandbox. The workflow interceptors are in every bundle (workflow-bundle.ts), so
+ * the sink is registered even with tracing off, as a no-op: an unregistered sink is an error per call.
  */
 export async function tracingOptions(tracing: Tracing | undefined): Promise<{ interceptors?: WorkerInterceptors; sinks: InjectedSinks<Record<string, never>> }> {
   if (!tracing) {

@@ -24,13 +24,12 @@ export interface CarriedState extends VerificationScheduleState {
   /** The stream stage, when the config has a stream. */
   stream?: StreamCarried;
   /**
-   * Following the tip when the run ended: the next run goes on following it, so the status, the
-   * mode gauge and the IndexerMode search attribute do not flicker to backfill at every
-   * continueAsNew. Absent (older runs, or a run catching up): the next run starts by catching up.
+   * Following the tip when the run ended: the next run's status (and the mode gauge read from it)
+   * says so until its own first head probe, rather than flickering to backfill at every
+   * continueAsNew. Shown only: the run still starts by catching up, as runs before this field did,
+   * so a run replays the same commands on any worker, whichever version wrote its input.
    */
   mode?: 'realtime';
-  /** The last head seen, so the next run's status shows one before its first probe. */
-  head?: { head: number; safeHead: number };
 }
 
 /** What an indexed range (backfill or tip) reports back. */
@@ -67,6 +66,8 @@ export class IndexerState {
   readonly stream: StreamStage | null;
 
   mode: IndexerMode = 'backfill';
+  /** The mode the last run ended in, shown until this run's first head probe (CarriedState.mode). */
+  private carriedMode: 'realtime' | null;
   paused: boolean;
   stopRequested = false;
   lastError: string | null;
@@ -96,8 +97,7 @@ export class IndexerState {
     this.verification = new VerificationSchedule(spec, this.startBlock, now, carried);
     this.paused = carried?.paused ?? false;
     this.lastError = carried?.lastError ?? null;
-    if (carried?.mode) this.mode = carried.mode;
-    if (carried?.head) this.noteHead(carried.head);
+    this.carriedMode = carried?.mode ?? null;
     this.logsIndexed = carried?.logsIndexed ?? 0;
     this.rangeSize = carried?.rangeSize ?? Math.min(spec.tuning.maxBlockRange, INITIAL_RANGE_SIZE);
     this.reorgs = carried?.reorgs ?? 0;
@@ -154,16 +154,12 @@ export class IndexerState {
     return target - this.checkpoint > 2 * this.rangeSize;
   }
 
-  /**
-   * A head probe's answer. Its notice (an endpoint out of rotation, say) shows as lastError, so the
-   * status never lists an endpoint out of rotation without saying why; a clean answer clears nothing,
-   * as a failure still being retried must stay visible until the work itself succeeds.
-   */
-  noteHead(latest: { head: number; safeHead: number; rpc?: IndexerStatus['rpc']; notice?: string }): void {
+  /** A head probe's answer; from the first one on, the status shows this run's own mode. */
+  noteHead(latest: { head: number; safeHead: number; rpc?: IndexerStatus['rpc'] }): void {
     this.head = latest.head;
     this.safeHead = latest.safeHead;
     if (latest.rpc) this.rpc = latest.rpc;
-    if (latest.notice) this.lastError = latest.notice;
+    this.carriedMode = null;
   }
 
   /** A range is stored: count it, clear the last error, learn a better range size, move the watermark. */
@@ -241,7 +237,7 @@ export class IndexerState {
       chainId: this.spec.chainId,
       workflowId: run.workflowId,
       runId: run.runId,
-      mode: this.paused ? 'paused' : this.mode,
+      mode: this.paused ? 'paused' : (this.carriedMode ?? this.mode),
       paused: this.paused,
       checkpoint: this.checkpoint,
       head: this.head,
@@ -276,8 +272,7 @@ export class IndexerState {
       ...(this.handlers ? { handlers: this.handlers.carried() } : {}),
       ...(this.discovered !== null ? { discovered: this.discovered } : {}),
       ...(this.stream ? { stream: this.stream.carried() } : {}),
-      ...(this.mode === 'realtime' ? { mode: this.mode } : {}),
-      ...(this.head !== null && this.safeHead !== null ? { head: { head: this.head, safeHead: this.safeHead } } : {}),
+      ...((this.carriedMode ?? this.mode) === 'realtime' ? { mode: 'realtime' as const } : {}),
     };
   }
 }

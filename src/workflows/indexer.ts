@@ -162,6 +162,8 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
       const latest = await persistently(state, () => activities.getHead({ spec: ctx.ref }));
       if (!latest) continue;
       state.noteHead(latest);
+      // An endpoint out of rotation, say: shown until the next range or tip result says otherwise.
+      if (latest.notice) state.lastError = latest.notice;
       const target = state.targetFor(latest.safeHead);
       if (state.shouldBackfill(target)) {
         state.mode = 'backfill';

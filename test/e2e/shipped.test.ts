@@ -95,7 +95,6 @@ test('the image as the Dockerfile builds it: no sources, no dev dependencies, a 
   assert.ok(!existsSync(path.join(image.appDir, 'src')), 'no TypeScript sources in the image');
   assert.ok(existsSync(path.join(image.appDir, 'dist', 'indexer.js')), 'the compiled CLI');
   assert.ok(existsSync(path.join(image.appDir, 'dist', 'workflows.js')), 'the prebuilt workflow bundle');
-  assert.ok(existsSync(path.join(image.appDir, 'dist', 'workflows-traced.js')), 'the prebuilt workflow bundle for a worker that traces');
   const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
   // A devDependency is in the image only where a runtime dependency needs it too (viem peers on
   // typescript, protobufjs depends on @types/node); nothing loads them (see the next test).

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/dev/postgres';
 import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
 import { WORKFLOWS_PATH } from '../../src/worker';
-import { TRACED_WORKFLOW_BUNDLE_FILE, WORKFLOW_BUNDLE_FILE, workflowBundleOptions } from '../../src/workflow-bundle';
+import { WORKFLOW_BUNDLE_FILE, workflowBundleOptions } from '../../src/workflow-bundle';
 import { freePort } from './ports';
 
 export interface TestStack {
@@ -24,23 +24,16 @@ export interface TestStack {
   stop: () => Promise<void>;
 }
 
-const bundles = new Map<boolean, Promise<WorkflowBundle>>();
+let bundlePromise: Promise<WorkflowBundle> | undefined;
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/**
- * Workflows are bundled once per test file (as npm run build bundles them) and reused by every
- * worker in it; `traced`: with the tracing interceptors, as a worker that traces loads them.
- */
-export function workflowBundle(options: { traced: boolean } = { traced: false }): Promise<WorkflowBundle> {
-  let bundle = bundles.get(options.traced);
-  if (!bundle) {
-    // `npm test` builds first: its prebuilt bundle is the code under test (and saves webpack in every file).
-    bundle = distIsFresh(REPO)
-      ? Promise.resolve({ code: readFileSync(path.join(REPO, 'dist', options.traced ? TRACED_WORKFLOW_BUNDLE_FILE : WORKFLOW_BUNDLE_FILE), 'utf8') })
-      : bundleWorkflowCode({ ...workflowBundleOptions(WORKFLOWS_PATH, options), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
-    bundles.set(options.traced, bundle);
-  }
-  return bundle;
+/** Workflows are bundled once per test file (as npm run build bundles them) and reused by every worker in it. */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  // `npm test` builds first: its prebuilt bundle is the code under test (and saves webpack in every file).
+  bundlePromise ??= distIsFresh(REPO)
+    ? Promise.resolve({ code: readFileSync(path.join(REPO, 'dist', WORKFLOW_BUNDLE_FILE), 'utf8') })
+    : bundleWorkflowCode({ ...workflowBundleOptions(WORKFLOWS_PATH), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  return bundlePromise;
 }
 
 export interface StackOptions {

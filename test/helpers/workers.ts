@@ -6,7 +6,7 @@ import { installTemporalRuntime } from '../../src/cli/worker-command';
 import { createLogger } from '../../src/logger';
 import { createIndexerWorker, type IndexerWorker } from '../../src/worker';
 import type { Tracing } from '../../src/tracing';
-import { workflowBundle, type TestStack } from './stack';
+import type { TestStack } from './stack';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const INDEXER_BIN = path.join(REPO_ROOT, 'bin', 'indexer.mjs');
@@ -33,7 +33,7 @@ export async function startInProcessWorker(
     knownRpcUrls: Object.values(options.rpc).flat(),
     natsUrl: options.natsUrl,
     logger,
-    workflowBundle: options.tracing ? await workflowBundle({ traced: true }) : stack.bundle,
+    workflowBundle: stack.bundle,
     tracing: options.tracing,
   });
   const running = worker.run();
