@@ -335,6 +335,11 @@ async function main(): Promise<void> {
           say(`${logs}: raw ${kind}: ${raw[kind]!.logsPerSecond} logs/s`);
         }
         const lean = raw.lean!.logsPerSecond;
+        // Before the run kept for realtime below (its worker goes on following the tip, and the
+        // realtime blocks add logs to the chain): nothing else on the cores, the same logs.
+        const warm = await runIndexer(ctx, data, { workerUp: true });
+        const warmRate = Math.round(warm.logs / warm.seconds);
+        say(`${logs}: indexer, worker already up: ${warmRate} logs/s (${(warmRate / lean).toFixed(2)}× lean)`);
         const indexer = await runIndexer(ctx, data, { keep: i === 0 });
         const indexerRate = Math.round(indexer.logs / indexer.seconds);
         say(`${logs}: indexer ${indexerRate} logs/s (${(indexerRate / lean).toFixed(2)}× lean), peak RSS ${indexer.peakRssMb} MB`);
@@ -345,10 +350,6 @@ async function main(): Promise<void> {
           await indexer.stop();
           await dropRun(db, indexer.name);
         }
-        // After the first run's worker is gone (kept above for realtime): nothing else on the cores.
-        const warm = await runIndexer(ctx, data, { workerUp: true });
-        const warmRate = Math.round(warm.logs / warm.seconds);
-        say(`${logs}: indexer, worker already up: ${warmRate} logs/s (${(warmRate / lean).toFixed(2)}× lean)`);
         const withHandlers: Array<{ label: string; run: Awaited<ReturnType<typeof runIndexer>> }> = [];
         for (const { label, file, firstDatasetOnly } of flags['skip-handlers'] ? [] : handlerRuns) {
           if (firstDatasetOnly && i > 0) continue;
