@@ -276,6 +276,13 @@ function phasesOf(events: HistoryEvent[], startedMs: number): Phases | undefined
   return { firstActivity: at(started[0]), firstRange: at(firstRange), lastRange: at(completed[completed.length - 1]!) };
 }
 
+/** "first activity at …, first range …, last range done … of …": the run's phases; `startDigits` for the first two (hundredths where the worker was already up). */
+function describePhases(run: Pick<IndexerRun, 'phases' | 'seconds'>, startDigits: number): string {
+  const { phases } = run;
+  if (!phases) return '';
+  return `first activity at ${phases.firstActivity.toFixed(startDigits)} s, first range ${phases.firstRange.toFixed(startDigits)} s, last range done ${phases.lastRange.toFixed(1)} s of ${run.seconds.toFixed(1)} s`;
+}
+
 /** One block with events per second: mined → its rows committed. */
 async function realtime(data: Dataset, db: pg.Pool, schema: string, seconds: number): Promise<{ p50: number; p95: number; samples: number }> {
   const transport = http(data.anvil.url);
@@ -366,7 +373,7 @@ async function main(): Promise<void> {
           `${indexer.peakRssMb} MB`,
           notes(
             `${indexer.indexRanges} ranges, ${indexer.activities} activities, ${indexer.historyEvents} history events in ${indexer.runs} run(s), ${Math.round(indexer.historyBytes / Math.max(1, indexer.indexRanges))} history bytes per range; rows = chain: ${indexer.logs === logs}`,
-            indexer.phases ? `first activity at ${indexer.phases.firstActivity.toFixed(1)} s, first range ${indexer.phases.firstRange.toFixed(1)} s, last range done ${indexer.phases.lastRange.toFixed(1)} s of ${indexer.seconds.toFixed(1)} s` : '',
+            describePhases(indexer, 1),
             describeCpu(indexer.cpu),
           ),
         );
@@ -376,7 +383,7 @@ async function main(): Promise<void> {
           `${warm.peakRssMb} MB`,
           notes(
             `rows = chain: ${warm.logs === logs}`,
-            warm.phases ? `first activity at ${warm.phases.firstActivity.toFixed(2)} s, first range ${warm.phases.firstRange.toFixed(2)} s, last range done ${warm.phases.lastRange.toFixed(1)} s of ${warm.seconds.toFixed(1)} s` : '',
+            describePhases(warm, 2),
             describeCpu(warm.cpu),
           ),
         );

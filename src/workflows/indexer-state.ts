@@ -154,6 +154,11 @@ export class IndexerState {
     return target - this.checkpoint > 2 * this.rangeSize;
   }
 
+  /** The mode the status shows (and the next run is handed): the carried one until this run's first head probe. */
+  private get shownMode(): IndexerMode {
+    return this.carriedMode ?? this.mode;
+  }
+
   /** A head probe's answer; from the first one on, the status shows this run's own mode. */
   noteHead(latest: { head: number; safeHead: number; rpc?: IndexerStatus['rpc'] }): void {
     this.head = latest.head;
@@ -237,7 +242,7 @@ export class IndexerState {
       chainId: this.spec.chainId,
       workflowId: run.workflowId,
       runId: run.runId,
-      mode: this.paused ? 'paused' : (this.carriedMode ?? this.mode),
+      mode: this.paused ? 'paused' : this.shownMode,
       paused: this.paused,
       checkpoint: this.checkpoint,
       head: this.head,
@@ -272,7 +277,7 @@ export class IndexerState {
       ...(this.handlers ? { handlers: this.handlers.carried() } : {}),
       ...(this.discovered !== null ? { discovered: this.discovered } : {}),
       ...(this.stream ? { stream: this.stream.carried() } : {}),
-      ...((this.carriedMode ?? this.mode) === 'realtime' ? { mode: 'realtime' as const } : {}),
+      ...(this.shownMode === 'realtime' ? { mode: 'realtime' as const } : {}),
     };
   }
 }
