@@ -1,9 +1,18 @@
+import { patched } from '@temporalio/workflow';
 import type { IndexerSpec } from '../spec';
 import { activities } from './activity-options';
 import type { IndexerState } from './indexer-state';
 import { persistently } from './persistently';
 
 const SAVE_INTERVAL_MS = 2_000;
+/**
+ * The interval while a downstream stage has caught up with the stored checkpoint and waits for it
+ * to move: at the start of a backfill the handlers finished the first save's events in a few
+ * hundred milliseconds, then waited 1.7 s for the next one.
+ */
+const SAVE_INTERVAL_WHILE_AWAITED_MS = 250;
+/** Runs recorded before a waiting stage shortened the interval replay without it (their saves came later). */
+const SAVE_SOONER_FOR_WAITING_STAGES = 'save-checkpoint-sooner-for-waiting-stages';
 
 /**
  * Keeps `_checkpoints` near the workflow's watermark (the truth while the run lives), at most
@@ -31,11 +40,17 @@ export class CheckpointSaver {
 
   async flush(force: boolean): Promise<void> {
     if (this.saved === this.state.checkpoint) return;
-    if (!force && Date.now() - this.lastSaveAt < SAVE_INTERVAL_MS) return;
+    if (!force && !this.due()) return;
     const block = this.state.checkpoint;
     const { name, chainId } = this.spec;
     await persistently(this.state, () => activities.saveCheckpoint({ name, chainId, block }), { bookkeeping: true });
     this.saved = block;
     this.lastSaveAt = Date.now();
+  }
+
+  private due(): boolean {
+    const since = Date.now() - this.lastSaveAt;
+    if (since >= SAVE_INTERVAL_MS) return true;
+    return since >= SAVE_INTERVAL_WHILE_AWAITED_MS && this.state.stageWaitsFor(this.saved) && patched(SAVE_SOONER_FOR_WAITING_STAGES);
   }
 }

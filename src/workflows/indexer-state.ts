@@ -210,6 +210,17 @@ export class IndexerState {
     return handlers && (!this.stream || this.stream.caughtUpWith(this.stream.bound(this.checkpoint, this.safeHead)));
   }
 
+  /**
+   * A downstream stage has done everything up to the stored checkpoint and would go on with more:
+   * it waits for the next save (every couple of seconds in backfill), so that save is worth making sooner.
+   */
+  stageWaitsFor(storedCheckpoint: number | null): boolean {
+    if (storedCheckpoint === null) return false;
+    const handlers = this.handlers !== null && !this.handlers.paused && this.handlers.checkpoint >= storedCheckpoint;
+    const stream = this.stream !== null && !this.stream.paused && this.stream.caughtUpWith(this.stream.bound(storedCheckpoint, this.safeHead));
+    return handlers || stream;
+  }
+
   rebuildRefusal(): string | undefined {
     if (!this.handlers) return `indexer ${this.spec.name} has no handlers configured: nothing to rebuild`;
     if (this.handlers.pendingRebuild) return 'a rebuild is already in progress';

@@ -220,3 +220,14 @@ test('a success that carries a notice (endpoint trouble put right) shows it as l
   s.recordSuccess({ fromBlock: 110, toBlock: 119, logs: 0, durationMs: 300 }, 2_000);
   assert.equal(s.lastError, null);
 });
+
+test('a handlers stage that has done everything stored waits for the next checkpoint save, unless it is paused', () => {
+  const s = new IndexerState({ ...spec(), handlers: { module: '/handlers.mjs' } }, 0);
+  assert.equal(s.stageWaitsFor(null), false, 'nothing stored yet: nothing to wait for');
+  s.handlers!.recordResult({ checkpoint: 150, events: 800, durationMs: 290, caughtUp: true }, s.handlers!.epoch, 150, 0);
+  assert.equal(s.stageWaitsFor(150), true);
+  assert.equal(s.stageWaitsFor(200), false, 'it has work up to 200');
+  s.handlers!.paused = true;
+  assert.equal(s.stageWaitsFor(150), false);
+  assert.equal(new IndexerState(spec(), 0).stageWaitsFor(150), false, 'no downstream stage');
+});
