@@ -1,4 +1,4 @@
-import { handleBatch, type HandlerFailure } from '../handlers/batch';
+import { handleBatch, type HandlerFailure, type NextBatch } from '../handlers/batch';
 import type { ActivityEnv } from './env';
 import type { HandleEventsInput, HandleEventsResult } from './types';
 
@@ -13,13 +13,15 @@ const ACTIVITY_BUDGET_MS = 5_000;
  * one transaction. A handler that throws ends the activity with the failure in its summary: the
  * workflow pauses the stage, ingest goes on.
  */
-export async function handleEvents(env: ActivityEnv, { spec, toBlock }: HandleEventsInput): Promise<HandleEventsResult> {
+export async function handleEvents(env: ActivityEnv, { spec, toBlock, head }: HandleEventsInput): Promise<HandleEventsResult> {
   const started = Date.now();
-  const target = { pool: env.handlersPool, spec, tables: env.routerFor(spec).tables, handlers: await env.handlersFor(spec) };
+  const target = { pool: env.handlersPool, spec, tables: env.routerFor(spec).tables, handlers: await env.handlersFor(spec), head };
   let events = 0;
   let failure: HandlerFailure | undefined;
+  let next: NextBatch | undefined;
   for (;;) {
-    const batch = await handleBatch(target, toBlock, BATCH_EVENTS);
+    const batch = await handleBatch(target, toBlock, BATCH_EVENTS, next);
+    next = batch.next;
     events += batch.events;
     failure = batch.failure;
     if (failure || batch.caughtUp || Date.now() - started > ACTIVITY_BUDGET_MS) {

@@ -134,6 +134,8 @@ export interface HandleEventsInput {
   spec: IndexerSpec;
   /** Handle up to this block (the workflow's stored checkpoint); the stored ingest checkpoint bounds it too. */
   toBlock: number;
+  /** The chain's head as the workflow last saw it (absent from workflows started before it was passed). */
+  head?: number;
 }
 export interface HandleEventsResult {
   /** The last block whose events are all handled. */

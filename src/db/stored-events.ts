@@ -34,37 +34,51 @@ export async function readStoredEvents(
   upTo: number,
   limit: number,
 ): Promise<StoredEvent[]> {
-  const events: StoredEvent[] = [];
-  for (const table of tables) {
-    const withTransaction = table.common.some((c) => c.name === 'tx_from');
-    const columns = [...COMMON, ...(withTransaction ? TRANSACTION : []), ...table.columns.map((c) => c.name)];
-    const { rows } = await client.query({
-      text: `SELECT ${columns.map(selected).join(', ')} FROM ${qualified(schema, table.table)}
-              WHERE chain_id = $1 AND (block_number, log_index) > ($2, $3) AND block_number <= $4
-              ORDER BY block_number, log_index LIMIT $5`,
-      values: [chainId, after.block, after.logIndex, upTo, limit],
-      rowMode: 'array',
-    });
-    if (rows.length >= limit) await ensurePlannerStatistics(client, schema, table.table);
-    for (const row of rows as unknown[][]) {
-      const [blockNumber, blockHash, blockTimestamp, logIndex, txHash, txIndex, address] = row;
-      const tx = withTransaction ? row.slice(COMMON.length, COMMON.length + TRANSACTION.length) : undefined;
-      events.push({
-        table,
-        blockNumber: Number(blockNumber),
-        blockHash: String(blockHash),
-        blockTimestamp: blockTimestamp as number | null,
-        logIndex: Number(logIndex),
-        txHash: String(txHash),
-        txIndex: txIndex === null ? null : Number(txIndex),
-        address: String(address),
-        ...(tx ? { transaction: { from: tx[0] as string | null, to: tx[1] as string | null, value: tx[2] as string | null } } : {}),
-        cells: row.slice(COMMON.length + (tx ? TRANSACTION.length : 0)),
-      });
-    }
-  }
+  // Every table's read issued at once: on a pipelined connection one round trip, not one per table.
+  const perTable = await Promise.all(tables.map((table) => readTable(client, schema, chainId, table, after, upTo, limit)));
+  const events = perTable.length === 1 ? perTable[0]! : perTable.flat();
   events.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
   return events.length > limit ? events.slice(0, limit) : events;
+}
+
+/** One event table's rows after `after` up to `upTo`, in (block_number, log_index) order. */
+async function readTable(
+  client: PoolClient,
+  schema: string,
+  chainId: number,
+  table: EventTable,
+  after: { block: number; logIndex: number },
+  upTo: number,
+  limit: number,
+): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  const withTransaction = table.common.some((c) => c.name === 'tx_from');
+  const columns = [...COMMON, ...(withTransaction ? TRANSACTION : []), ...table.columns.map((c) => c.name)];
+  const { rows } = await client.query({
+    text: `SELECT ${columns.map(selected).join(', ')} FROM ${qualified(schema, table.table)}
+            WHERE chain_id = $1 AND (block_number, log_index) > ($2, $3) AND block_number <= $4
+            ORDER BY block_number, log_index LIMIT $5`,
+    values: [chainId, after.block, after.logIndex, upTo, limit],
+    rowMode: 'array',
+  });
+  if (rows.length >= limit) await ensurePlannerStatistics(client, schema, table.table);
+  for (const row of rows as unknown[][]) {
+    const [blockNumber, blockHash, blockTimestamp, logIndex, txHash, txIndex, address] = row;
+    const tx = withTransaction ? row.slice(COMMON.length, COMMON.length + TRANSACTION.length) : undefined;
+    events.push({
+      table,
+      blockNumber: Number(blockNumber),
+      blockHash: String(blockHash),
+      blockTimestamp: blockTimestamp as number | null,
+      logIndex: Number(logIndex),
+      txHash: String(txHash),
+      txIndex: txIndex === null ? null : Number(txIndex),
+      address: String(address),
+      ...(tx ? { transaction: { from: tx[0] as string | null, to: tx[1] as string | null, value: tx[2] as string | null } } : {}),
+      cells: row.slice(COMMON.length + (tx ? TRANSACTION.length : 0)),
+    });
+  }
+  return events;
 }
 
 /** Event tables this process has seen analyzed (or analyzed itself). */

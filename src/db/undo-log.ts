@@ -53,17 +53,26 @@ export async function derivedTables(client: PoolClient, schema: string, eventTab
   return rows.map((r) => r.name);
 }
 
-/** Puts the capture triggers on derived tables that lack them (tables made by setup, or by a handler since). */
-export async function installUndoTriggers(client: PoolClient, schema: string, tables: readonly string[]): Promise<void> {
-  if (tables.length === 0) return;
-  const { rows } = await client.query<{ table: string }>(
-    `SELECT c.relname AS table FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND t.tgname = $2`,
-    [schema, CAPTURE],
+/** Derived tables without the capture trigger (made by setup, or by a handler since): one catalog query, issued with a batch's first statements. */
+export async function derivedTablesWithoutUndoTriggers(client: PoolClient, schema: string, eventTables: readonly string[]): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND left(c.relname, 1) <> '_' AND NOT (c.relname = ANY($2::text[]))
+        AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = $3)
+      ORDER BY c.relname`,
+    [schema, eventTables, CAPTURE],
   );
-  const have = new Set(rows.map((r) => r.table));
+  return rows.map((r) => r.name);
+}
+
+/** Puts the capture triggers on derived tables that lack them (tables made by setup, or by a handler since). */
+export async function installUndoTriggers(client: PoolClient, schema: string, eventTables: readonly string[]): Promise<void> {
+  await addUndoTriggers(client, schema, await derivedTablesWithoutUndoTriggers(client, schema, eventTables));
+}
+
+/** Puts the capture triggers on these tables (found by `derivedTablesWithoutUndoTriggers`). */
+export async function addUndoTriggers(client: PoolClient, schema: string, tables: readonly string[]): Promise<void> {
   for (const table of tables) {
-    if (have.has(table)) continue;
     await client.query(`CREATE TRIGGER ${quoteIdent(CAPTURE)} AFTER INSERT OR UPDATE OR DELETE ON ${qualified(schema, table)} FOR EACH ROW EXECUTE FUNCTION ${qualified(schema, CAPTURE)}()`);
     await client.query(`CREATE TRIGGER ${quoteIdent(REFUSE_TRUNCATE)} BEFORE TRUNCATE ON ${qualified(schema, table)} FOR EACH STATEMENT EXECUTE FUNCTION ${qualified(schema, REFUSE_TRUNCATE)}()`);
   }

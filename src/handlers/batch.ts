@@ -3,10 +3,10 @@ import { readCheckpoint } from '../db/checkpoint';
 import { isTransientDatabaseError } from '../db/transient';
 import { quoteIdent } from '../db/identifiers';
 import { lockChainHistory } from '../db/locks';
-import { inTransaction, type Pool, type PoolClient } from '../db/pool';
+import type { Pool, PoolClient } from '../db/pool';
 import { HANDLERS_STAGE, WHOLE_BLOCK, lockStageCursor, saveStageCursor, stageCheckpoint, type StageCursor } from '../db/stages';
 import { readStoredEvents, type StoredEvent } from '../db/stored-events';
-import { derivedTables, installUndoTriggers, setHandledBlock, trimUndoLog } from '../db/undo-log';
+import { addUndoTriggers, derivedTablesWithoutUndoTriggers, installUndoTriggers, setHandledBlock, trimUndoLog } from '../db/undo-log';
 import { InvalidHandlersError, oneLine } from '../errors';
 import type { IndexerSpec } from '../spec';
 import { BatchDb, type StatementFailure } from './batch-db';
@@ -33,6 +33,14 @@ export interface BatchResult {
   /** Nothing more to handle up to the bound this batch saw. */
   caughtUp: boolean;
   failure?: HandlerFailure;
+  /** Where the next batch starts and the bound it may read to, unless this one caught up: the next batch reads its events with its first statements. */
+  next?: NextBatch;
+}
+
+/** The next batch's events as this batch left them: after its last event, up to its bound. */
+export interface NextBatch {
+  after: { block: number; logIndex: number };
+  upTo: number;
 }
 
 export interface HandlersTarget {
@@ -40,6 +48,8 @@ export interface HandlersTarget {
   spec: IndexerSpec;
   tables: readonly EventTable[];
   handlers: BoundHandlers;
+  /** The chain's head as the workflow last saw it: what can still be reorganised is measured from it. */
+  head?: number;
 }
 
 /** `db` for setup: the batch's client, nothing else of it. */
@@ -60,7 +70,7 @@ export async function runSetup(client: PoolClient, target: Pick<HandlersTarget, 
     }
     await client.query('RELEASE SAVEPOINT handlers_setup');
   }
-  await installUndoTriggers(client, spec.name, await derivedTables(client, spec.name, target.tables.map((t) => t.table)));
+  await installUndoTriggers(client, spec.name, target.tables.map((t) => t.table));
 }
 
 /** Thrown inside a batch's transaction when a handler fails, so the transaction rolls back. */
@@ -81,12 +91,14 @@ class StoreWriteFailed extends Error {}
  * ingest checkpoint, nor `toBlock`), each through its handler in chain order, then the cursor.
  * A handler that throws rolls the batch back; the events before it are then handled again and
  * committed, so the cursor stands right before the failing event and `resume` retries exactly it.
+ * `next`: the previous batch's `next`, so this one's events are read with its first statements.
  */
-export async function handleBatch(target: HandlersTarget, toBlock: number, limit: number): Promise<BatchResult> {
-  const attempt = (events: number, exact = false) => inTransaction(target.pool, (client) => handleInTransaction(client, target, toBlock, events, exact));
+export async function handleBatch(target: HandlersTarget, toBlock: number, limit: number, next?: NextBatch): Promise<BatchResult> {
+  const attempt = (events: number, exact = false, expected?: NextBatch) =>
+    pipelinedTransaction(target.pool, (client) => handleInTransaction(client, target, toBlock, events, exact, expected));
   let threw: unknown;
   try {
-    return await attempt(limit);
+    return await attempt(limit, false, next);
   } catch (error) {
     threw = error;
   }
@@ -104,6 +116,29 @@ export async function handleBatch(target: HandlersTarget, toBlock: number, limit
   return { events: before?.events ?? 0, checkpoint: before?.checkpoint ?? failed.failure.block - 1, caughtUp: false, failure: failed.failure };
 }
 
+/**
+ * One transaction on a pipelined connection: BEGIN goes out with the work's first statements,
+ * and COMMIT right behind its last ones (`last`, which the work does not wait for), so neither
+ * costs a round trip of its own. A last statement that fails turns the COMMIT into a rollback,
+ * and its error is thrown.
+ */
+async function pipelinedTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<{ result: T; last: Promise<unknown> }>): Promise<T> {
+  const client = await pool.connect();
+  const begun = client.query('BEGIN');
+  begun.catch(() => undefined); // awaited below; its failure also fails every statement after it
+  try {
+    const { result, last } = await work(client);
+    const committed = client.query('COMMIT');
+    await Promise.all([begun, last, committed]);
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 /** The batch's failure: the handler's (it pauses the stage), unless the database failed it (the activity retries). */
 function handlerThrew(events: readonly StoredEvent[], handlers: BoundHandlers, { eventIndex, error }: StatementFailure): Error {
   if (isTransientDatabaseError(error)) return error as Error;
@@ -114,37 +149,51 @@ function handlerThrew(events: readonly StoredEvent[], handlers: BoundHandlers, {
 }
 
 /** `exact`: the store writes after every event, so a failing write names its event (slow; only after a write of several events failed). */
-async function handleInTransaction(client: PoolClient, target: HandlersTarget, toBlock: number, limit: number, exact: boolean): Promise<BatchResult> {
+async function handleInTransaction(
+  client: PoolClient,
+  target: HandlersTarget,
+  toBlock: number,
+  limit: number,
+  exact: boolean,
+  expected: NextBatch | undefined,
+): Promise<{ result: BatchResult; last: Promise<unknown> }> {
   const { spec, tables, handlers } = target;
   const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
+  const tableNames = tables.map((t) => t.table);
   // Statements issued together go out together on the batch's pipelined connection (one round trip
-  // per group instead of one per statement); the server runs them in the order issued.
-  const [, cursor, checkpoint] = await Promise.all([
+  // per group instead of one per statement); the server runs them in the order issued, so the
+  // events are read under the lock, and are this batch's if the cursor is where the last batch left it.
+  const [, cursor, checkpoint, untriggered, , readEarly] = await Promise.all([
     // Rollbacks and verification repairs take this lock too: a batch never sees half of one.
     lockChainHistory(client, spec.name, spec.chainId),
     lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock),
     readCheckpoint(client, spec.name, spec.chainId),
+    // Tables a handler created since the last batch get their triggers before anything is written.
+    derivedTablesWithoutUndoTriggers(client, spec.name, tableNames),
+    client.query(`SET LOCAL search_path TO ${quoteIdent(spec.name)}`),
+    expected && readStoredEvents(client, spec.name, spec.chainId, tables, expected.after, expected.upTo, limit),
   ]);
   if (cursor.setupPending) {
-    await runSetup(client, target);
+    await runSetup(client, target); // puts the triggers on every derived table, its own new ones too
     cursor.setupPending = false;
+  } else {
+    await addUndoTriggers(client, spec.name, untriggered);
   }
   const stored = checkpoint ?? startBlock - 1;
   const upTo = Math.min(toBlock, stored);
   if (stageCheckpoint(cursor) >= upTo) {
-    await saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, cursor);
-    return { events: 0, checkpoint: stageCheckpoint(cursor), caughtUp: true };
+    return { result: { events: 0, checkpoint: stageCheckpoint(cursor), caughtUp: true }, last: saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, cursor) };
   }
-  const [events] = await Promise.all([
-    readStoredEvents(client, spec.name, spec.chainId, tables, cursor, upTo, limit),
-    // Tables a handler created since the last batch get their triggers before anything is written.
-    derivedTables(client, spec.name, tables.map((t) => t.table)).then((derived) => installUndoTriggers(client, spec.name, derived)),
-    client.query(`SET LOCAL search_path TO ${quoteIdent(spec.name)}`),
-  ]);
+  // Read early, the events stand for this batch only if they start at its cursor and end within its bound.
+  const early = expected && readEarly && expected.after.block === cursor.block && expected.after.logIndex === cursor.logIndex && expected.upTo <= upTo;
+  const readTo = early ? expected.upTo : upTo;
+  const events = early ? readEarly : await readStoredEvents(client, spec.name, spec.chainId, tables, cursor, readTo, limit);
   const db = new BatchDb(client, spec.name);
-  // Blocks this far below the stored checkpoint can no longer be reorganised: their changes are
-  // not recorded (backfill pays no undo log), and the log is trimmed up to here.
-  const final = stored - 2 * spec.tuning.maxReorgDepth - spec.tuning.confirmations;
+  // Blocks this far below the head can no longer be reorganised: their changes are not recorded
+  // (backfill pays no undo log), and the log is trimmed up to here. Measured from the stored
+  // checkpoint until the workflow has seen the head: a backfill's handlers, right behind that
+  // checkpoint, then recorded every block and wrote their store once per block.
+  const final = Math.max(target.head ?? stored, stored) - 2 * spec.tuning.maxReorgDepth - spec.tuning.confirmations;
   let block: number | null = null;
   let recording: number | null = null;
   for (const [index, event] of events.entries()) {
@@ -178,13 +227,16 @@ async function handleInTransaction(client: PoolClient, target: HandlersTarget, t
   if (failed) throw handlerThrew(events, handlers, failed);
   const last = events[events.length - 1];
   const complete = events.length < limit;
-  const next: StageCursor = complete ? { ...cursor, block: upTo, logIndex: WHOLE_BLOCK } : { ...cursor, block: last!.blockNumber, logIndex: last!.logIndex };
+  const next: StageCursor = complete ? { ...cursor, block: readTo, logIndex: WHOLE_BLOCK } : { ...cursor, block: last!.blockNumber, logIndex: last!.logIndex };
   const trim = final > next.undoFrom;
   if (trim) next.undoFrom = final;
-  await Promise.all([
-    recording !== null && setHandledBlock(client, spec.chainId, null),
-    trim && trimUndoLog(client, spec.name, spec.chainId, final),
-    saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, next),
-  ]);
-  return { events: events.length, checkpoint: stageCheckpoint(next), caughtUp: complete };
+  const caughtUp = complete && readTo >= upTo;
+  return {
+    result: { events: events.length, checkpoint: stageCheckpoint(next), caughtUp, ...(caughtUp ? {} : { next: { after: { block: next.block, logIndex: next.logIndex }, upTo } }) },
+    last: Promise.all([
+      recording !== null && setHandledBlock(client, spec.chainId, null),
+      trim && trimUndoLog(client, spec.name, spec.chainId, final),
+      saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, next),
+    ]),
+  };
 }

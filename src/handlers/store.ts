@@ -186,6 +186,8 @@ export class RowStore {
     const id = `${table}\u0000${keyText(key)}`;
     let entry = this.entries.get(id);
     if (!entry) {
+      // The table's shape is read now, while the handlers go on, so the flush does not wait a round trip for it (a failure surfaces there).
+      if (!this.shapes.has(table)) this.shape(table).catch(() => undefined);
       entry = { table, key: { ...key }, row: undefined, stored: false, pending: [], dirty: null, recreated: false, writers: new Set() };
       this.entries.set(id, entry);
     }

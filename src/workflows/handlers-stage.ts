@@ -35,7 +35,7 @@ export async function runHandlersStage(ctx: IndexerContext): Promise<void> {
     await stageStep(
       stage,
       backoff,
-      () => activities.handleEvents.executeWithOptions({ ...handleOptions, summary: `handle blocks ${stage.checkpoint + 1}-${upTo}` }, [{ spec: ctx.ref, toBlock: upTo }]),
+      () => activities.handleEvents.executeWithOptions({ ...handleOptions, summary: `handle blocks ${stage.checkpoint + 1}-${upTo}` }, [{ spec: ctx.ref, toBlock: upTo, ...(state.head === null ? {} : { head: state.head }) }]),
       (result) => stage.recordResult(result, epoch, upTo, Date.now()),
     );
   }

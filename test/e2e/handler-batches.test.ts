@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { parseConfig } from '../../src/config/load';
+import { buildSpecs } from '../../src/config/resolve';
+import { writeCheckpoint } from '../../src/db/checkpoint';
+import { createPool, type Pool } from '../../src/db/pool';
+import { rollbackTo } from '../../src/db/rollback';
+import { ensureSchema } from '../../src/db/schema';
+import { writeRange } from '../../src/db/writer';
+import { handleBatch, runSetup, type HandlersTarget, type NextBatch } from '../../src/handlers/batch';
+import { bindHandlers, importHandlers } from '../../src/handlers/module';
+import { LogRouter, type DecodedLog } from '../../src/indexing/log-router';
+import { TRANSFER_EVENT } from '../helpers/abis';
+import { startPostgres } from '../helpers/stack';
+
+/**
+ * Handler batches on stored events, without a workflow: a batch reads the next batch's events with
+ * its first statements, where the last batch left off. Those events are the batch's only if its
+ * cursor and bound are still what the last batch saw; a rollback in between moves them, and the
+ * batch then reads its own. The oracle is the stored events themselves, read back here.
+ */
+
+const CHAIN = 31337;
+const ADDRESS = '0x00000000000000000000000000000000000000aa';
+let pool: Pool;
+let stop: () => Promise<void>;
+let target: HandlersTarget;
+const schema = `handler_batches_${process.pid}`;
+
+// Every handled event leaves a row: what it was, so the test sees each one handled exactly once.
+const HANDLERS = `
+export default {
+  async setup({ db }) {
+    await db.query('create table seen (block_number bigint, log_index integer, value numeric(78,0), primary key (block_number, log_index))');
+  },
+  on: {
+    'Token:Transfer'({ event, db }) {
+      db.query('insert into seen values ($1, $2, $3)', [event.block.number, event.log.index, event.args.value.toString()]);
+    },
+  },
+};
+`;
+
+before(async () => {
+  const postgres = await startPostgres();
+  stop = postgres.stop;
+  pool = createPool(postgres.databaseUrl, 4, { pipeline: true });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'handler-batches-'));
+  const file = path.join(dir, 'handlers.mjs');
+  writeFileSync(file, HANDLERS);
+  const [spec] = buildSpecs(
+    parseConfig({ name: schema, chains: { local: { id: CHAIN } }, contracts: [{ name: 'Token', chain: 'local', address: ADDRESS, abi: [TRANSFER_EVENT], startBlock: 1 }], handlers: file }, dir),
+    () => undefined,
+  );
+  const tables = new LogRouter(spec!).tables;
+  target = { pool, spec: spec!, tables, handlers: bindHandlers(await importHandlers(file), tables) };
+  await ensureSchema(pool, schema, [...tables], (client) => runSetup(client, target));
+  await writeCheckpoint(pool, schema, CHAIN, 0);
+});
+
+after(async () => {
+  await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+  await pool.end();
+  await stop();
+});
+
+/** `perBlock` Transfers in each block of [from, to]; `fork` changes hashes and values (another chain's blocks). */
+async function storeBlocks(from: number, to: number, perBlock: number, options: { fork: number; advance: boolean }): Promise<void> {
+  const hash = (n: number, kind: number) => `0x${kind.toString(16).padStart(2, '0')}${options.fork.toString(16).padStart(2, '0')}${n.toString(16).padStart(60, '0')}`;
+  const logs: DecodedLog[] = [];
+  for (let block = from; block <= to; block++) {
+    for (let i = 0; i < perBlock; i++) {
+      logs.push({
+        table: target.tables[0]!.table,
+        blockNumber: block,
+        blockHash: hash(block, 1),
+        blockTimestamp: 1_700_000_000 + block,
+        logIndex: i,
+        txHash: hash(block * 100 + i, 2),
+        txIndex: i,
+        address: ADDRESS,
+        args: [`0x${'1'.repeat(40)}`, `0x${'2'.repeat(40)}`, String(options.fork * 1_000_000 + block * 100 + i)],
+      });
+    }
+  }
+  await writeRange(pool, {
+    schema,
+    chainId: CHAIN,
+    fromBlock: from,
+    toBlock: to,
+    tables: [...target.tables],
+    logs,
+    blocks: [],
+    advanceCheckpoint: options.advance,
+  });
+}
+
+async function handledCheckpoint(): Promise<number> {
+  const { rows } = await pool.query(`SELECT block_number, log_index FROM "${schema}"._stages WHERE chain_id = $1 AND stage = 'handlers'`, [CHAIN]);
+  return rows[0].log_index === 2_147_483_647 ? Number(rows[0].block_number) : Number(rows[0].block_number) - 1;
+}
+
+/** The derived rows equal the stored events up to the handlers' cursor (block, log index), one each. */
+async function assertHandledExactlyTheStored(): Promise<void> {
+  const cursor = (await pool.query(`SELECT block_number, log_index FROM "${schema}"._stages WHERE chain_id = $1 AND stage = 'handlers'`, [CHAIN])).rows[0];
+  const stored = await pool.query(
+    `SELECT block_number::int AS b, log_index AS i, value::text AS v FROM "${schema}".token_transfer WHERE (block_number, log_index) <= ($1, $2) ORDER BY 1, 2`,
+    [cursor.block_number, cursor.log_index],
+  );
+  const seen = await pool.query(`SELECT block_number::int AS b, log_index AS i, value::text AS v FROM "${schema}".seen ORDER BY 1, 2`);
+  assert.deepEqual(seen.rows, stored.rows);
+}
+
+async function rollback(ancestor: number, key: string): Promise<void> {
+  await rollbackTo(pool, { schema, chainId: CHAIN, tables: target.tables.map((t) => t.table), ancestor, detectedBlock: ancestor + 1, depth: 1, oldHash: null, newHash: null, reason: 'reorg', key });
+}
+
+test('a rollback between two batches moves the cursor: the next batch reads its own events, not those read for it', async () => {
+  await storeBlocks(1, 10, 10, { fork: 1, advance: true });
+  const first = await handleBatch(target, 10, 25);
+  assert.equal(first.events, 25);
+  assert.deepEqual(first.next?.after, { block: 3, logIndex: 4 });
+  await assertHandledExactlyTheStored();
+
+  // Blocks 2-10 replaced by another chain's (5 Transfers each): the cursor goes back to block 1.
+  await rollback(1, 'test-cursor-moved');
+  await storeBlocks(2, 10, 5, { fork: 2, advance: true });
+  const second = await handleBatch(target, 10, 25, first.next);
+  assert.equal(second.events, 25);
+  assert.equal(await handledCheckpoint(), 5);
+  await assertHandledExactlyTheStored();
+  const third = await handleBatch(target, 10, 25, second.next);
+  assert.equal(third.caughtUp, true);
+  assert.equal(await handledCheckpoint(), 10);
+  await assertHandledExactlyTheStored();
+});
+
+test('a rollback above the cursor lowers the bound: events past the new checkpoint wait, even where a range in flight stored them', async () => {
+  await storeBlocks(11, 20, 10, { fork: 3, advance: true });
+  const first = await handleBatch(target, 20, 25);
+  assert.deepEqual(first.next, { after: { block: 13, logIndex: 4 }, upTo: 20 } satisfies NextBatch);
+
+  // Back to block 14; blocks 17-20 of the new chain are stored by a range whose predecessor is not, so the checkpoint stays at 14.
+  await rollback(14, 'test-bound-lowered');
+  await storeBlocks(17, 20, 10, { fork: 4, advance: false });
+  const second = await handleBatch(target, 20, 100, first.next);
+  assert.equal(second.caughtUp, true);
+  assert.equal(await handledCheckpoint(), 14);
+  await assertHandledExactlyTheStored();
+
+  await storeBlocks(15, 16, 10, { fork: 4, advance: true });
+  await pool.query(`UPDATE "${schema}"._checkpoints SET block_number = 20 WHERE chain_id = $1`, [CHAIN]);
+  const third = await handleBatch(target, 20, 100, second.next);
+  assert.equal(third.caughtUp, true);
+  assert.equal(await handledCheckpoint(), 20);
+  await assertHandledExactlyTheStored();
+});
+
+test('changes are recorded for undo only within reach of a reorg of the head the workflow saw, not of the stored checkpoint', async () => {
+  const undoRows = async (from: number, to: number) =>
+    (await pool.query(`SELECT count(*)::int AS n FROM "${schema}"._undo_log WHERE block_number BETWEEN $1 AND $2`, [from, to])).rows[0].n as number;
+  // The head right above: a reorg may reach these blocks, so every change is recorded.
+  await storeBlocks(21, 30, 10, { fork: 5, advance: true });
+  assert.equal((await handleBatch({ ...target, head: 30 }, 30, 1_000)).caughtUp, true);
+  assert.equal(await undoRows(21, 30), 100);
+  // The head far above (a backfill): 2 × maxReorgDepth below it nothing can be reorganised, so
+  // nothing is recorded, and the records up to there go.
+  await storeBlocks(31, 40, 10, { fork: 5, advance: true });
+  assert.equal((await handleBatch({ ...target, head: 40 + 2 * target.spec.tuning.maxReorgDepth + 10 }, 40, 1_000)).caughtUp, true);
+  assert.equal(await undoRows(1, 40), 0);
+  await assertHandledExactlyTheStored();
+});
