@@ -119,8 +119,8 @@ export async function handleBatch(target: HandlersTarget, toBlock: number, limit
 /**
  * One transaction on a pipelined connection: BEGIN goes out with the work's first statements,
  * and COMMIT right behind its last ones (`last`, which the work does not wait for), so neither
- * costs a round trip of its own. A last statement that fails turns the COMMIT into a rollback,
- * and its error is thrown.
+ * costs a round trip of its own. A last statement the server refuses turns the COMMIT into a
+ * rollback, and its error is thrown.
  */
 async function pipelinedTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<{ result: T; last: Promise<unknown> }>): Promise<T> {
   const client = await pool.connect();
@@ -129,7 +129,15 @@ async function pipelinedTransaction<T>(pool: Pool, work: (client: PoolClient) =>
   try {
     const { result, last } = await work(client);
     const committed = client.query('COMMIT');
-    await Promise.all([begun, last, committed]);
+    const [, lastOutcome, commitOutcome] = await Promise.allSettled([begun, last, committed]);
+    if (lastOutcome.status === 'rejected') {
+      // A statement pg refused before sending it aborts nothing: then the COMMIT went through.
+      if (commitOutcome.status === 'fulfilled' && commitOutcome.value.command === 'COMMIT') {
+        throw new Error(`a handlers batch committed although its last statements failed (${oneLine(lastOutcome.reason)}): its events may be handled again; run indexer rebuild`);
+      }
+      throw lastOutcome.reason;
+    }
+    await Promise.all([begun, committed]);
     return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -184,16 +192,20 @@ async function handleInTransaction(
   if (stageCheckpoint(cursor) >= upTo) {
     return { result: { events: 0, checkpoint: stageCheckpoint(cursor), caughtUp: true }, last: saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, cursor) };
   }
-  // Read early, the events stand for this batch only if they start at its cursor and end within its bound.
+  // Read early (under this transaction's lock, so current), the events stand for this batch only
+  // if they start at its cursor and end within its bound: a rollback in between moves either.
   const early = expected && readEarly && expected.after.block === cursor.block && expected.after.logIndex === cursor.logIndex && expected.upTo <= upTo;
   const readTo = early ? expected.upTo : upTo;
   const events = early ? readEarly : await readStoredEvents(client, spec.name, spec.chainId, tables, cursor, readTo, limit);
   const db = new BatchDb(client, spec.name);
   // Blocks this far below the head can no longer be reorganised: their changes are not recorded
-  // (backfill pays no undo log), and the log is trimmed up to here. Measured from the stored
-  // checkpoint until the workflow has seen the head: a backfill's handlers, right behind that
-  // checkpoint, then recorded every block and wrote their store once per block.
-  const final = Math.max(target.head ?? stored, stored) - 2 * spec.tuning.maxReorgDepth - spec.tuning.confirmations;
+  // (backfill pays no undo log), and the log is trimmed up to here. Measured from the head, not
+  // the stored checkpoint, which a backfill's handlers follow closely (from it, they would record
+  // every block and write their store once per block); never above the stored checkpoint, so a
+  // head too high (an endpoint's, or one carried past a chain that got shorter) cannot leave
+  // unhandled blocks unrecorded. Without a head yet, from the stored checkpoint.
+  const reach = 2 * spec.tuning.maxReorgDepth + spec.tuning.confirmations;
+  const final = Math.max(stored - reach, Math.min((target.head ?? stored) - reach, stored));
   let block: number | null = null;
   let recording: number | null = null;
   for (const [index, event] of events.entries()) {

@@ -78,6 +78,8 @@ export class RowStore {
   /** Shapes being read (one read per table however many ask), and those read (for changes applied at once). */
   private readonly shapes = new Map<string, Promise<TableShape>>();
   private readonly resolvedShapes = new Map<string, TableShape>();
+  /** A handler issued raw SQL in this batch (`forget`): shapes are read in order from then on. */
+  private sawRawStatement = false;
 
   constructor(
     private readonly client: PoolClient,
@@ -119,12 +121,13 @@ export class RowStore {
    */
   detach(keep: boolean): Entry[] {
     const work = [...this.entries.values()].filter((e) => e.dirty || e.pending.length > 0);
-    if (!keep) this.entries = new Map();
+    if (!keep) this.forget();
     return work;
   }
 
   /** Drops the rows in memory (nothing to write): a raw statement may have changed them. */
   forget(): void {
+    this.sawRawStatement = true;
     if (this.entries.size > 0) this.entries = new Map();
   }
 
@@ -186,8 +189,10 @@ export class RowStore {
     const id = `${table}\u0000${keyText(key)}`;
     let entry = this.entries.get(id);
     if (!entry) {
-      // The table's shape is read now, while the handlers go on, so the flush does not wait a round trip for it (a failure surfaces there).
-      if (!this.shapes.has(table)) this.shape(table).catch(() => undefined);
+      // The table's shape is read now, while the handlers go on, so the flush does not wait a
+      // round trip for it (a failure surfaces there). Not after a raw statement: it may be DDL
+      // still queued behind a write, which the read would overtake.
+      if (!this.sawRawStatement && !this.shapes.has(table)) this.shape(table).catch(() => undefined);
       entry = { table, key: { ...key }, row: undefined, stored: false, pending: [], dirty: null, recreated: false, writers: new Set() };
       this.entries.set(id, entry);
     }

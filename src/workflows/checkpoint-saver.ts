@@ -6,9 +6,10 @@ import { persistently } from './persistently';
 
 const SAVE_INTERVAL_MS = 2_000;
 /**
- * The interval while a downstream stage has caught up with the stored checkpoint and waits for it
- * to move: at the start of a backfill the handlers finished the first save's events in a few
- * hundred milliseconds, then waited 1.7 s for the next one.
+ * The least interval while a downstream stage has caught up with the stored checkpoint and waits
+ * for it to move (a save then comes with the next range that settles): at the start of a backfill
+ * the handlers finished the first save's events in a few hundred milliseconds, then waited 1.7 s
+ * for the next one.
  */
 const SAVE_INTERVAL_WHILE_AWAITED_MS = 250;
 /** Runs recorded before a waiting stage shortened the interval replay without it (their saves came later). */
@@ -16,7 +17,8 @@ const SAVE_SOONER_FOR_WAITING_STAGES = 'save-checkpoint-sooner-for-waiting-stage
 
 /**
  * Keeps `_checkpoints` near the workflow's watermark (the truth while the run lives), at most
- * every couple of seconds in backfill, and always before the mode changes or the run ends: a new
+ * every couple of seconds in backfill (sooner while a downstream stage waits for it), and always
+ * before the mode changes or the run ends: a new
  * run (after stop, terminate or reset of the workflow) resumes from the stored one.
  */
 export class CheckpointSaver {

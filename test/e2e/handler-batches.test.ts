@@ -169,7 +169,24 @@ test('changes are recorded for undo only within reach of a reorg of the head the
   // The head far above (a backfill): 2 × maxReorgDepth below it nothing can be reorganised, so
   // nothing is recorded, and the records up to there go.
   await storeBlocks(31, 40, 10, { fork: 5, advance: true });
-  assert.equal((await handleBatch({ ...target, head: 40 + 2 * target.spec.tuning.maxReorgDepth + 10 }, 40, 1_000)).caughtUp, true);
+  const { maxReorgDepth, confirmations } = target.spec.tuning;
+  assert.equal((await handleBatch({ ...target, head: 40 + 2 * maxReorgDepth + confirmations + 10 }, 40, 1_000)).caughtUp, true);
   assert.equal(await undoRows(1, 40), 0);
   await assertHandledExactlyTheStored();
+});
+
+test('blocks replaced above the cursor up to the same checkpoint: the events read with the next batch are the new ones', async () => {
+  await storeBlocks(41, 50, 10, { fork: 6, advance: true });
+  await storeBlocks(51, 60, 10, { fork: 6, advance: true });
+  const first = await handleBatch(target, 60, 25);
+  assert.deepEqual(first.next, { after: { block: 43, logIndex: 4 }, upTo: 60 } satisfies NextBatch);
+  // The cursor and the bound the next batch expects stay as they were; the events after it change.
+  await rollback(44, 'test-replaced-above-cursor');
+  await storeBlocks(45, 60, 10, { fork: 7, advance: true });
+  const second = await handleBatch(target, 60, 1_000, first.next);
+  assert.equal(second.caughtUp, true);
+  assert.equal(await handledCheckpoint(), 60);
+  await assertHandledExactlyTheStored();
+  const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".seen WHERE block_number BETWEEN 45 AND 60 AND value >= 7000000 AND value < 8000000`);
+  assert.equal(rows[0].n, 160, "every event of blocks 45-60 was handled as the new chain's");
 });
