@@ -42,24 +42,20 @@ export function undoCaptureDdl(schema: string): string[] {
   ];
 }
 
+/** The tables `c` of schema $1 that handlers own: neither event tables ($2) nor bookkeeping (`_…`). */
+const DERIVED_TABLES = `pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND left(c.relname, 1) <> '_' AND NOT (c.relname = ANY($2::text[]))`;
+
 /** Tables in the schema that handlers own: neither event tables nor bookkeeping (`_…`). */
 export async function derivedTables(client: PoolClient, schema: string, eventTables: readonly string[]): Promise<string[]> {
-  const { rows } = await client.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND left(c.relname, 1) <> '_' AND NOT (c.relname = ANY($2::text[]))
-      ORDER BY c.relname`,
-    [schema, eventTables],
-  );
+  const { rows } = await client.query<{ name: string }>(`SELECT c.relname AS name FROM ${DERIVED_TABLES} ORDER BY c.relname`, [schema, eventTables]);
   return rows.map((r) => r.name);
 }
 
 /** Derived tables without the capture trigger (made by setup, or by a handler since): one catalog query, issued with a batch's first statements. */
 export async function derivedTablesWithoutUndoTriggers(client: PoolClient, schema: string, eventTables: readonly string[]): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND left(c.relname, 1) <> '_' AND NOT (c.relname = ANY($2::text[]))
-        AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = $3)
-      ORDER BY c.relname`,
+    `SELECT c.relname AS name FROM ${DERIVED_TABLES} AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = $3) ORDER BY c.relname`,
     [schema, eventTables, CAPTURE],
   );
   return rows.map((r) => r.name);

@@ -3,7 +3,7 @@ import { readCheckpoint } from '../db/checkpoint';
 import { isTransientDatabaseError } from '../db/transient';
 import { quoteIdent } from '../db/identifiers';
 import { lockChainHistory } from '../db/locks';
-import type { Pool, PoolClient } from '../db/pool';
+import { CommittedDespiteFailure, inPipelinedTransaction, type Pool, type PoolClient } from '../db/pool';
 import { HANDLERS_STAGE, WHOLE_BLOCK, lockStageCursor, saveStageCursor, stageCheckpoint, type StageCursor } from '../db/stages';
 import { readStoredEvents, type StoredEvent } from '../db/stored-events';
 import { addUndoTriggers, derivedTablesWithoutUndoTriggers, installUndoTriggers, setHandledBlock, trimUndoLog } from '../db/undo-log';
@@ -95,7 +95,10 @@ class StoreWriteFailed extends Error {}
  */
 export async function handleBatch(target: HandlersTarget, toBlock: number, limit: number, next?: NextBatch): Promise<BatchResult> {
   const attempt = (events: number, exact = false, expected?: NextBatch) =>
-    pipelinedTransaction(target.pool, (client) => handleInTransaction(client, target, toBlock, events, exact, expected));
+    inPipelinedTransaction(target.pool, (client) => handleInTransaction(client, target, toBlock, events, exact, expected)).catch((error: unknown) => {
+      if (error instanceof CommittedDespiteFailure) throw new Error(`a handlers batch ${oneLine(error)}: its events may be handled again; run indexer rebuild`);
+      throw error;
+    });
   let threw: unknown;
   try {
     return await attempt(limit, false, next);
@@ -114,37 +117,6 @@ export async function handleBatch(target: HandlersTarget, toBlock: number, limit
   const before = failed.index > 0 ? await attempt(failed.index) : undefined;
   if (before?.failure) return before;
   return { events: before?.events ?? 0, checkpoint: before?.checkpoint ?? failed.failure.block - 1, caughtUp: false, failure: failed.failure };
-}
-
-/**
- * One transaction on a pipelined connection: BEGIN goes out with the work's first statements,
- * and COMMIT right behind its last ones (`last`, which the work does not wait for), so neither
- * costs a round trip of its own. A last statement the server refuses turns the COMMIT into a
- * rollback, and its error is thrown.
- */
-async function pipelinedTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<{ result: T; last: Promise<unknown> }>): Promise<T> {
-  const client = await pool.connect();
-  const begun = client.query('BEGIN');
-  begun.catch(() => undefined); // awaited below; its failure also fails every statement after it
-  try {
-    const { result, last } = await work(client);
-    const committed = client.query('COMMIT');
-    const [, lastOutcome, commitOutcome] = await Promise.allSettled([begun, last, committed]);
-    if (lastOutcome.status === 'rejected') {
-      // A statement pg refused before sending it aborts nothing: then the COMMIT went through.
-      if (commitOutcome.status === 'fulfilled' && commitOutcome.value.command === 'COMMIT') {
-        throw new Error(`a handlers batch committed although its last statements failed (${oneLine(lastOutcome.reason)}): its events may be handled again; run indexer rebuild`);
-      }
-      throw lastOutcome.reason;
-    }
-    await Promise.all([begun, committed]);
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
 }
 
 /** The batch's failure: the handler's (it pauses the stage), unless the database failed it (the activity retries). */

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import type { Client } from '@temporalio/client';
+import { findTemporalCli } from '../../src/dev/temporal-server';
 
 /**
  * Workflow history as searchable text. Payloads (inputs, results, failure details) are bytes:
@@ -34,4 +36,10 @@ export async function allHistoriesText(client: Client): Promise<{ workflows: str
     parts.push(historyText(history));
   }
   return { workflows, text: parts.join('\n') };
+}
+
+/** A run's history as the Temporal CLI writes it: the proto3 JSON form that Worker.runReplayHistory reads back (the latest run without `runId`). */
+export function historyJson(address: string, workflowId: string, runId?: string): Buffer {
+  const run = runId ? ['--run-id', runId] : [];
+  return execFileSync(findTemporalCli()!, ['workflow', 'show', '--address', address, '--workflow-id', workflowId, ...run, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
 }

@@ -7,14 +7,13 @@
  *
  *   node --import tsx test/replay/record-handlers.ts
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findTemporalCli } from '../../src/dev/temporal-server';
 import { README_BALANCES_HANDLERS, writeModule } from '../helpers/balances';
 import { startTestChain } from '../helpers/chain';
+import { historyJson } from '../helpers/history';
 import { specsFrom, startIndexer, status, waitForCheckpoint } from '../helpers/indexer';
 import { compileFixture } from '../helpers/solidity';
 import { startStack } from '../helpers/stack';
@@ -52,7 +51,7 @@ try {
   await handle.signal('stop');
   await handle.result();
 
-  const json = execFileSync(findTemporalCli()!, ['workflow', 'show', '--address', stack.temporal.address, '--workflow-id', handle.workflowId, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
+  const json = historyJson(stack.temporal.address, handle.workflowId);
   const events = (JSON.parse(json.toString()) as { events: Array<Record<string, unknown>> }).events;
   const markers = events.filter((e) => e.markerRecordedEventAttributes).length;
   writeFileSync(path.join(OUT, FILE), json);

@@ -10,11 +10,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
-import { findTemporalCli } from '../../src/dev/temporal-server';
 import { encodeFunctionData } from 'viem';
 import { resetUpdate, verifyUpdate } from '../../src/workflows/messages';
 import { startTestChain } from '../helpers/chain';
+import { historyJson } from '../helpers/history';
 import { specsFrom, startIndexer, status, waitForCheckpoint } from '../helpers/indexer';
 import { compileFixture } from '../helpers/solidity';
 import { startStack } from '../helpers/stack';
@@ -75,8 +74,7 @@ try {
 
   let written = 0;
   for await (const wf of stack.client.workflow.list()) {
-    // The CLI writes the proto3 JSON form that Worker.runReplayHistory reads back.
-    const json = execFileSync(findTemporalCli()!, ['workflow', 'show', '--address', stack.temporal.address, '--workflow-id', wf.workflowId, '--run-id', wf.runId, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
+    const json = historyJson(stack.temporal.address, wf.workflowId, wf.runId);
     const file = `${wf.type}-${String(written).padStart(2, '0')}.json`;
     writeFileSync(path.join(OUT, file), json);
     console.log(`${file}: ${wf.workflowId} (${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events)`);
