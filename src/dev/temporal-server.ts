@@ -54,19 +54,25 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   args.push(...devServerExtraArgs());
   if (cli) {
     const uiArgs = options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless'];
-    const proc = spawnManaged(cli, ['server', 'start-dev', ...args, ...uiArgs], { name: 'temporal server start-dev' });
-    try {
-      await waitForPort(options.port, '127.0.0.1', 60_000, proc.exitReason);
-      if (options.uiPort) await waitForPort(options.uiPort, '127.0.0.1', 30_000, proc.exitReason);
-    } catch (error) {
-      await proc.stop('SIGKILL');
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      const proc = spawnManaged(cli, ['server', 'start-dev', ...args, ...uiArgs], { name: 'temporal server start-dev' });
+      try {
+        await waitForPort(options.port, '127.0.0.1', 60_000, proc.exitReason);
+        if (options.uiPort) await waitForPort(options.uiPort, '127.0.0.1', 30_000, proc.exitReason);
+      } catch (error) {
+        await proc.stop('SIGKILL');
+        // The dev server picks its internal ports (HTTP, metrics, membership) by binding and
+        // closing them, then binds them again: another process can take one in between, and the
+        // server panics while starting (seen once in CI). A second start picks other ports.
+        if (attempt === 1 && proc.exitReason()) continue;
+        throw error;
+      }
+      return {
+        address: `127.0.0.1:${options.port}`,
+        uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
+        stop: () => proc.stop('SIGTERM', 10_000),
+      };
     }
-    return {
-      address: `127.0.0.1:${options.port}`,
-      uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
-      stop: () => proc.stop('SIGTERM', 10_000),
-    };
   }
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const env = await TestWorkflowEnvironment.createLocal({
