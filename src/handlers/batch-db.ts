@@ -15,8 +15,8 @@ export interface StatementFailure {
   error: unknown;
 }
 
-/** Per connection: (schema, text) → prepared statement name, and how many names were handed out. */
-const statementNames = new WeakMap<PoolClient, { byText: Map<string, string>; issued: number }>();
+/** Per connection: schema → text → prepared statement name, and how many names were handed out. */
+const statementNames = new WeakMap<PoolClient, { bySchema: Map<string, Map<string, string>>; issued: number }>();
 
 /**
  * A name for a statement with values, so the server parses and plans it once per connection
@@ -27,21 +27,26 @@ const statementNames = new WeakMap<PoolClient, { byText: Map<string, string>; is
 function statementName(client: PoolClient, schema: string, text: string): string | undefined {
   let names = statementNames.get(client);
   if (!names) {
-    names = { byText: new Map(), issued: 0 };
+    names = { bySchema: new Map(), issued: 0 };
     statementNames.set(client, names);
   }
-  const key = `${schema}\u0000${text}`;
-  let name = names.byText.get(key);
+  // By the text itself, not a key built from it: a handler passes the same string every time, whose hash V8 keeps.
+  let byText = names.bySchema.get(schema);
+  if (!byText) {
+    byText = new Map();
+    names.bySchema.set(schema, byText);
+  }
+  let name = byText.get(text);
   if (name === undefined && names.issued < MAX_NAMED_STATEMENTS) {
     name = `handler_${names.issued++}`;
-    names.byText.set(key, name);
+    byText.set(text, name);
   }
   return name;
 }
 
 /** After pg failed to send a named statement (its values would not serialise, and pg closed it), the text gets a fresh name. */
 function forgetStatementName(client: PoolClient, schema: string, text: string): void {
-  statementNames.get(client)?.byText.delete(`${schema}\u0000${text}`);
+  statementNames.get(client)?.bySchema.get(schema)?.delete(text);
 }
 
 /**
@@ -125,8 +130,8 @@ export class BatchDb {
   private statement(eventIndex: number, text: string, values?: unknown[]): Promise<unknown> {
     if (this.store.dirty) void this.writeStore(false);
     else this.store.forget();
-    if (!this.lane) return this.issue(eventIndex, text, values);
-    return this.track(eventIndex, this.inLane(() => this.send(text, values)));
+    if (!this.lane) return this.track(eventIndex, this.send(text, values), text);
+    return this.track(eventIndex, this.inLane(() => this.send(text, values)), text);
   }
 
   /** The store's changes so far, written in the lane (taken now: later changes are not in this write); a failure is recorded for `settle` at this place in the order. */
@@ -155,40 +160,32 @@ export class BatchDb {
     if (!this.storeFailure || sequence < this.storeFailure.sequence) this.storeFailure = { sequence, failure };
   }
 
-  private issue(eventIndex: number, text: string, values?: unknown[]): Promise<unknown> {
-    return this.track(eventIndex, this.send(text, values));
-  }
-
   private send(text: string, values?: unknown[]): Promise<unknown> {
     const name = values && values.length > 0 ? statementName(this.client, this.schema, text) : undefined;
     this.holdWrites();
-    const sent = this.client.query(name ? { name, text, values } : { text, values });
-    if (name) {
-      sent.catch((error: unknown) => {
-        if (!isServerError(error)) forgetStatementName(this.client, this.schema, text);
-      });
-    }
-    return sent;
+    return this.client.query(name ? { name, text, values } : { text, values });
   }
 
-  private track(eventIndex: number, sent: Promise<unknown>): StatementResult<unknown> {
-    const result = new StatementResult<unknown>((resolve, reject) => {
-      sent.then(resolve, reject);
+  /**
+   * A handler's statement (its `text`), or the indexer's own, as the handler sees it. Few promises
+   * per statement: with AsyncLocalStorage on (activities run in one), each costs a hook call.
+   */
+  private track(eventIndex: number, sent: Promise<unknown>, text?: string): StatementResult<unknown> {
+    const issued = { sequence: this.sequence++, eventIndex } as Issued;
+    issued.result = new StatementResult<unknown>((resolve, reject) => {
+      sent.then(resolve, (error: unknown) => {
+        issued.error = error;
+        this.failed.push(issued);
+        // pg failed to send a named statement (its values would not serialise) and closed the name.
+        if (text !== undefined && !isServerError(error)) forgetStatementName(this.client, this.schema, text);
+        reject(error);
+      });
     });
-    // Marked handled without counting as the handler's look, so an un-awaited failure is never
-    // an unhandled rejection; it is recorded here and fails the batch in `settle`.
-    Promise.prototype.then.call(result, undefined, () => undefined);
-    const issued: Issued = { sequence: this.sequence++, eventIndex, result };
-    this.pending.push(
-      sent.then(
-        () => undefined,
-        (error: unknown) => {
-          issued.error = error;
-          this.failed.push(issued);
-        },
-      ),
-    );
-    return result;
+    // Marked handled without counting as the handler's look, so an un-awaited failure is never an
+    // unhandled rejection (it was recorded above, and fails the batch in `settle`); settled once
+    // the statement is, which is what `settle` waits for.
+    this.pending.push(Promise.prototype.then.call(issued.result, undefined, () => undefined));
+    return issued.result;
   }
 
   /**

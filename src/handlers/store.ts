@@ -45,6 +45,17 @@ interface TableShape {
   table: string;
   columns: Map<string, ColumnShape>;
   key: string[];
+  /** Upsert column lists by the changed columns in the order a row lists them: sorted, one array per set. */
+  columnLists: ColumnList[];
+}
+
+/**
+ * The events whose changes a write carries: the earliest (-1: none yet), and whether there are
+ * others. A write that fails names its event only when it carries one event's changes.
+ */
+interface Writers {
+  firstWriter: number;
+  severalWriters: boolean;
 }
 
 interface PendingChange {
@@ -52,7 +63,7 @@ interface PendingChange {
   change: Change;
 }
 
-export interface Entry {
+export interface Entry extends Writers {
   table: string;
   key: Row;
   /** The row as the changes so far make it; null: there is none; undefined: not read yet. */
@@ -62,11 +73,9 @@ export interface Entry {
   /** Changes waiting for the row to be read. */
   pending: PendingChange[];
   /** Columns changed since the last write (or the deletion, with row null); null: nothing to write. */
-  dirty: Set<string> | null;
+  dirty: string[] | null;
   /** Deleted and created again since the last write: delete before inserting, so unset columns take their defaults. */
   recreated: boolean;
-  /** Events whose changes the next write carries (to name one when it fails). */
-  writers: Set<number>;
 }
 
 const NUMERIC_OID = 1700;
@@ -80,6 +89,10 @@ export class RowStore {
   private readonly resolvedShapes = new Map<string, TableShape>();
   /** A handler issued raw SQL in this batch (`forget`): shapes are read in order from then on. */
   private sawRawStatement = false;
+  /** Changes made since the store last handed over its work (`detach`). */
+  private changes = 0;
+  /** Table names already checked to be identifiers. */
+  private readonly checkedTables = new Set<string>();
 
   constructor(
     private readonly client: PoolClient,
@@ -88,8 +101,7 @@ export class RowStore {
 
   /** Something to write, or changes waiting for their rows. */
   get dirty(): boolean {
-    for (const entry of this.entries.values()) if (entry.dirty || entry.pending.length > 0) return true;
-    return false;
+    return this.changes > 0;
   }
 
   forEvent(eventIndex: number, failed: (failure: StoreFailure) => void, ordered: <T>(step: () => Promise<T>) => Promise<T>): HandlerStore {
@@ -121,6 +133,7 @@ export class RowStore {
    */
   detach(keep: boolean): Entry[] {
     const work = [...this.entries.values()].filter((e) => e.dirty || e.pending.length > 0);
+    this.changes = 0;
     if (!keep) this.forget();
     return work;
   }
@@ -143,7 +156,7 @@ export class RowStore {
       if (entries) entries.push(entry);
       else byTable.set(entry.table, [entry]);
     }
-    const statements: Array<{ writers: Set<number>; run: Promise<unknown> }> = [];
+    const statements: Array<{ writers: Writers; run: Promise<unknown> }> = [];
     // Every table's shape and rows asked for at once (pipelined), then the changes applied in order, then the writes.
     const tables = [...byTable];
     const shapes = await Promise.allSettled(
@@ -156,7 +169,7 @@ export class RowStore {
     const failures: StoreFailure[] = [];
     shapes.forEach((shape, i) => {
       // No such table, a key that is not its primary key: every event that used it is wrong, the first one fails.
-      if (shape.status === 'rejected') failures.push({ eventIndex: earliest(tables[i]![1].flatMap((e) => [...e.writers])), error: shape.reason });
+      if (shape.status === 'rejected') failures.push({ eventIndex: earliestWriter(tables[i]![1]), error: shape.reason });
     });
     if (failures.length === 0) {
       for (const [i, [, entries]] of tables.entries()) {
@@ -179,13 +192,16 @@ export class RowStore {
     const failed = results.findIndex((r) => r.status === 'rejected');
     if (failed >= 0) {
       const { writers } = statements[failed]!;
-      throw new StoreFailed({ eventIndex: writers.size === 1 ? [...writers][0] : undefined, error: (results[failed] as PromiseRejectedResult).reason });
+      throw new StoreFailed({ eventIndex: writers.firstWriter >= 0 && !writers.severalWriters ? writers.firstWriter : undefined, error: (results[failed] as PromiseRejectedResult).reason });
     }
   }
 
   private entry(table: string, key: Row): Entry {
-    if (!isIdentifier(table)) throw new StoreError(`store: ${JSON.stringify(table)} is not a table name (lowercase letters, digits and _, as created in setup)`);
-    if (!key || typeof key !== 'object' || Object.keys(key).length === 0) throw new StoreError(`store: the key for ${table} must be an object of its primary key columns, e.g. { account }`);
+    if (!this.checkedTables.has(table)) {
+      if (!isIdentifier(table)) throw new StoreError(`store: ${JSON.stringify(table)} is not a table name (lowercase letters, digits and _, as created in setup)`);
+      this.checkedTables.add(table);
+    }
+    if (!key || typeof key !== 'object' || isEmpty(key)) throw new StoreError(`store: the key for ${table} must be an object of its primary key columns, e.g. { account }`);
     const id = `${table}\u0000${keyText(key)}`;
     let entry = this.entries.get(id);
     if (!entry) {
@@ -193,7 +209,7 @@ export class RowStore {
       // round trip for it (a failure surfaces there). Not after a raw statement: it may be DDL
       // still queued behind a write, which the read would overtake.
       if (!this.sawRawStatement && !this.shapes.has(table)) this.shape(table).catch(() => undefined);
-      entry = { table, key: { ...key }, row: undefined, stored: false, pending: [], dirty: null, recreated: false, writers: new Set() };
+      entry = { table, key: { ...key }, row: undefined, stored: false, pending: [], dirty: null, recreated: false, firstWriter: -1, severalWriters: false };
       this.entries.set(id, entry);
     }
     return entry;
@@ -202,7 +218,8 @@ export class RowStore {
   private change(eventIndex: number, table: string, key: Row, change: Change): void {
     if (typeof change !== 'function') throw new StoreError(`store.update(${table}, …): the change must be a function (row) => columns | null | undefined`);
     const entry = this.entry(table, key);
-    entry.writers.add(eventIndex);
+    addWriter(entry, eventIndex);
+    this.changes += 1;
     if (entry.row === undefined || entry.pending.length > 0) {
       entry.pending.push({ eventIndex, change });
       return;
@@ -230,7 +247,7 @@ export class RowStore {
     const shape = await this.shape(unread[0]!.table);
     for (const entry of unread) checkKey(shape, entry.key);
     const target = qualified(this.schema, shape.table);
-    const { rows } = await this.client.query<Row>(`SELECT t.* FROM ${target} AS t WHERE ${keyMatch(target, shape.key)}`, [jsonRows(unread.map((e) => e.key))]);
+    const { rows } = await this.client.query<Row>(`SELECT t.* FROM ${target} AS t WHERE ${keyMatch(target, shape.key)}`, [jsonRows(unread.map((e) => jsonRow(e.key, shape.key)))]);
     const found = new Map(rows.map((row) => [keyText(pick(row, shape.key)), fromDatabase(shape, row)]));
     for (const entry of unread) {
       const row = found.get(keyText(pick(entry.key, shape.key)));
@@ -240,43 +257,48 @@ export class RowStore {
   }
 
   /** The statements that write `entries`, each with the events whose changes it carries. */
-  private writeStatements(shape: TableShape, entries: readonly Entry[]): Array<{ writers: Set<number>; text: string; values: unknown[] }> {
+  private writeStatements(shape: TableShape, entries: readonly Entry[]): Array<{ writers: Writers; text: string; values: unknown[] }> {
     const target = qualified(this.schema, shape.table);
-    const deletes = { keys: [] as Row[], writers: new Set<number>() };
-    const upserts = new Map<string, { columns: string[]; rows: Row[]; writers: Set<number> }>();
+    const deletes = { keys: [] as JsonRow[], firstWriter: -1, severalWriters: false };
+    const upserts = new Map<string[], { columns: string[]; rows: JsonRow[]; firstWriter: number; severalWriters: boolean }>();
     for (const entry of entries) {
       if (!entry.dirty) continue;
       if ((entry.row === null || entry.recreated) && entry.stored) {
-        deletes.keys.push(entry.key);
-        for (const w of entry.writers) deletes.writers.add(w);
+        deletes.keys.push(jsonRow(entry.key, shape.key));
+        addWriters(deletes, entry);
       }
+      let inserted = false;
       if (entry.row !== null && entry.row !== undefined) {
-        const columns = entry.stored && !entry.recreated ? [...new Set([...shape.key, ...entry.dirty])] : Object.keys(entry.row);
-        columns.sort();
-        const group = upserts.get(columns.join(',')) ?? { columns, rows: [], writers: new Set<number>() };
-        group.rows.push(pick(entry.row, columns));
-        for (const w of entry.writers) group.writers.add(w);
-        upserts.set(columns.join(','), group);
+        inserted = !entry.stored || entry.recreated;
+        const columns = inserted ? columnList(shape, entry.row, null) : columnList(shape, null, entry.dirty);
+        let group = upserts.get(columns);
+        if (!group) {
+          group = { columns, rows: [], firstWriter: -1, severalWriters: false };
+          upserts.set(columns, group);
+        }
+        group.rows.push(jsonRow(entry.row, columns));
+        addWriters(group, entry);
+        // Inserted with columns left to their defaults: read again when next used, so a change sees them.
+        if (inserted && columns.length < shape.columns.size) entry.row = undefined;
       }
-      entry.writers = new Set();
+      entry.firstWriter = -1;
+      entry.severalWriters = false;
       entry.stored = entry.row !== null;
       entry.dirty = null;
       entry.recreated = false;
-      // Inserted with columns left to their defaults: read again when next used, so a change sees them.
-      if (entry.row && Object.keys(entry.row).length < shape.columns.size) entry.row = undefined;
     }
-    const statements: Array<{ writers: Set<number>; text: string; values: unknown[] }> = [];
+    const statements: Array<{ writers: Writers; text: string; values: unknown[] }> = [];
     if (deletes.keys.length > 0) {
-      statements.push({ writers: deletes.writers, text: `DELETE FROM ${target} AS t WHERE ${keyMatch(target, shape.key)}`, values: [jsonRows(deletes.keys)] });
+      statements.push({ writers: deletes, text: `DELETE FROM ${target} AS t WHERE ${keyMatch(target, shape.key)}`, values: [jsonRows(deletes.keys)] });
     }
-    for (const { columns, rows, writers } of upserts.values()) {
-      const quoted = columns.map(quoteIdent);
-      const set = columns.filter((c) => !shape.key.includes(c)).map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
+    for (const group of upserts.values()) {
+      const quoted = group.columns.map(quoteIdent);
+      const set = group.columns.filter((c) => !shape.key.includes(c)).map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
       statements.push({
-        writers,
+        writers: group,
         text: `INSERT INTO ${target} (${quoted.join(', ')}) SELECT ${quoted.join(', ')} FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb)
                ON CONFLICT (${shape.key.map(quoteIdent).join(', ')}) ${set.length > 0 ? `DO UPDATE SET ${set.join(', ')}` : 'DO NOTHING'}`,
-        values: [jsonRows(rows)],
+        values: [jsonRows(group.rows)],
       });
     }
     return statements;
@@ -313,8 +335,60 @@ function keyMatch(target: string, key: readonly string[]): string {
   return `(${columns.map((c) => `t.${c}`).join(', ')}) IN (SELECT ${columns.map((c) => `k.${c}`).join(', ')} FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb) AS k)`;
 }
 
-function earliest(indexes: readonly number[]): number | undefined {
-  return indexes.length > 0 ? Math.min(...indexes) : undefined;
+function addWriter(writers: Writers, eventIndex: number): void {
+  if (writers.firstWriter === -1) writers.firstWriter = eventIndex;
+  else if (eventIndex !== writers.firstWriter) {
+    writers.severalWriters = true;
+    if (eventIndex < writers.firstWriter) writers.firstWriter = eventIndex;
+  }
+}
+
+function addWriters(into: Writers, from: Writers): void {
+  if (from.firstWriter === -1) return;
+  addWriter(into, from.firstWriter);
+  if (from.severalWriters) into.severalWriters = true;
+}
+
+function earliestWriter(entries: readonly Writers[]): number | undefined {
+  let first = -1;
+  for (const { firstWriter } of entries) if (firstWriter >= 0 && (first === -1 || firstWriter < first)) first = firstWriter;
+  return first >= 0 ? first : undefined;
+}
+
+interface ColumnList {
+  /** A stored row's changed columns (the key is added), or a new row's columns. */
+  changed: boolean;
+  /** The columns in the order a row listed them. */
+  order: string[];
+  /** Sorted: what the upsert writes. */
+  sorted: string[];
+}
+
+/**
+ * The columns an upsert writes, sorted, as one array per set (the upserts are grouped by it):
+ * a new row's own columns, or a stored row's key and `changed` columns. Found by the columns in
+ * the order the row lists them, which is the same for most rows of a table: no sort, no string.
+ */
+function columnList(shape: TableShape, row: Row | null, changed: string[] | null): string[] {
+  const order = changed ?? Object.keys(row!);
+  const known = shape.columnLists.find((l) => l.changed === (changed !== null) && sameColumns(l.order, order));
+  if (known) return known.sorted;
+  const sorted = [...new Set(changed ? [...shape.key, ...changed] : order)].sort();
+  // Another order of the same columns shares its array (and so its upsert).
+  const same = shape.columnLists.find((l) => sameColumns(l.sorted, sorted));
+  shape.columnLists.push({ changed: changed !== null, order: [...order], sorted: same?.sorted ?? sorted });
+  return same?.sorted ?? sorted;
+}
+
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function isEmpty(key: Row): boolean {
+  for (const _ in key) return false;
+  return true;
 }
 
 async function readShape(client: PoolClient, schema: string, table: string): Promise<TableShape> {
@@ -336,7 +410,7 @@ async function readShape(client: PoolClient, schema: string, table: string): Pro
   const columns = new Map<string, ColumnShape>(
     rows.map((r) => [r.name, { integer: r.type === INT8_OID || (r.type === NUMERIC_OID && r.typmod >= 4 && ((r.typmod - 4) & 0xffff) === 0) ? 'always' : r.type === NUMERIC_OID && r.typmod < 0 ? 'when-integral' : 'no' }]),
   );
-  return { table, columns, key };
+  return { table, columns, key, columnLists: [] };
 }
 
 function checkKey(shape: TableShape, key: Row): void {
@@ -351,33 +425,35 @@ function applyChange(entry: Entry, change: Change, shape: TableShape | undefined
   if (next === null) {
     if (entry.row !== null) {
       entry.row = null;
-      entry.dirty = new Set();
+      entry.dirty = [];
       entry.recreated = false;
     }
     return;
   }
   if (typeof next !== 'object' || Array.isArray(next)) throw new StoreError(`store: a change to ${entry.table} must return an object of columns, null (delete) or undefined (no change)`);
-  for (const column of Object.keys(next)) {
+  const columns = Object.keys(next);
+  for (const column of columns) {
     if (shape && !shape.columns.has(column)) throw new StoreError(`store: table ${entry.table} has no column ${JSON.stringify(column)}`);
     if (column in entry.key && keyText({ [column]: next[column] }) !== keyText({ [column]: entry.key[column] })) throw new StoreError(`store: a change to ${entry.table} may not change its key column ${column}`);
   }
   if (!entry.row) {
     if (entry.stored) entry.recreated = true;
     entry.row = { ...entry.key };
-    entry.dirty = new Set(Object.keys(entry.key));
+    entry.dirty = Object.keys(entry.key);
   }
-  entry.dirty ??= new Set();
-  for (const [column, value] of Object.entries(next)) {
+  entry.dirty ??= [];
+  for (const column of columns) {
     if (column in entry.key) continue;
-    entry.row[column] = value;
-    entry.dirty.add(column);
+    entry.row[column] = next[column];
+    if (!entry.dirty.includes(column)) entry.dirty.push(column);
   }
 }
 
 /** pg's text for int8 and numeric, as bigint where the column holds integers. */
 function fromDatabase(shape: TableShape, row: Row): Row {
   const out: Row = {};
-  for (const [column, value] of Object.entries(row)) {
+  for (const column in row) {
+    const value = row[column];
     const integer = shape.columns.get(column)?.integer;
     out[column] = typeof value === 'string' && (integer === 'always' || (integer === 'when-integral' && /^-?\d+$/.test(value))) ? BigInt(value) : value;
   }
@@ -392,26 +468,38 @@ function pick(row: Row, columns: readonly string[]): Row {
 
 /** A key as text: columns in name order, integers however given (5, 5n and "5" are one key). */
 function keyText(key: Row): string {
-  const columns = Object.keys(key);
-  if (columns.length > 1) columns.sort();
   let text = '';
-  for (const c of columns) {
-    const v = key[c];
-    text += `${c}\u0001${typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? String(v) : JSON.stringify(jsonValue(v), bigintAsText)}\u0002`;
+  let count = 0;
+  for (const c in key) {
+    text += keyPart(c, key[c]);
+    count += 1;
   }
+  if (count < 2) return text; // the common key of one column, without an array to sort
+  text = '';
+  for (const c of Object.keys(key).sort()) text += keyPart(c, key[c]);
   return text;
 }
 
-/** Rows as one jsonb parameter for jsonb_populate_recordset: PostgreSQL casts each field to its column's type. */
-function jsonRows(rows: readonly Row[]): string {
-  return JSON.stringify(
-    rows.map((row) => {
-      const out: Row = {};
-      for (const [c, v] of Object.entries(row)) out[c] = jsonValue(v);
-      return out;
-    }),
-    bigintAsText,
-  );
+function keyPart(column: string, v: unknown): string {
+  return `${column}\u0001${typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? String(v) : JSON.stringify(jsonValue(v), bigintAsText)}\u0002`;
+}
+
+/** A row's columns as jsonb_populate_recordset takes them (PostgreSQL casts each field to its column's type). */
+type JsonRow = Record<string, unknown>;
+
+function jsonRow(row: Row, columns: readonly string[]): JsonRow {
+  const out: JsonRow = {};
+  for (const c of columns) out[c] = jsonValue(row[c]);
+  return out;
+}
+
+/** Rows as one jsonb parameter. Their own bigints are text already: the replacer (slower) only for a json column's value that holds some. */
+function jsonRows(rows: readonly JsonRow[]): string {
+  try {
+    return JSON.stringify(rows);
+  } catch {
+    return JSON.stringify(rows, bigintAsText);
+  }
 }
 
 function jsonValue(value: unknown): unknown {
