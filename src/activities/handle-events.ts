@@ -1,4 +1,4 @@
-import { handleBatch, type HandlerFailure, type NextBatch } from '../handlers/batch';
+import { handleBatches } from '../handlers/overlapped';
 import type { ActivityEnv } from './env';
 import type { HandleEventsInput, HandleEventsResult } from './types';
 
@@ -16,19 +16,9 @@ const ACTIVITY_BUDGET_MS = 5_000;
 export async function handleEvents(env: ActivityEnv, { spec, toBlock, head }: HandleEventsInput): Promise<HandleEventsResult> {
   const started = Date.now();
   const target = { pool: env.handlersPool, spec, tables: env.routerFor(spec).tables, handlers: await env.handlersFor(spec), head };
-  let events = 0;
-  let failure: HandlerFailure | undefined;
-  let next: NextBatch | undefined;
-  for (;;) {
-    const batch = await handleBatch(target, toBlock, BATCH_EVENTS, next);
-    next = batch.next;
-    events += batch.events;
-    failure = batch.failure;
-    if (failure || batch.caughtUp || Date.now() - started > ACTIVITY_BUDGET_MS) {
-      const durationMs = Date.now() - started;
-      env.metrics.handled(spec, { events, durationMs, checkpoint: batch.checkpoint });
-      if (failure) env.log().warn({ ...failure }, 'handler failed; the handlers stage pauses');
-      return { checkpoint: batch.checkpoint, events, durationMs, caughtUp: batch.caughtUp, failure };
-    }
-  }
+  const { events, checkpoint, caughtUp, failure } = await handleBatches(target, toBlock, BATCH_EVENTS, ACTIVITY_BUDGET_MS);
+  const durationMs = Date.now() - started;
+  env.metrics.handled(spec, { events, durationMs, checkpoint });
+  if (failure) env.log().warn({ ...failure }, 'handler failed; the handlers stage pauses');
+  return { checkpoint, events, durationMs, caughtUp, failure };
 }

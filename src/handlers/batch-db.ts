@@ -87,6 +87,8 @@ export class BatchDb {
   private readonly failed: Issued[] = [];
   private storeFailure: { sequence: number; failure: StoreFailure } | undefined;
   private sequence = 0;
+  /** Statements the handlers issued with `db.query`. */
+  statements = 0;
   private readonly socket: { cork(): void; uncork(): void } | undefined;
   private corked = 0;
   /** Work that must keep its place in the order but waits for something first (a store flush reads rows): what is issued meanwhile queues behind it. */
@@ -128,6 +130,7 @@ export class BatchDb {
    * change those rows), and the store forgets its rows (the statement may change them).
    */
   private statement(eventIndex: number, text: string, values?: unknown[]): Promise<unknown> {
+    this.statements += 1;
     if (this.store.dirty) void this.writeStore(false);
     else this.store.forget();
     if (!this.lane) return this.track(eventIndex, this.send(text, values), text);

@@ -2,7 +2,7 @@ import type { EventTable } from '../abi/layout';
 import { readCheckpoint } from '../db/checkpoint';
 import { isTransientDatabaseError } from '../db/transient';
 import { quoteIdent } from '../db/identifiers';
-import { lockChainHistory } from '../db/locks';
+import { lockChainHistoryShared } from '../db/locks';
 import { CommittedDespiteFailure, inPipelinedTransaction, type Pool, type PoolClient } from '../db/pool';
 import { HANDLERS_STAGE, WHOLE_BLOCK, lockStageCursor, saveStageCursor, stageCheckpoint, type StageCursor } from '../db/stages';
 import { readStoredEvents, type StoredEvent } from '../db/stored-events';
@@ -36,6 +36,42 @@ export interface BatchResult {
   /** Where the next batch starts and the bound it may read to, unless this one caught up: the next batch reads its events with its first statements. */
   next?: NextBatch;
 }
+
+/**
+ * How a batch runs beside the one before it (handlers/overlapped.ts keeps two in flight, each on
+ * its own connection): it begins as soon as that batch has read its events, reads its own while
+ * that batch's handlers run, and runs its handlers while that batch writes and commits.
+ */
+export interface Overlap {
+  /** Told once, as soon as this batch's events are read, where the batch after it starts (undefined: none). */
+  onNext?: (next: NextBatch | undefined) => void;
+  /** This batch's handlers wait for it: the batch before runs its own first. */
+  after?: Promise<unknown>;
+  /** Called once this batch's handlers have run (or it failed before): the batch after it may run its own. */
+  onHandled?: () => void;
+  /**
+   * The batch before, over. When this one's events turn out not to be its own (that batch did
+   * not commit where they start), it waits for that batch to end: if it failed, this one is
+   * given up (BatchCancelled); otherwise it is handled again from where the cursor stands.
+   */
+  before?: Promise<BatchResult | undefined>;
+}
+
+/** A batch begun beside one that failed: rolled back, nothing of it committed. */
+export class BatchCancelled extends Error {}
+
+/** The events read ahead are not the batch's: the batch before did not commit where they start, or a rollback or setup came between. */
+class EventsMoved extends Error {}
+
+/** The steps of `Overlap` every attempt of a batch shares: each is taken once. */
+interface Steps {
+  tell: (next: NextBatch | undefined) => void;
+  after: Promise<unknown> | undefined;
+  handled: () => void;
+}
+
+/** Handled events between two turns of the event loop: the batch beside this one writes and commits meanwhile. */
+const EVENTS_PER_TURN = 128;
 
 /** The next batch's events as this batch left them: after its last event, up to its bound. */
 export interface NextBatch {
@@ -91,11 +127,39 @@ class StoreWriteFailed extends Error {}
  * ingest checkpoint, nor `toBlock`), each through its handler in chain order, then the cursor.
  * A handler that throws rolls the batch back; the events before it are then handled again and
  * committed, so the cursor stands right before the failing event and `resume` retries exactly it.
- * `next`: the previous batch's `next`, so this one's events are read with its first statements.
+ * `next`: the previous batch's `next`, so this one's events are read with its first statements
+ * (that batch may still be running: see `Overlap`).
  */
-export async function handleBatch(target: HandlersTarget, toBlock: number, limit: number, next?: NextBatch): Promise<BatchResult> {
+export async function handleBatch(target: HandlersTarget, toBlock: number, limit: number, next?: NextBatch, overlap: Overlap = {}): Promise<BatchResult> {
+  let told = false;
+  let handled = false;
+  const steps: Steps = {
+    tell: (n) => {
+      if (told) return;
+      told = true;
+      overlap.onNext?.(n);
+    },
+    after: overlap.after,
+    handled: () => {
+      if (handled) return;
+      handled = true;
+      overlap.onHandled?.();
+    },
+  };
+  try {
+    return await attempts(target, toBlock, limit, next, steps, overlap.before);
+  } finally {
+    steps.tell(undefined);
+    steps.handled();
+  }
+}
+
+async function attempts(target: HandlersTarget, toBlock: number, limit: number, next: NextBatch | undefined, steps: Steps, prior: Overlap['before']): Promise<BatchResult> {
   const attempt = (events: number, exact = false, expected?: NextBatch) =>
-    inPipelinedTransaction(target.pool, (client) => handleInTransaction(client, target, toBlock, events, exact, expected)).catch((error: unknown) => {
+    inPipelinedTransaction(target.pool, (client) => handleInTransaction(client, target, toBlock, events, exact, expected, steps)).catch((error: unknown) => {
+      // Before this batch tries again: the one after it may hold the cursor's lock by now, and
+      // lets it go only once its own handlers have run and found its events were not its own.
+      steps.handled();
       if (error instanceof CommittedDespiteFailure) throw new Error(`a handlers batch ${oneLine(error)}: its events may be handled again; run indexer rebuild`);
       throw error;
     });
@@ -104,6 +168,16 @@ export async function handleBatch(target: HandlersTarget, toBlock: number, limit
     return await attempt(limit, false, next);
   } catch (error) {
     threw = error;
+  }
+  if (threw instanceof EventsMoved) {
+    // Not while the batch before may still be handling its events again (after its own failure).
+    const ended = prior && (await prior.catch(() => undefined));
+    if (prior && (!ended || ended.failure)) throw new BatchCancelled('the handlers batch before this one failed');
+    try {
+      return await attempt(limit);
+    } catch (error) {
+      threw = error;
+    }
   }
   if (threw instanceof StoreWriteFailed) {
     try {
@@ -136,39 +210,71 @@ async function handleInTransaction(
   limit: number,
   exact: boolean,
   expected: NextBatch | undefined,
+  steps: Steps,
 ): Promise<{ result: BatchResult; last: Promise<unknown> }> {
   const { spec, tables, handlers } = target;
   const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
-  const tableNames = tables.map((t) => t.table);
   // Statements issued together go out together on the batch's pipelined connection (one round trip
-  // per group instead of one per statement); the server runs them in the order issued, so the
-  // events are read under the lock, and are this batch's if the cursor is where the last batch left it.
-  const [, cursor, checkpoint, untriggered, , readEarly] = await Promise.all([
-    // Rollbacks and verification repairs take this lock too: a batch never sees half of one.
-    lockChainHistory(client, spec.name, spec.chainId),
-    lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock),
-    readCheckpoint(client, spec.name, spec.chainId),
-    // Tables a handler created since the last batch get their triggers before anything is written.
-    derivedTablesWithoutUndoTriggers(client, spec.name, tableNames),
-    client.query(`SET LOCAL search_path TO ${quoteIdent(spec.name)}`),
-    expected && readStoredEvents(client, spec.name, spec.chainId, tables, expected.after, expected.upTo, limit),
-  ]);
-  if (cursor.setupPending) {
-    await runSetup(client, target); // puts the triggers on every derived table, its own new ones too
-    cursor.setupPending = false;
-  } else {
-    await addUndoTriggers(client, spec.name, untriggered);
-  }
+  // per group instead of one per statement), and the server runs them in the order issued. The
+  // events the last batch said come next are read before the cursor's lock, which waits for that
+  // batch while it still runs: under the shared history lock no rollback or repair can change them
+  // until this transaction ends, and they are this batch's if that batch commits where they start.
+  const locked = lockChainHistoryShared(client, spec.name, spec.chainId);
+  const checkpointRead = readCheckpoint(client, spec.name, spec.chainId);
+  const searchPath = client.query(`SET LOCAL search_path TO ${quoteIdent(spec.name)}`);
+  const readAhead = expected && readStoredEvents(client, spec.name, spec.chainId, tables, expected.after, expected.upTo, limit);
+  const cursorLocked = lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock);
+  // After the cursor's lock, so tables the batch before created are there: they get their undo
+  // triggers before anything is written.
+  const untriggeredRead = derivedTablesWithoutUndoTriggers(client, spec.name, tables.map((t) => t.table));
+  cursorLocked.catch(() => undefined); // awaited below; when an earlier statement failed, so did they
+  untriggeredRead.catch(() => undefined);
+  const [, checkpoint, , ahead] = await Promise.all([locked, checkpointRead, searchPath, readAhead]);
   const stored = checkpoint ?? startBlock - 1;
   const upTo = Math.min(toBlock, stored);
-  if (stageCheckpoint(cursor) >= upTo) {
-    return { result: { events: 0, checkpoint: stageCheckpoint(cursor), caughtUp: true }, last: saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, cursor) };
+  let cursor: StageCursor | undefined;
+  let events: StoredEvent[];
+  let readTo: number;
+  let after: { block: number; logIndex: number };
+  if (ahead && expected && expected.upTo <= upTo) {
+    // The handlers run on them before the cursor is known (while the batch before commits); what
+    // they issue queues behind the cursor's lock. Nothing is committed unless the cursor stands
+    // where these events start (see `confirmed`).
+    events = ahead;
+    readTo = expected.upTo;
+    after = expected.after;
+  } else {
+    const [locked, untriggered] = await Promise.all([cursorLocked, untriggeredRead]);
+    cursor = locked;
+    if (cursor.setupPending) {
+      await runSetup(client, target); // puts the triggers on every derived table, its own new ones too
+      cursor.setupPending = false;
+    } else {
+      await addUndoTriggers(client, spec.name, untriggered);
+    }
+    if (stageCheckpoint(cursor) >= upTo) {
+      return { result: { events: 0, checkpoint: stageCheckpoint(cursor), caughtUp: true }, last: saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, cursor) };
+    }
+    readTo = upTo;
+    after = cursor;
+    events = await readStoredEvents(client, spec.name, spec.chainId, tables, cursor, readTo, limit);
   }
-  // Read early (under this transaction's lock, so current), the events stand for this batch only
-  // if they start at its cursor and end within its bound: a rollback in between moves either.
-  const early = expected && readEarly && expected.after.block === cursor.block && expected.after.logIndex === cursor.logIndex && expected.upTo <= upTo;
-  const readTo = early ? expected.upTo : upTo;
-  const events = early ? readEarly : await readStoredEvents(client, spec.name, spec.chainId, tables, cursor, readTo, limit);
+  // The events read ahead stand if the batch before committed where they start, and no setup or
+  // new table came between (both need statements before the handlers'); otherwise the batch is
+  // rolled back and read again. Checked before COMMIT, and before a handler's failure is believed.
+  const confirmed = async (): Promise<StageCursor> => {
+    if (cursor) return cursor;
+    const [locked, untriggered] = await Promise.all([cursorLocked, untriggeredRead]);
+    if (locked.block !== after.block || locked.logIndex !== after.logIndex || locked.setupPending || untriggered.length > 0) throw new EventsMoved();
+    return locked;
+  };
+  const last = events[events.length - 1];
+  const complete = events.length < limit;
+  const position = complete ? { block: readTo, logIndex: WHOLE_BLOCK } : { block: last!.blockNumber, logIndex: last!.logIndex };
+  const caughtUp = complete && readTo >= upTo;
+  const next = caughtUp ? undefined : { after: position, upTo };
+  steps.tell(next);
+  await steps.after;
   const db = new BatchDb(client, spec.name);
   // Blocks this far below the head can no longer be reorganised: their changes are not recorded
   // (backfill pays no undo log), and the log is trimmed up to here. Measured from the head, not
@@ -178,9 +284,44 @@ async function handleInTransaction(
   // unhandled blocks unrecorded. Without a head yet, from the stored checkpoint.
   const reach = 2 * spec.tuning.maxReorgDepth + spec.tuning.confirmations;
   const final = Math.max(stored - reach, Math.min((target.head ?? stored) - reach, stored));
+  let recording: number | null = null;
+  try {
+    recording = await runHandlers(client, target, db, events, final, exact);
+    // The batch after this one may run its handlers while this one writes its store and commits.
+    // Not after handlers that sent statements of their own: those ran while the handlers did, and
+    // the next batch's would only pile up behind its cursor's lock, thousands held in memory.
+    if (db.statements === 0) steps.handled();
+    await db.flushStore();
+    const failed = (await db.settle()) ?? (await db.swallowedFailure());
+    if (failed) throw handlerThrew(events, handlers, failed);
+  } catch (error) {
+    await confirmed();
+    throw error;
+  }
+  const saved: StageCursor = { ...(await confirmed()), ...position };
+  const trim = final > saved.undoFrom;
+  if (trim) saved.undoFrom = final;
+  return {
+    result: { events: events.length, checkpoint: stageCheckpoint(saved), caughtUp, ...(next ? { next } : {}) },
+    last: Promise.all([
+      recording !== null && setHandledBlock(client, spec.chainId, null),
+      trim && trimUndoLog(client, spec.name, spec.chainId, final),
+      saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, saved),
+    ]),
+  };
+}
+
+/**
+ * Each event through its handler, in order; returns the block the undo log was left recording
+ * (null: none). Changes to blocks above `final` are recorded under their block's mark.
+ */
+async function runHandlers(client: PoolClient, target: HandlersTarget, db: BatchDb, events: readonly StoredEvent[], final: number, exact: boolean): Promise<number | null> {
+  const { spec, handlers } = target;
   let block: number | null = null;
   let recording: number | null = null;
   for (const [index, event] of events.entries()) {
+    // A turn of the event loop now and then: the batch beside this one reads its rows and sends its writes.
+    if (index % EVENTS_PER_TURN === EVENTS_PER_TURN - 1) await new Promise<void>((resolve) => setImmediate(resolve));
     const bound = handlers.byTable.get(event.table.table);
     if (!bound) continue;
     if (event.blockNumber !== block) {
@@ -206,21 +347,5 @@ async function handleInTransaction(
       throw handlerThrew(events, handlers, (await db.settle()) ?? { eventIndex: index, error });
     }
   }
-  await db.flushStore();
-  const failed = (await db.settle()) ?? (await db.swallowedFailure());
-  if (failed) throw handlerThrew(events, handlers, failed);
-  const last = events[events.length - 1];
-  const complete = events.length < limit;
-  const next: StageCursor = complete ? { ...cursor, block: readTo, logIndex: WHOLE_BLOCK } : { ...cursor, block: last!.blockNumber, logIndex: last!.logIndex };
-  const trim = final > next.undoFrom;
-  if (trim) next.undoFrom = final;
-  const caughtUp = complete && readTo >= upTo;
-  return {
-    result: { events: events.length, checkpoint: stageCheckpoint(next), caughtUp, ...(caughtUp ? {} : { next: { after: { block: next.block, logIndex: next.logIndex }, upTo } }) },
-    last: Promise.all([
-      recording !== null && setHandledBlock(client, spec.chainId, null),
-      trim && trimUndoLog(client, spec.name, spec.chainId, final),
-      saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, next),
-    ]),
-  };
+  return recording;
 }

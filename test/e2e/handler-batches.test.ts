@@ -6,11 +6,12 @@ import { after, before, test } from 'node:test';
 import { parseConfig } from '../../src/config/load';
 import { buildSpecs } from '../../src/config/resolve';
 import { writeCheckpoint } from '../../src/db/checkpoint';
-import { createPool, type Pool } from '../../src/db/pool';
+import { createPool, type Pool, type PoolClient } from '../../src/db/pool';
 import { rollbackTo } from '../../src/db/rollback';
 import { ensureSchema } from '../../src/db/schema';
 import { writeRange } from '../../src/db/writer';
 import { handleBatch, runSetup, type HandlersTarget, type NextBatch } from '../../src/handlers/batch';
+import { handleBatches } from '../../src/handlers/overlapped';
 import { bindHandlers, importHandlers } from '../../src/handlers/module';
 import { LogRouter, type DecodedLog } from '../../src/indexing/log-router';
 import { TRANSFER_EVENT } from '../helpers/abis';
@@ -30,7 +31,10 @@ let stop: () => Promise<void>;
 let target: HandlersTarget;
 const schema = `handler_batches_${process.pid}`;
 
-// Every handled event leaves a row: what it was, so the test sees each one handled exactly once.
+// Every handled event leaves a row: what it was, so the test sees each one handled exactly once
+// (a second time is a primary key violation). The handler also counts its calls in this process,
+// throws at the event globalThis.failAt names (block * 1000 + log index), when set, and with
+// globalThis.laterTable creates a table of its own and marks each block's first event in it.
 const HANDLERS = `
 export default {
   async setup({ db }) {
@@ -38,11 +42,18 @@ export default {
   },
   on: {
     'Token:Transfer'({ event, db }) {
+      globalThis.handledEvents = (globalThis.handledEvents ?? 0) + 1;
+      if (globalThis.failAt === event.block.number * 1000 + event.log.index) throw new Error('planned failure');
+      if (globalThis.laterTable && event.log.index === 0) {
+        db.query('create table if not exists later (block_number bigint primary key)');
+        db.query('insert into later values ($1)', [event.block.number]);
+      }
       db.query('insert into seen values ($1, $2, $3)', [event.block.number, event.log.index, event.args.value.toString()]);
     },
   },
 };
 `;
+const planned = globalThis as { handledEvents?: number; failAt?: number; laterTable?: boolean };
 
 before(async () => {
   const postgres = await startPostgres();
@@ -189,4 +200,98 @@ test('blocks replaced above the cursor up to the same checkpoint: the events rea
   await assertHandledExactlyTheStored();
   const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".seen WHERE block_number BETWEEN 45 AND 60 AND value >= 7000000 AND value < 8000000`);
   assert.equal(rows[0].n, 160, "every event of blocks 45-60 was handled as the new chain's");
+});
+
+/** Holds the handlers' cursor in a transaction of its own, as the batch before does until it commits; `then` runs in it before COMMIT. */
+async function holdingTheCursor(then: (client: PoolClient) => Promise<void>): Promise<{ release: () => Promise<void> }> {
+  const client = await pool.connect();
+  await client.query('BEGIN');
+  await client.query(`SELECT 1 FROM "${schema}"._stages WHERE chain_id = $1 AND stage = 'handlers' FOR UPDATE`, [CHAIN]);
+  return {
+    release: async () => {
+      try {
+        await then(client);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(condition(), 'waited 5 s');
+}
+
+test('a batch begun while the one before holds the cursor runs its handlers at once; it commits where that one ended, and reads again where it did not', async () => {
+  await storeBlocks(61, 70, 10, { fork: 8, advance: true });
+  const first = await handleBatch(target, 70, 25);
+  assert.deepEqual(first.next?.after, { block: 63, logIndex: 4 });
+
+  // The batch before ends where this one's events start.
+  let holder = await holdingTheCursor(async () => undefined);
+  planned.handledEvents = 0;
+  const second = handleBatch(target, 70, 25, first.next);
+  await until(() => planned.handledEvents === 25);
+  const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".seen WHERE block_number > 63`);
+  assert.equal(rows[0].n, 0, 'its handlers ran; nothing of theirs is committed while the cursor is held');
+  await holder.release();
+  const done = await second;
+  assert.equal(done.events, 25);
+  assert.deepEqual(done.next?.after, { block: 65, logIndex: 9 });
+  await assertHandledExactlyTheStored();
+
+  // The batch before went five events further than this one was told (it handled them itself):
+  // the events read ahead are not this batch's; handled again, they would be seen twice.
+  holder = await holdingTheCursor(async (client) => {
+    await client.query(`INSERT INTO "${schema}".seen SELECT block_number, log_index, value FROM "${schema}".token_transfer WHERE (block_number, log_index) > (65, 9) AND (block_number, log_index) <= (66, 4)`);
+    await client.query(`UPDATE "${schema}"._stages SET block_number = 66, log_index = 4 WHERE chain_id = $1 AND stage = 'handlers'`, [CHAIN]);
+  });
+  planned.handledEvents = 0;
+  const third = handleBatch(target, 70, 25, done.next);
+  await until(() => planned.handledEvents === 25);
+  await holder.release();
+  const redone = await third;
+  assert.equal(redone.events, 25);
+  assert.deepEqual(redone.next?.after, { block: 68, logIndex: 9 }, 'read again from where the cursor stood');
+  await assertHandledExactlyTheStored();
+  assert.equal((await handleBatch(target, 70, 1_000, redone.next)).caughtUp, true);
+  await assertHandledExactlyTheStored();
+});
+
+test('two batches in flight, and a handler fails in the first: the cursor stands right before its event, and the one begun beside it commits nothing', async () => {
+  await storeBlocks(71, 80, 10, { fork: 9, advance: true });
+  planned.failAt = 74 * 1000 + 3; // in the second batch of 25: the third is under way beside it
+  try {
+    const failed = await handleBatches(target, 80, 25, 60_000);
+    assert.deepEqual(failed.failure && { block: failed.failure.block, logIndex: failed.failure.logIndex, message: failed.failure.message }, { block: 74, logIndex: 3, message: 'planned failure' });
+    assert.equal(failed.events, 25 + 8);
+    const cursor = (await pool.query(`SELECT block_number::int AS b, log_index AS i FROM "${schema}"._stages WHERE chain_id = $1 AND stage = 'handlers'`, [CHAIN])).rows[0];
+    assert.deepEqual(cursor, { b: 74, i: 2 });
+    await assertHandledExactlyTheStored();
+  } finally {
+    planned.failAt = undefined;
+  }
+  const resumed = await handleBatches(target, 80, 25, 60_000);
+  assert.equal(resumed.caughtUp, true);
+  assert.equal(resumed.failure, undefined);
+  assert.equal(await handledCheckpoint(), 80);
+  await assertHandledExactlyTheStored();
+});
+
+test('a table a handler creates gets its undo trigger before the next batch writes it, though that batch began before the table was committed', async () => {
+  await storeBlocks(81, 90, 10, { fork: 10, advance: true });
+  planned.laterTable = true;
+  try {
+    // The head right above: every change from the next batch on is recorded for undo.
+    const done = await handleBatches({ ...target, head: 90 }, 90, 25, 60_000);
+    assert.equal(done.caughtUp, true);
+  } finally {
+    planned.laterTable = false;
+  }
+  await assertHandledExactlyTheStored();
+  const { rows } = await pool.query(`SELECT block_number::int AS b FROM "${schema}"._undo_log WHERE table_name = 'later' ORDER BY 1`);
+  // Blocks 81-83 are the first batch's (it made the table); 84 and 85 the second's, begun beside it.
+  assert.deepEqual(rows.map((r) => r.b), [84, 85, 86, 87, 88, 89, 90]);
 });
