@@ -273,7 +273,11 @@ async function handleInTransaction(
   const position = complete ? { block: readTo, logIndex: WHOLE_BLOCK } : { block: last!.blockNumber, logIndex: last!.logIndex };
   const caughtUp = complete && readTo >= upTo;
   const next = caughtUp ? undefined : { after: position, upTo };
-  steps.tell(next);
+  // The batch after this one may begin once this one holds the cursor's lock, not before: begun
+  // earlier, it could take the lock first (PostgreSQL does not queue row-lock waiters in order)
+  // and then wait for this batch's handlers, whose statements wait for that lock.
+  if (cursor) steps.tell(next);
+  else cursorLocked.then(() => steps.tell(next), () => undefined);
   await steps.after;
   const db = new BatchDb(client, spec.name);
   // Blocks this far below the head can no longer be reorganised: their changes are not recorded

@@ -295,3 +295,21 @@ test('a table a handler creates gets its undo trigger before the next batch writ
   // Blocks 81-83 are the first batch's (it made the table); 84 and 85 the second's, begun beside it.
   assert.deepEqual(rows.map((r) => r.b), [84, 85, 86, 87, 88, 89, 90]);
 });
+
+test('the batch after this one is told where to start only once this one holds the cursor: begun earlier, it could take the lock first and wait for this one for good', async () => {
+  await storeBlocks(91, 95, 10, { fork: 11, advance: true });
+  const first = await handleBatch(target, 95, 10);
+  const holder = await holdingTheCursor(async () => undefined);
+  let told: NextBatch | undefined | 'not yet' = 'not yet';
+  planned.handledEvents = 0;
+  const second = handleBatch(target, 95, 10, first.next, { onNext: (next) => (told = next) });
+  await until(() => planned.handledEvents === 10);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(told, 'not yet', 'its handlers ran, but the next batch is not begun while another transaction holds the cursor');
+  await holder.release();
+  const done = await second;
+  assert.deepEqual(told, { after: { block: 92, logIndex: 9 }, upTo: 95 });
+  assert.deepEqual(done.next, told);
+  assert.equal((await handleBatch(target, 95, 1_000, done.next)).caughtUp, true);
+  await assertHandledExactlyTheStored();
+});
