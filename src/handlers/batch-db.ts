@@ -133,8 +133,7 @@ export class BatchDb {
     this.statements += 1;
     if (this.store.dirty) void this.writeStore(false);
     else this.store.forget();
-    if (!this.lane) return this.track(eventIndex, this.send(text, values), text);
-    return this.track(eventIndex, this.inLane(() => this.send(text, values)), text);
+    return this.track(eventIndex, this.lane ? this.inLane(() => this.send(text, values)) : this.send(text, values), text);
   }
 
   /** The store's changes so far, written in the lane (taken now: later changes are not in this write); a failure is recorded for `settle` at this place in the order. */

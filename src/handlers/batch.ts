@@ -39,11 +39,12 @@ export interface BatchResult {
 
 /**
  * How a batch runs beside the one before it (handlers/overlapped.ts keeps two in flight, each on
- * its own connection): it begins as soon as that batch has read its events, reads its own while
- * that batch's handlers run, and runs its handlers while that batch writes and commits.
+ * its own connection): it begins once that batch has read its events and holds the cursor's lock,
+ * reads its own while that batch's handlers run, and runs its handlers while that batch writes
+ * and commits.
  */
 export interface Overlap {
-  /** Told once, as soon as this batch's events are read, where the batch after it starts (undefined: none). */
+  /** Told once, when this batch has read its events and holds the cursor's lock, where the batch after it starts (undefined: none). */
   onNext?: (next: NextBatch | undefined) => void;
   /** This batch's handlers wait for it: the batch before runs its own first. */
   after?: Promise<unknown>;
@@ -235,14 +236,14 @@ async function handleInTransaction(
   let cursor: StageCursor | undefined;
   let events: StoredEvent[];
   let readTo: number;
-  let after: { block: number; logIndex: number };
+  let start: { block: number; logIndex: number };
   if (ahead && expected && expected.upTo <= upTo) {
     // The handlers run on them before the cursor is known (while the batch before commits); what
     // they issue queues behind the cursor's lock. Nothing is committed unless the cursor stands
     // where these events start (see `confirmed`).
     events = ahead;
     readTo = expected.upTo;
-    after = expected.after;
+    start = expected.after;
   } else {
     const [locked, untriggered] = await Promise.all([cursorLocked, untriggeredRead]);
     cursor = locked;
@@ -256,7 +257,7 @@ async function handleInTransaction(
       return { result: { events: 0, checkpoint: stageCheckpoint(cursor), caughtUp: true }, last: saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, cursor) };
     }
     readTo = upTo;
-    after = cursor;
+    start = cursor;
     events = await readStoredEvents(client, spec.name, spec.chainId, tables, cursor, readTo, limit);
   }
   // The events read ahead stand if the batch before committed where they start, and no setup or
@@ -265,7 +266,7 @@ async function handleInTransaction(
   const confirmed = async (): Promise<StageCursor> => {
     if (cursor) return cursor;
     const [locked, untriggered] = await Promise.all([cursorLocked, untriggeredRead]);
-    if (locked.block !== after.block || locked.logIndex !== after.logIndex || locked.setupPending || untriggered.length > 0) throw new EventsMoved();
+    if (locked.block !== start.block || locked.logIndex !== start.logIndex || locked.setupPending || untriggered.length > 0) throw new EventsMoved();
     return locked;
   };
   const last = events[events.length - 1];

@@ -3,7 +3,7 @@ import { BatchCancelled, handleBatch, type BatchResult, type HandlerFailure, typ
 /** A batch under way, and what the one after it waits for. */
 interface Running {
   result: Promise<BatchResult | undefined>;
-  /** Where the batch after it starts, once its events are read (undefined: none). */
+  /** Where the batch after it starts, once its events are read and it holds the cursor's lock (undefined: none). */
   next: Promise<NextBatch | undefined>;
   /** Its handlers have run. */
   handled: Promise<void>;
