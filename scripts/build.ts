@@ -4,7 +4,8 @@
  *
  *   dist/indexer.js        the CLI (src/client.ts), one ES module plus lazily loaded chunks, one per
  *                          command; node_modules stay external (installed with npm install --omit=dev)
- *   dist/workflows.js      bundleWorkflowCode's output, loaded with workflowBundle: { codePath }
+ *   dist/workflows.js      bundleWorkflowCode's output (its source map without the sources' text),
+ *                          loaded with workflowBundle: { codePath }
  *   dist/demo-handlers.mjs the demo's handlers module (indexer dev), a plain file loaded by path
  *   dist/build-info.json   written last: bin/indexer.mjs runs dist/ only when this is newer than src/
  */
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { build } from 'esbuild';
-import { WORKFLOW_BUNDLE_FILE, workflowBundleOptions } from '../src/workflow-bundle';
+import { WORKFLOW_BUNDLE_FILE, withoutSourcesContent, workflowBundleOptions } from '../src/workflow-bundle';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist');
@@ -53,7 +54,7 @@ function externalPackages(): string[] {
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
 const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(path.join(ROOT, 'src', 'workflows', 'index.ts')), logger: silent as never });
-writeFileSync(path.join(DIST, WORKFLOW_BUNDLE_FILE), code);
+writeFileSync(path.join(DIST, WORKFLOW_BUNDLE_FILE), withoutSourcesContent(code));
 
 copyFileSync(path.join(ROOT, 'src', 'dev', 'demo-handlers.mjs'), path.join(DIST, 'demo-handlers.mjs'));
 

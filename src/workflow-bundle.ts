@@ -35,6 +35,25 @@ export function workflowBundleOptions(workflowsPath: string): Pick<BundleOptions
   };
 }
 
+const INLINE_SOURCE_MAP = '//# sourceMappingURL=data:';
+
+/**
+ * A bundle whose inline source map keeps its mappings but not the sources' text (`sourcesContent`,
+ * two thirds of the bundle's bytes, OpenTelemetry's and the SDK's sources mostly). Stack traces
+ * still name the original files and lines; the text itself is read only by the enhanced stack
+ * trace query with `showStackTraceSources`, which our workers leave off. Each worker start reads,
+ * decodes and parses the map on its main thread, then copies it to the workflow thread before
+ * that thread can boot: about 0.1 s less of start-up on a small machine.
+ */
+export function withoutSourcesContent(code: string): string {
+  const at = code.lastIndexOf(INLINE_SOURCE_MAP);
+  const base64 = at < 0 ? -1 : code.indexOf('base64,', at);
+  if (base64 < 0) throw new Error('the workflow bundle has no inline source map: it was not built by bundleWorkflowCode');
+  const map = JSON.parse(Buffer.from(code.slice(base64 + 'base64,'.length).trimEnd(), 'base64').toString('utf8')) as { sourcesContent?: unknown };
+  delete map.sourcesContent;
+  return `${code.slice(0, base64 + 'base64,'.length)}${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
+}
+
 /**
  * The compiled CLI's prebuilt bundle (`bundleWorkflowCode` at build time, as temporalio/samples-typescript
  * `production/` does): no webpack at run time. Undefined when running from source.
@@ -63,7 +82,7 @@ export async function bundleWorkflowsInChildProcess(workflowsPath: string): Prom
   `;
   try {
     await run(process.execPath, ['--input-type=module', '-e', script], { cwd: path.dirname(workflowsPath), maxBuffer: 16 * 1024 * 1024 });
-    return { code: readFileSync(out, 'utf8') };
+    return { code: withoutSourcesContent(readFileSync(out, 'utf8')) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -121,6 +121,10 @@ test('pause, resume, stop and restart through the indexer CLI', { timeout: 180_0
     100,
   );
   assert.ok(frozen.checkpoint < Number(firstHead), `paused mid-way: checkpoint ${frozen.checkpoint} is below the head ${firstHead}`);
+  // Where the paused workflow waits, as Temporal's stack trace query tells it (the Web UI's "Stack
+  // Trace" tab): the prebuilt bundle's source map, kept without the sources' text, still maps it.
+  const stack = await t.stack.client.workflow.getHandle(workflowId).query<string>('__stack_trace');
+  assert.match(stack, /src\/workflows\/indexer\.ts:\d+:\d+/, stack);
   assert.equal(await storedCheckpoint(), frozen.checkpoint, 'the stored checkpoint is the workflow one');
   // The CLI's view while paused (this call also takes a good part of the observation window).
   const pausedJson = JSON.parse(ok(await cli('status', name, '--json'), 'indexer status --json (paused)').stdout) as IndexerStatus;
