@@ -13,20 +13,29 @@ import type { Tracing } from './tracing';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 
-export interface WorkerSettings {
-  temporalAddress: string;
-  namespace: string;
-  taskQueue: string;
+/**
+ * What the activities run on that the worker's config decides: the database, the RPC and NATS
+ * endpoints, the metrics. `indexer worker` reads and checks the config while Worker.create boots
+ * the workflow thread (bootIndexerWorker), so these can come later than the rest.
+ */
+export interface WorkerHostSettings {
   databaseUrl: string;
   rpcUrls: RpcUrlSource;
   /** Every RPC URL the worker may use, so all of them are redacted wherever they might surface. */
   knownRpcUrls: string[];
   /** Where the stream stage publishes (NATS_URL or the worker config's stream.nats.url); the local default when unset. */
   natsUrl?: string;
+  metrics?: IndexerMetrics;
+}
+
+/** What Worker.create needs, all known from the environment: Temporal, the task queue, tuning, tracing. */
+export interface WorkerBootSettings {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
   logger: Logger;
   /** A bundle built by the caller (tests); else the compiled CLI's prebuilt one, else bundled from source. */
   workflowBundle?: WorkflowBundleOption;
-  metrics?: IndexerMetrics;
   /** OpenTelemetry (src/tracing.ts); off when unset. */
   tracing?: Tracing;
   maxConcurrentActivityTaskExecutions?: number;
@@ -36,6 +45,8 @@ export interface WorkerSettings {
   /** Collect the heap once it passes this many MB (heap-bound.ts, checked every 100 ms); unset or 0: never. */
   heapBoundMb?: number;
 }
+
+export type WorkerSettings = WorkerBootSettings & WorkerHostSettings;
 
 export interface IndexerWorker {
   worker: Worker;
@@ -55,29 +66,41 @@ export function secretRedactor(databaseUrl: string, rpcUrls: string[], natsUrls:
   return redactor;
 }
 
+/** A worker hosting the indexer's workflows and activities, wired to real RPC and PostgreSQL. */
+export function createIndexerWorker(settings: WorkerSettings): Promise<IndexerWorker> {
+  return bootIndexerWorker(settings, async () => settings);
+}
+
 /**
- * A worker hosting the indexer's workflows and activities, wired to real RPC and PostgreSQL.
+ * A worker whose host settings are asked for once its workflow thread is spawned.
  *
  * Start-up is the workflow thread's boot (Worker.create) and the loading of the activity host
  * (pg, NATS, the activity code) side by side, on the two cores a small machine has, rather than
  * one after the other: the host loads on the main thread once the workflow thread is spawned, and
- * the activities Worker.create registers call into the host once it is up.
+ * the activities Worker.create registers call into the host once it is up. `hostSettings` is called
+ * then too (or when Worker.create fails before a thread was spawned), so whatever it reads, checks
+ * and loads fills the same wait. The returned promise rejects with its error when it fails.
  */
-export async function createIndexerWorker(settings: WorkerSettings): Promise<IndexerWorker> {
-  const nats = parseNatsUrl(settings.natsUrl ?? DEFAULT_NATS_URL, 'NATS_URL');
-  const redactor = secretRedactor(settings.databaseUrl, settings.knownRpcUrls, nats.raw);
-  // A bare token (nats://TOKEN@host) is the URL's user name, which addUrl leaves alone.
-  if (nats.token) redactor.add(nats.token);
+export async function bootIndexerWorker(settings: WorkerBootSettings, hostSettings: () => Promise<WorkerHostSettings>): Promise<IndexerWorker> {
   // The host loads once Worker.create has spawned the workflow thread: loading it first held the
   // spawn back by the host's own load time (about a quarter of a second) on the main thread.
   const threadSpawn = nextThreadSpawn();
-  const hosting = threadSpawn.spawned.then(() => import('./activity-host')).then(({ startActivityHost }) => startActivityHost({ ...settings, nats, redactor }));
+  const hosting = threadSpawn.spawned
+    // The module loads while host() waits on its own I/O (an RPC check, a database).
+    .then(() => Promise.all([hostSettings(), import('./activity-host')]))
+    .then(([fromHost, { startActivityHost }]) => {
+      const nats = parseNatsUrl(fromHost.natsUrl ?? DEFAULT_NATS_URL, 'NATS_URL');
+      const redactor = secretRedactor(fromHost.databaseUrl, fromHost.knownRpcUrls, nats.raw);
+      // A bare token (nats://TOKEN@host) is the URL's user name, which addUrl leaves alone.
+      if (nats.token) redactor.add(nats.token);
+      return { redactor, host: startActivityHost({ ...settings, ...fromHost, nats, redactor }) };
+    });
   // Its failure surfaces where it is awaited, below; until then it must not count as unhandled.
   hosting.catch(() => undefined);
   // Whatever fails below, the host is closed once it is up (it loads now if no thread was spawned).
   const closeHost = () => {
     threadSpawn.release();
-    return hosting.then((host) => host.close()).catch(() => undefined);
+    return hosting.then(({ host: up }) => up.close()).catch(() => undefined);
   };
   let connection: NativeConnection;
   let worker: Worker;
@@ -95,7 +118,7 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
       sinks,
       namespace: settings.namespace,
       taskQueue: settings.taskQueue,
-      activities: deferredActivities(hosting.then((host) => host.activities)),
+      activities: deferredActivities(hosting.then(({ host: up }) => up.activities)),
       workflowBundle: settings.workflowBundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflowsInChildProcess(WORKFLOWS_PATH)),
       maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivityTaskExecutions ?? 16,
       maxTaskQueueActivitiesPerSecond: settings.maxTaskQueueActivitiesPerSecond,
@@ -109,8 +132,9 @@ export async function createIndexerWorker(settings: WorkerSettings): Promise<Ind
   }
   threadSpawn.release(); // a thread pool that was already up (or none at all) emits no spawn
   let host: ActivityHost;
+  let redactor: Redactor;
   try {
-    host = await hosting;
+    ({ host, redactor } = await hosting);
   } catch (error) {
     // A worker that never ran still holds its thread and connection: run it down, then report.
     await worker.runUntil(Promise.resolve()).catch(() => undefined);

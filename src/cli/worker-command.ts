@@ -1,23 +1,13 @@
-import { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-import { findConfigPath, loadConfig } from '../config/load';
-import type { ResolvedConfig } from '../config/schema';
-import { EMBEDDED_POSTGRES_PORT, resolveDatabase } from '../dev/database';
-import { allRpcUrls, databaseUrl as databaseUrlFromEnv, metricsPort as metricsPortFromEnv, requireDatabaseUrl, tracingEnv, workerTuning } from '../env';
-import { oneLine } from '../errors';
+import getPort from 'get-port';
+import { databaseUrl as databaseUrlFromEnv, metricsPort as metricsPortFromEnv, requireDatabaseUrl, tracingEnv, workerTuning } from '../env';
+import { CliError, oneLine } from '../errors';
 import { createLogger, type Logger } from '../logger';
 import { redactUrl } from '../redact';
-import { configRpcUrls, rpcUrlResolver } from '../rpc/endpoints';
-import getPort from 'get-port';
-import { IndexerMetrics } from '../metrics';
-import { startOpsServer } from '../ops-server';
-import { exportIndexerStatuses } from '../status-metrics';
 import { startTracing } from '../tracing';
-import { createIndexerWorker, type IndexerWorker } from '../worker';
-import { chainRpcUrls, checkChainId } from './config-specs';
-import { CliError } from '../errors';
+import { bootIndexerWorker, type IndexerWorker } from '../worker';
 import { cliSettings } from './settings';
-import { resolveNatsServers, resolveNatsUrl } from '../stream/nats-url';
+import type { WorkerPreparation } from './worker-preparation';
 
 let runtimeInstalled = false;
 
@@ -41,17 +31,6 @@ export function installTemporalRuntime(logger: Logger, options: { sdkMetricsAddr
   });
 }
 
-/** Chain ids to check at start-up: the config's chains and every RPC_URL_<id> in the environment. */
-function chainsToCheck(config: ResolvedConfig | undefined): Map<number, string[]> {
-  const chains = new Map<number, string[]>();
-  for (const chain of Object.values(config?.chains ?? {})) {
-    const urls = config ? chainRpcUrls(config, chain.id) : undefined;
-    if (urls) chains.set(chain.id, urls);
-  }
-  for (const [chainId, urls] of allRpcUrls()) chains.set(chainId, urls);
-  return chains;
-}
-
 export interface WorkerCommandOptions {
   config?: string;
   /** Explicit opt-in: when DATABASE_URL is not set, an embedded PostgreSQL (on this port, or 54329). */
@@ -60,7 +39,14 @@ export interface WorkerCommandOptions {
   stateDir?: string;
 }
 
-/** `indexer worker`: check every configured chain's id, then host workflows and activities until SIGINT/SIGTERM. */
+/**
+ * `indexer worker`: check every configured chain's id, then host workflows and activities until
+ * SIGINT/SIGTERM. Worker.create comes first, with only what the environment says: the config,
+ * the chain checks, the database and /metrics are prepared (worker-preparation.ts, loaded then)
+ * while the workflow thread boots, on the other core, instead of before it. A config or chain that
+ * fails its check is a one-line error all the same, and the worker, created but never run, has
+ * polled for nothing.
+ */
 export async function workerCommand(options: WorkerCommandOptions): Promise<void> {
   // The environment first: a bad or missing variable is one line before anything starts.
   const settings = cliSettings();
@@ -69,54 +55,25 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   const metricsPort = metricsPortFromEnv();
   tracingEnv(); // OTEL_EXPORTER_OTLP_ENDPOINT, checked now; the exporter starts with the worker
   const logger = createLogger({ name: 'worker' });
-  const configPath = findConfigPath(options.config);
-  const config = configPath ? (await loadConfig(configPath)).config : undefined;
 
-  // Checked here so a malformed NATS_URL is a one-line error at start-up, not a stage that never publishes.
-  const natsUrl = resolveNatsUrl(config?.stream?.nats.url);
-  const nats = resolveNatsServers(config?.stream?.nats.url);
-  const chains = chainsToCheck(config);
-  for (const [chainId, urls] of chains) {
-    const check = await checkChainId(chainId, urls);
-    if (check.ok) continue;
-    if (check.fatal) throw new CliError(check.message);
-    logger.warn(check.message);
-  }
-
-  const database = await resolveDatabase({
-    url: databaseUrl,
-    port: typeof options.embeddedPostgres === 'number' ? options.embeddedPostgres : EMBEDDED_POSTGRES_PORT,
-    stateDir: options.stateDir,
-  });
-  if (database.embedded) logger.warn({ url: database.url }, 'using an embedded PostgreSQL (--embedded-postgres): for local use only; set DATABASE_URL in production');
-  const metrics = new IndexerMetrics();
-  let indexerWorker: IndexerWorker | undefined;
-  let stopping = false;
-
-  // /metrics and /health first, so an orchestrator sees "not ready" while Temporal is unreachable.
-  let ops: { url: string; close: () => Promise<void> } | undefined;
-  let sdkMetricsAddress: string | undefined;
-  if (metricsPort) {
-    sdkMetricsAddress = `127.0.0.1:${await getPort({ host: '127.0.0.1' })}`;
-    const ready = async () => {
-      if (!indexerWorker || indexerWorker.worker.getState() !== 'RUNNING') return { ready: false, reason: `not connected to Temporal at ${settings.temporalAddress}` };
-      try {
-        await indexerWorker.pool.query('SELECT 1');
-        return { ready: true };
-      } catch (error) {
-        return { ready: false, reason: `PostgreSQL: ${indexerWorker.redactor.redact(oneLine(error))}` };
-      }
-    };
-    metrics.watchReadiness(ready);
-    ops = await startOpsServer({ port: metricsPort, metrics, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`, ready });
-    logger.info({ url: ops.url }, 'metrics and health endpoints up');
-  }
+  const sdkMetricsAddress = metricsPort ? `127.0.0.1:${await getPort({ host: '127.0.0.1' })}` : undefined;
   installTemporalRuntime(logger, { sdkMetricsAddress });
   const tracing = await startTracing({ serviceName: 'indexer-worker' });
-  const rpcUrls = rpcUrlResolver((chainId) => {
-    const chain = Object.values(config?.chains ?? {}).find((c) => c.id === chainId);
-    return configRpcUrls(chain?.rpc);
-  });
+  let indexerWorker: IndexerWorker | undefined;
+  let preparation: Promise<WorkerPreparation> | undefined;
+  // Asked for by bootIndexerWorker once the workflow thread is spawned; once, whatever the attempts.
+  const prepare = () =>
+    (preparation ??= import('./worker-preparation').then(({ prepareWorker }) =>
+      prepareWorker({ options, databaseUrl, metricsPort, sdkMetricsAddress, temporalAddress: settings.temporalAddress, logger, worker: () => indexerWorker }),
+    ));
+  /** How the preparation failed, once it has; undefined while it runs, when it succeeded, or when it never began. */
+  const preparationFailure = async () => preparation?.then(() => undefined, (error: unknown) => ({ error }));
+  const cleanUp = async () => {
+    await (await preparation?.catch(() => undefined))?.close();
+    await tracing?.shutdown();
+  };
+
+  let stopping = false;
   const stop = () => {
     stopping = true;
     logger.info({}, 'shutting down: in-flight activities finish or are handed back');
@@ -128,13 +85,17 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   // Temporal may come up after the worker (compose, Kubernetes): keep trying instead of exiting.
   for (let attempt = 1; !indexerWorker && !stopping; attempt++) {
     try {
-      indexerWorker = await createIndexerWorker({ ...settings, ...tuning, databaseUrl: database.url, rpcUrls, knownRpcUrls: [...chains.values()].flat(), natsUrl, logger, metrics, tracing });
+      indexerWorker = await bootIndexerWorker({ ...settings, ...tuning, logger, tracing }, async () => (await prepare()).host);
     } catch (error) {
+      // A bad config or chain ends the worker whatever Temporal does (an RPC that refused is no reason to retry Temporal).
+      const failure = await preparationFailure();
+      if (failure) {
+        await cleanUp();
+        throw failure.error;
+      }
       const message = oneLine(error);
       if (!/connect|transport|unavailable|dns|refused|deadline/i.test(message)) {
-        await ops?.close();
-        await tracing?.shutdown();
-        await database.stop();
+        await cleanUp();
         throw new CliError(message);
       }
       logger.warn({ attempt }, `cannot reach Temporal at ${settings.temporalAddress} (${message}); retrying`);
@@ -142,32 +103,26 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
     }
   }
   if (!indexerWorker) {
-    await ops?.close();
-    await tracing?.shutdown();
-    await database.stop();
+    await cleanUp();
     return;
   }
-  if (ops) {
-    // Paused, lastError, mode, lag … come from the workflows' status, read when Prometheus scrapes.
-    const client = new Client({ connection: indexerWorker.connection, namespace: settings.namespace });
-    exportIndexerStatuses({ client, taskQueue: settings.taskQueue, metrics, logger });
-  }
+  // bootIndexerWorker resolved, so the preparation it waited for has.
+  const prepared = await prepare();
+  prepared.exportStatuses(indexerWorker, settings.namespace, settings.taskQueue);
   logger.info(
     {
       taskQueue: settings.taskQueue,
       temporal: settings.temporalAddress,
-      database: database.embedded ? 'embedded' : redactUrl(database.url),
-      chains: Object.fromEntries([...chains].map(([id, urls]) => [id, urls.map(redactUrl)])),
-      nats: nats.label,
+      database: prepared.database.embedded ? 'embedded' : redactUrl(prepared.database.url),
+      chains: Object.fromEntries([...prepared.chains].map(([id, urls]) => [id, urls.map(redactUrl)])),
+      nats: prepared.natsLabel,
     },
     'worker started',
   );
   try {
     await indexerWorker.run();
   } finally {
-    await ops?.close();
-    await tracing?.shutdown();
-    await database.stop();
+    await cleanUp();
   }
   logger.info('worker stopped');
 }
