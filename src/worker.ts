@@ -86,7 +86,7 @@ export async function bootIndexerWorker(settings: WorkerBootSettings, hostSettin
   // spawn back by the host's own load time (about a quarter of a second) on the main thread.
   const threadSpawn = nextThreadSpawn();
   const hosting = threadSpawn.spawned
-    // The module loads while host() waits on its own I/O (an RPC check, a database).
+    // The module loads while hostSettings() waits on its own I/O (an RPC check, a database).
     .then(() => Promise.all([hostSettings(), import('./activity-host')]))
     .then(([fromHost, { startActivityHost }]) => {
       const nats = parseNatsUrl(fromHost.natsUrl ?? DEFAULT_NATS_URL, 'NATS_URL');
