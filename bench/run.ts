@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --datasets 200000,1000000 --logs-per-block 100 --realtime-seconds 30 --skip-handlers --raw lean]`
+ * `npm run bench [-- --datasets 200000,1000000 --logs-per-block 100 --realtime-seconds 30 --skip-handlers --raw lean --rounds 5]`
  *
  * For each dataset (an Emitter's ERC-20 Transfer events on anvil, bench/dataset.ts), in one run:
  * 1. raw baselines without orchestration (bench/raw.ts): eth_getLogs only; getLogs + lean decode
@@ -48,6 +48,10 @@ const { values: flags } = parseArgs({
     'worker-node-options': { type: 'string', default: '' },
     // Node flags NODE_OPTIONS refuses, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the worker.
     'worker-node-args': { type: 'string', default: '' },
+    // More rounds of lean baseline → indexer with the worker up → indexer with its start-up, one
+    // after the other, whose per-round ratios are reported as medians: on a machine whose speed
+    // drifts between minutes, one round's ratio is partly a draw.
+    rounds: { type: 'string', default: '1' },
   },
 });
 const DATASETS = flags.datasets.split(',').map(Number);
@@ -254,6 +258,18 @@ async function runIndexer(
   };
 }
 
+/** One more round: the lean baseline, then the indexer with its worker up, then with its start-up; logs/s of each. */
+async function measureRound(ctx: Parameters<typeof runIndexer>[0], data: Dataset, db: pg.Pool): Promise<{ lean: number; warm: number; cold: number }> {
+  await settle(db);
+  const raw = await runRaw('lean', data.anvil.url, db, data.address, data.head);
+  const runs = [await runIndexer(ctx, data, { workerUp: true }), await runIndexer(ctx, data, {})];
+  for (const run of runs) if (run.logs !== data.logs) throw new Error(`the indexer stored ${run.logs} logs, the chain has ${data.logs}`);
+  const [warm, cold] = runs.map((run) => Math.round(run.logs / run.seconds)) as [number, number];
+  const round = { lean: Math.round(raw.logs / raw.seconds), warm, cold };
+  say(`${data.logs}: round: lean ${round.lean}, worker up ${(warm / round.lean).toFixed(2)}×, start-up included ${(cold / round.lean).toFixed(2)}×`);
+  return round;
+}
+
 /** Where the seconds of a run went, from the first run's history: worker start-up, preparation, ranges. */
 interface Phases {
   /** `indexer start` → the worker's first activity started. */
@@ -347,9 +363,13 @@ async function main(): Promise<void> {
         const warm = await runIndexer(ctx, data, { workerUp: true });
         const warmRate = Math.round(warm.logs / warm.seconds);
         say(`${logs}: indexer, worker already up: ${warmRate} logs/s (${(warmRate / lean).toFixed(2)}× lean)`);
+        // Further rounds before the run kept for realtime, for the same reasons.
+        const moreRounds: Array<{ lean: number; warm: number; cold: number }> = [];
+        for (let round = 2; round <= Number(flags.rounds); round++) moreRounds.push(await measureRound(ctx, data, db));
         const indexer = await runIndexer(ctx, data, { keep: i === 0 });
         const indexerRate = Math.round(indexer.logs / indexer.seconds);
         say(`${logs}: indexer ${indexerRate} logs/s (${(indexerRate / lean).toFixed(2)}× lean), peak RSS ${indexer.peakRssMb} MB`);
+        const rounds = [{ lean, warm: warmRate, cold: indexerRate }, ...moreRounds];
         let rt: Awaited<ReturnType<typeof realtime>> | undefined;
         if (i === 0) {
           rt = await realtime(data, db, indexer.name, Number(flags['realtime-seconds']));
@@ -394,8 +414,15 @@ async function main(): Promise<void> {
           row(`indexer + ${label}: ingest`, ingest, `${run.peakRssMb} MB`, notes('ingest with the handlers stage running beside it', run.cpu ? `until the handlers caught up, ${describeCpu(run.cpu)}` : ''));
           row(`indexer + ${label}: handlers caught up`, handled, '', `handlers ${(ingest / handled).toFixed(2)}× slower than ingest in the same run; balances = sums over the stored events: ${run.balancesWrong === 0}`);
         }
+        if (rounds.length > 1) {
+          const spread = (key: 'warm' | 'cold') => {
+            const ratios = rounds.map((r) => r[key] / r.lean).sort((a, b) => a - b);
+            return `${ratios[Math.floor(ratios.length / 2)]!.toFixed(2)}× (${ratios.map((x) => x.toFixed(2)).join(', ')})`;
+          };
+          table.push(`| ${logs.toLocaleString('en')} | indexer ÷ lean over ${rounds.length} rounds (median; every round's, lowest first) | | | | start-up included ${spread('cold')}; worker already up ${spread('warm')}; lean ${rounds.map((r) => r.lean.toLocaleString('en')).join(', ')} logs/s, in round order |`);
+        }
         if (rt) table.push(`| ${logs.toLocaleString('en')} | realtime: mined → committed | | | | p50 ${rt.p50} ms, p95 ${rt.p95} ms (poll 500 ms, ${rt.samples} blocks) |`);
-        results.push({ logs, perBlock: PER_BLOCK, blocks: data.head + 1, raw, indexer: { ...indexer, worker: undefined, stop: undefined, logsPerSecond: indexerRate, ratioToLean: indexerRate / lean }, indexerWorkerUp: { ...warm, worker: undefined, stop: undefined, logsPerSecond: warmRate, ratioToLean: warmRate / lean }, withHandlers: withHandlers.map(({ label, run }) => ({ label, ...run, worker: undefined, stop: undefined })), realtime: rt });
+        results.push({ logs, perBlock: PER_BLOCK, blocks: data.head + 1, raw, indexer: { ...indexer, worker: undefined, stop: undefined, logsPerSecond: indexerRate, ratioToLean: indexerRate / lean }, indexerWorkerUp: { ...warm, worker: undefined, stop: undefined, logsPerSecond: warmRate, ratioToLean: warmRate / lean }, rounds, withHandlers: withHandlers.map(({ label, run }) => ({ label, ...run, worker: undefined, stop: undefined })), realtime: rt });
         for (const run of [indexer, warm]) if (run.logs !== logs) throw new Error(`the indexer stored ${run.logs} logs, the chain has ${logs}`);
       } finally {
         await data.anvil.stop();
