@@ -258,12 +258,17 @@ async function runIndexer(
   };
 }
 
+/** Every indexer run stored the chain's logs, no fewer and no more. */
+function assertStoredEveryLog(runs: Array<{ logs: number }>, logs: number): void {
+  for (const run of runs) if (run.logs !== logs) throw new Error(`the indexer stored ${run.logs} logs, the chain has ${logs}`);
+}
+
 /** One more round: the lean baseline, then the indexer with its worker up, then with its start-up; logs/s of each. */
 async function measureRound(ctx: Parameters<typeof runIndexer>[0], data: Dataset, db: pg.Pool): Promise<{ lean: number; warm: number; cold: number }> {
   await settle(db);
   const raw = await runRaw('lean', data.anvil.url, db, data.address, data.head);
   const runs = [await runIndexer(ctx, data, { workerUp: true }), await runIndexer(ctx, data, {})];
-  for (const run of runs) if (run.logs !== data.logs) throw new Error(`the indexer stored ${run.logs} logs, the chain has ${data.logs}`);
+  assertStoredEveryLog(runs, data.logs);
   const [warm, cold] = runs.map((run) => Math.round(run.logs / run.seconds)) as [number, number];
   const round = { lean: Math.round(raw.logs / raw.seconds), warm, cold };
   say(`${data.logs}: round: lean ${round.lean}, worker up ${(warm / round.lean).toFixed(2)}×, start-up included ${(cold / round.lean).toFixed(2)}×`);
@@ -423,7 +428,7 @@ async function main(): Promise<void> {
         }
         if (rt) table.push(`| ${logs.toLocaleString('en')} | realtime: mined → committed | | | | p50 ${rt.p50} ms, p95 ${rt.p95} ms (poll 500 ms, ${rt.samples} blocks) |`);
         results.push({ logs, perBlock: PER_BLOCK, blocks: data.head + 1, raw, indexer: { ...indexer, worker: undefined, stop: undefined, logsPerSecond: indexerRate, ratioToLean: indexerRate / lean }, indexerWorkerUp: { ...warm, worker: undefined, stop: undefined, logsPerSecond: warmRate, ratioToLean: warmRate / lean }, rounds, withHandlers: withHandlers.map(({ label, run }) => ({ label, ...run, worker: undefined, stop: undefined })), realtime: rt });
-        for (const run of [indexer, warm]) if (run.logs !== logs) throw new Error(`the indexer stored ${run.logs} logs, the chain has ${logs}`);
+        assertStoredEveryLog([indexer, warm], logs);
       } finally {
         await data.anvil.stop();
       }

@@ -47,11 +47,12 @@ const INLINE_SOURCE_MAP = '//# sourceMappingURL=data:';
  */
 export function withoutSourcesContent(code: string): string {
   const at = code.lastIndexOf(INLINE_SOURCE_MAP);
-  const base64 = at < 0 ? -1 : code.indexOf('base64,', at);
-  if (base64 < 0) throw new Error('the workflow bundle has no inline source map: it was not built by bundleWorkflowCode');
-  const map = JSON.parse(Buffer.from(code.slice(base64 + 'base64,'.length).trimEnd(), 'base64').toString('utf8')) as { sourcesContent?: unknown };
+  const marker = at < 0 ? -1 : code.indexOf('base64,', at);
+  if (marker < 0) throw new Error('the workflow bundle has no inline source map: it was not built by bundleWorkflowCode');
+  const mapStart = marker + 'base64,'.length;
+  const map = JSON.parse(Buffer.from(code.slice(mapStart).trimEnd(), 'base64').toString('utf8')) as { sourcesContent?: unknown };
   delete map.sourcesContent;
-  return `${code.slice(0, base64 + 'base64,'.length)}${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
+  return `${code.slice(0, mapStart)}${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
 }
 
 /**

@@ -132,27 +132,23 @@ class StoreWriteFailed extends Error {}
  * (that batch may still be running: see `Overlap`).
  */
 export async function handleBatch(target: HandlersTarget, toBlock: number, limit: number, next?: NextBatch, overlap: Overlap = {}): Promise<BatchResult> {
-  let told = false;
-  let handled = false;
-  const steps: Steps = {
-    tell: (n) => {
-      if (told) return;
-      told = true;
-      overlap.onNext?.(n);
-    },
-    after: overlap.after,
-    handled: () => {
-      if (handled) return;
-      handled = true;
-      overlap.onHandled?.();
-    },
-  };
+  const steps: Steps = { tell: once((n: NextBatch | undefined) => overlap.onNext?.(n)), after: overlap.after, handled: once(() => overlap.onHandled?.()) };
   try {
     return await attempts(target, toBlock, limit, next, steps, overlap.before);
   } finally {
     steps.tell(undefined);
     steps.handled();
   }
+}
+
+/** `fn`, called at most once: later calls do nothing. */
+function once<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+  let called = false;
+  return (...args) => {
+    if (called) return;
+    called = true;
+    fn(...args);
+  };
 }
 
 async function attempts(target: HandlersTarget, toBlock: number, limit: number, next: NextBatch | undefined, steps: Steps, prior: Overlap['before']): Promise<BatchResult> {
