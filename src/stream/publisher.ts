@@ -95,9 +95,12 @@ export async function publishInOrder(nc: NatsConnection, messages: readonly Stre
 }
 
 function readAck(msg: Msg, sent: StreamMessage): { seq: number; duplicate: boolean } | { error: Error } {
-  // No stream captures the subject: the server answers with a 503 status and no body.
+  // No responders: a 503 status and no body. The stage checked just before (ensureStream) that its
+  // stream captures the subject, so JetStream itself is away for the moment: a server stopping on
+  // SIGTERM shuts JetStream down before it closes the connections, and answers publishes in
+  // flight this way. Retried; the next attempt finds the stream again, or recreates a deleted one.
   if (msg.headers?.code === 503 || msg.data.length === 0) {
-    return { error: new StreamConfigError(`no JetStream stream captures ${sent.subject}: check stream.nats.stream and stream.nats.subject`) };
+    return { error: new StreamUnavailableError(`JetStream did not answer the event at block ${sent.blockNumber} log ${sent.logIndex} on ${sent.subject} (no responders: the server is stopping, or the stream was deleted)`) };
   }
   let ack: { seq?: number; duplicate?: boolean; error?: { code?: number; description?: string } };
   try {

@@ -8,7 +8,9 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeEventLog, encodeFunctionData, parseAbi, type Address } from 'viem';
 import { startNatsServer, type NatsServer } from '../../src/dev/nats-server';
-import type { StreamBody } from '../../src/stream/message';
+import { NON_RETRYABLE_ERROR_TYPES, StreamUnavailableError } from '../../src/errors';
+import { messageId, type StreamBody, type StreamMessage } from '../../src/stream/message';
+import { publishInOrder } from '../../src/stream/publisher';
 import { e2e, type TestIndexer } from '../helpers/fixture';
 import { natsConnect, readStream, replay, type Seen } from '../helpers/nats';
 import { freePort } from '../helpers/ports';
@@ -119,8 +121,10 @@ async function streamCaughtUp(ix: TestIndexer, nc: NatsConnection, block?: bigin
   await eventually(
     `${ix.name}: stream published up to block ${target}`,
     async () => {
-      const s = await ix.status();
-      return s.stream && s.stream.checkpoint >= target && s.stream.lag === 0 ? true : undefined;
+      const { stream, paused } = await ix.status();
+      if (stream && stream.checkpoint >= target && stream.lag === 0) return true;
+      // Where the stage stands goes into the timeout's message.
+      throw new Error(`stage at ${JSON.stringify({ checkpoint: stream?.checkpoint, lag: stream?.lag, paused: stream?.paused ?? paused, lastError: stream?.lastError })}`);
     },
     timeoutMs,
     250,
@@ -243,6 +247,29 @@ test('the worker is SIGKILLed three times while publishing and the NATS server r
   assert.ok(seen.length >= 30_000);
   assert.equal((await ix.status()).stream!.lastError, null);
   await ix.close();
+});
+
+test('a publish no JetStream stream answers (a server stopping shuts JetStream down before the connections) is transient: retried, never a config error that pauses the stage', { timeout: 60_000 }, async () => {
+  // The same answer as from a server on its way down (no responders: a 503 status, no body), made
+  // at will: no stream captures this subject yet.
+  const nc = await connected(SHARED_NATS);
+  const subject = `indexer.t_no_responders_${Date.now()}`;
+  const body = { chainId: 1, contract: 'Emitter', event: 'Transfer', blockNumber: 7, blockHash: '0x01', blockTimestamp: null, logIndex: 0, txHash: '0x02', address: '0x03', args: {}, removed: false };
+  const messages: StreamMessage[] = [{ subject: `${subject}.1.Emitter.Transfer`, msgId: messageId(body), blockNumber: 7, logIndex: 0, body }];
+  const options = { window: 10, stallMs: 5_000, label: 'test' };
+  const error = await publishInOrder(nc, messages, options).then(
+    () => assert.fail('published with no stream to answer'),
+    (e: unknown) => e as Error,
+  );
+  assert.ok(error instanceof StreamUnavailableError, `${error.constructor.name}: ${error.message}`);
+  assert.ok(!NON_RETRYABLE_ERROR_TYPES.includes(StreamUnavailableError.type), 'retried by Temporal');
+  assert.match(error.message, /did not answer the event at block 7 log 0 .*no responders/);
+  // Once a stream answers again (here: one made for the subject), the same publish goes through.
+  const jsm = await jetstreamManager(nc);
+  const name = subject.replaceAll('.', '_').toUpperCase();
+  await jsm.streams.add({ name, subjects: [`${subject}.>`] });
+  t.defer(() => jsm.streams.delete(name).then(() => undefined));
+  assert.equal((await publishInOrder(nc, messages, options)).lastSeq, 1);
 });
 
 /** anvil_reorg: replace the last `depth` blocks by new ones holding `txs` ([tx, block offset]). */
