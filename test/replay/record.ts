@@ -1,7 +1,8 @@
 /**
  * Records the workflow histories that test/unit/replay.test.ts replays: one indexer going through
  * backfill (several ranges in flight), realtime, pause/resume, a reorg (rollback child), an
- * `indexer verify` (verify child), an `indexer reset` and a stop, on a real Temporal dev server,
+ * `indexer verify` (verify child), an `indexer reset` and a stop, and one whose backfill ranges
+ * grow over light blocks, on a real Temporal dev server,
  * PostgreSQL and anvil. Run it again only when a workflow change is meant to be incompatible
  * (and then guard running workflows with `patched()`), never to make a failing replay pass:
  *
@@ -80,6 +81,26 @@ try {
     console.log(`${file}: ${wf.workflowId} (${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events)`);
     written += 1;
   }
+
+  // Light blocks and the default maxBlockRange: each range grows the next. Written apart from the
+  // numbered files above, so recording it did not renumber them.
+  const growthName = 'replay_growth';
+  await stack.db.query(`DROP SCHEMA IF EXISTS ${growthName} CASCADE`);
+  await chain.mine(300);
+  const [growthSpec] = specsFrom({
+    name: growthName,
+    chains: { local: { id: chain.chainId, pollIntervalMs: 200, maxInFlight: 2 } },
+    contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }],
+  });
+  const growthWorker = await startInProcessWorker(stack, { taskQueue: growthName, rpc: { [chain.chainId]: [chain.url] } });
+  cleanups.push(() => growthWorker.stop());
+  const growth = await startIndexer(stack.client, growthSpec!, growthName);
+  await waitForCheckpoint(stack.client, growthSpec!, await chain.publicClient.getBlockNumber());
+  await growth.signal('stop');
+  await growth.result();
+  const growthJson = historyJson(stack.temporal.address, growth.workflowId, (await growth.describe()).runId);
+  writeFileSync(path.join(OUT, 'indexerWorkflow-growth-08.json'), growthJson);
+  console.log(`indexerWorkflow-growth-08.json: ${growth.workflowId}`);
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   await chain.stop();
