@@ -3,11 +3,16 @@
  * bundled with webpack when the worker starts, as before `npm run build` existed) and compiled
  * (dist/ with the prebuilt workflow bundle, what the image runs). Each run starts an indexer
  * first, then spawns `indexer worker` and times spawn → the first activity's log line.
+ * A third row is the Temporal SDK's own floor on the same machine: a worker with one trivial
+ * workflow and activity and nothing of ours (bench/sdk-floor/), timed the same way, so what the
+ * compiled worker adds to what any TypeScript worker pays is the difference of the two rows.
  *
  *   node --import tsx bench/startup.ts [--runs 3]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -30,35 +35,61 @@ const cache = path.join(ROOT, 'bench', '.cache');
 mkdirSync(cache, { recursive: true });
 const fromSource = path.join(cache, 'indexer-from-source.mjs');
 writeFileSync(fromSource, `import { register } from 'tsx/esm/api';\nregister();\nconst { main } = await import(${JSON.stringify(path.join(ROOT, 'src', 'client.ts'))});\nawait main();\n`);
+const floorBundle = path.join(cache, 'sdk-floor-workflows.js');
+const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
+writeFileSync(floorBundle, (await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'bench', 'sdk-floor', 'workflows.ts'), logger: quiet as never })).code);
+
+/** One way of starting a worker: what to spawn, the workflow it is to run, and its first activity's log line. */
+interface Variant {
+  label: string;
+  args: string[];
+  /** Starts the workflow on this task queue; returns how to end it. */
+  startWorkflow: (client: Client, taskQueue: string) => Promise<() => Promise<unknown>>;
+  firstActivityLine: string;
+}
 
 const [stack, chain] = await Promise.all([startStack(), startTestChain()]);
 try {
   const emitter = compileFixture('Emitter');
   const address = await chain.deploy(emitter.abi, emitter.bytecode);
   await chain.send(address, emitter.abi, 'emitMany', [5n, 1n]);
-  const results: string[] = [];
-  for (const [label, entry] of [
-    ['from source (tsx, webpack bundle at start)', fromSource],
-    ['compiled (dist/, prebuilt bundle)', path.join(ROOT, 'bin', 'indexer.mjs')],
-  ] as const) {
-    const times: number[] = [];
-    const ready: number[] = [];
-    let peakRss = 0;
-    for (let i = 0; i < Number(flags.runs); i++) {
+  const startIndexerOn = async (client: Client, name: string) => {
+    const [spec] = specsFrom({ name, chains: { local: { id: chain.chainId } }, contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }] });
+    const handle = await startIndexer(client, spec!, name);
+    return () => handle.terminate('bench over');
+  };
+  const variants: Variant[] = [
+    { label: 'from source (tsx, webpack bundle at start)', args: [fromSource, 'worker'], startWorkflow: startIndexerOn, firstActivityLine: '"msg":"indexer prepared"' },
+    { label: 'compiled (dist/, prebuilt bundle)', args: [path.join(ROOT, 'bin', 'indexer.mjs'), 'worker'], startWorkflow: startIndexerOn, firstActivityLine: '"msg":"indexer prepared"' },
+    {
+      label: 'Temporal SDK alone (one trivial workflow and activity, prebuilt bundle)',
+      args: [path.join(ROOT, 'bench', 'sdk-floor', 'worker.mjs')],
+      startWorkflow: async (client, taskQueue) => {
+        const handle = await client.workflow.start('floorWorkflow', { taskQueue, workflowId: taskQueue });
+        return () => handle.terminate('bench over');
+      },
+      firstActivityLine: '"msg":"first activity"',
+    },
+  ];
+  // Runs alternate between the variants, so a machine whose speed drifts over minutes weighs on each alike.
+  const measured = new Map(variants.map((variant) => [variant, { times: [] as number[], ready: [] as number[], peakRss: 0 }]));
+  for (let i = 0; i < Number(flags.runs); i++) {
+    for (const variant of variants) {
+      const { times, ready } = measured.get(variant)!;
       const name = uniqueName('startup');
-      const [spec] = specsFrom({ name, chains: { local: { id: chain.chainId } }, contracts: [{ name: 'Emitter', chain: 'local', address, abi: emitter.abi }] });
-      const handle = await startIndexer(stack.client, spec!, name);
+      const endWorkflow = await variant.startWorkflow(stack.client, name);
       const env = {
         ...process.env,
         NODE_OPTIONS: '--max-old-space-size=256 --max-semi-space-size=8',
         TEMPORAL_ADDRESS: stack.temporal.address,
         TEMPORAL_TASK_QUEUE: name,
+        SDK_FLOOR_BUNDLE: floorBundle,
         DATABASE_URL: stack.databaseUrl,
         [`RPC_URL_${chain.chainId}`]: chain.url,
         LOG_LEVEL: 'info',
       };
       const t0 = performance.now();
-      const worker = spawn(process.execPath, [...flags['node-args'].split(' ').filter(Boolean), entry, 'worker'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const worker = spawn(process.execPath, [...flags['node-args'].split(' ').filter(Boolean), ...variant.args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       const ms = await new Promise<number>((resolve, reject) => {
         let out = '';
         let started = false;
@@ -68,7 +99,7 @@ try {
             started = true;
             ready.push(performance.now() - t0);
           }
-          if (out.includes('"msg":"indexer prepared"')) resolve(performance.now() - t0);
+          if (out.includes(variant.firstActivityLine)) resolve(performance.now() - t0);
         };
         worker.stdout.on('data', onData);
         worker.stderr.on('data', onData);
@@ -77,16 +108,19 @@ try {
       times.push(ms);
       try {
         const rss = Number(/VmHWM:\s+(\d+)/.exec(execFileSync('cat', [`/proc/${worker.pid}/status`]).toString())?.[1] ?? 0) / 1024;
-        peakRss = Math.max(peakRss, rss);
+        measured.get(variant)!.peakRss = Math.max(measured.get(variant)!.peakRss, rss);
       } catch {
         // the process is gone
       }
       worker.kill('SIGTERM');
       await new Promise((r) => worker.once('exit', r));
-      await handle.terminate('bench over').catch(() => undefined);
+      await endWorkflow().catch(() => undefined);
     }
-    results.push(`| ${label} | ${median(ready).toFixed(0)} ms | ${median(times).toFixed(0)} ms | ${times.map((t) => t.toFixed(0)).join(', ')} ms | ${peakRss.toFixed(0)} MB |`);
   }
+  const results = [...measured].map(
+    ([variant, { times, ready, peakRss }]) =>
+      `| ${variant.label} | ${median(ready).toFixed(0)} ms | ${median(times).toFixed(0)} ms | ${times.map((t) => t.toFixed(0)).join(', ')} ms | ${peakRss.toFixed(0)} MB |`,
+  );
   say(`\nworker spawn → first activity (${flags.runs} runs each; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)} on ${(await import('node:os')).cpus().length} cores):`);
   say('| worker | to "worker started" (median) | to first activity (median) | runs | peak RSS at first activity |\n|---|---|---|---|---|');
   results.forEach(say);
