@@ -11,11 +11,12 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { quietBundlerLogger } from '../src/workflow-bundle';
 import { startTestChain } from '../test/helpers/chain';
 import { specsFrom, startIndexer } from '../test/helpers/indexer';
 import { compileFixture } from '../test/helpers/solidity';
@@ -36,8 +37,7 @@ mkdirSync(cache, { recursive: true });
 const fromSource = path.join(cache, 'indexer-from-source.mjs');
 writeFileSync(fromSource, `import { register } from 'tsx/esm/api';\nregister();\nconst { main } = await import(${JSON.stringify(path.join(ROOT, 'src', 'client.ts'))});\nawait main();\n`);
 const floorBundle = path.join(cache, 'sdk-floor-workflows.js');
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
-writeFileSync(floorBundle, (await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'bench', 'sdk-floor', 'workflows.ts'), logger: quiet as never })).code);
+writeFileSync(floorBundle, (await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'bench', 'sdk-floor', 'workflows.ts'), logger: quietBundlerLogger })).code);
 
 /** One way of starting a worker: what to spawn, the workflow it is to run, and its first activity's log line. */
 interface Variant {
@@ -63,7 +63,7 @@ try {
     { label: 'compiled (dist/, prebuilt bundle)', args: [path.join(ROOT, 'bin', 'indexer.mjs'), 'worker'], startWorkflow: startIndexerOn, firstActivityLine: '"msg":"indexer prepared"' },
     {
       label: 'Temporal SDK alone (one trivial workflow and activity, prebuilt bundle)',
-      args: [path.join(ROOT, 'bench', 'sdk-floor', 'worker.mjs')],
+      args: [path.join(ROOT, 'bench', 'sdk-floor', 'worker.mjs'), floorBundle],
       startWorkflow: async (client, taskQueue) => {
         const handle = await client.workflow.start('floorWorkflow', { taskQueue, workflowId: taskQueue });
         return () => handle.terminate('bench over');
@@ -75,7 +75,7 @@ try {
   const measured = new Map(variants.map((variant) => [variant, { times: [] as number[], ready: [] as number[], peakRss: 0 }]));
   for (let i = 0; i < Number(flags.runs); i++) {
     for (const variant of variants) {
-      const { times, ready } = measured.get(variant)!;
+      const figures = measured.get(variant)!;
       const name = uniqueName('startup');
       const endWorkflow = await variant.startWorkflow(stack.client, name);
       const env = {
@@ -83,7 +83,6 @@ try {
         NODE_OPTIONS: '--max-old-space-size=256 --max-semi-space-size=8',
         TEMPORAL_ADDRESS: stack.temporal.address,
         TEMPORAL_TASK_QUEUE: name,
-        SDK_FLOOR_BUNDLE: floorBundle,
         DATABASE_URL: stack.databaseUrl,
         [`RPC_URL_${chain.chainId}`]: chain.url,
         LOG_LEVEL: 'info',
@@ -97,7 +96,7 @@ try {
           out += c;
           if (!started && out.includes('"msg":"worker started"')) {
             started = true;
-            ready.push(performance.now() - t0);
+            figures.ready.push(performance.now() - t0);
           }
           if (out.includes(variant.firstActivityLine)) resolve(performance.now() - t0);
         };
@@ -105,10 +104,10 @@ try {
         worker.stderr.on('data', onData);
         worker.once('exit', (code) => reject(new Error(`worker exited ${code}: ${out.slice(-1000)}`)));
       });
-      times.push(ms);
+      figures.times.push(ms);
       try {
         const rss = Number(/VmHWM:\s+(\d+)/.exec(execFileSync('cat', [`/proc/${worker.pid}/status`]).toString())?.[1] ?? 0) / 1024;
-        measured.get(variant)!.peakRss = Math.max(measured.get(variant)!.peakRss, rss);
+        figures.peakRss = Math.max(figures.peakRss, rss);
       } catch {
         // the process is gone
       }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { build } from 'esbuild';
-import { WORKFLOW_BUNDLE_FILE, withoutSourcesContent, workflowBundleOptions } from '../src/workflow-bundle';
+import { WORKFLOW_BUNDLE_FILE, quietBundlerLogger, withoutSourcesContent, workflowBundleOptions } from '../src/workflow-bundle';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist');
@@ -52,8 +52,7 @@ function externalPackages(): string[] {
   return [...dependenciesOf(path.join(ROOT, 'package.json')).filter((name) => !bundled.has(name)), ...notBundled].flatMap((name) => [name, `${name}/*`]);
 }
 
-const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
-const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(path.join(ROOT, 'src', 'workflows', 'index.ts')), logger: silent as never });
+const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(path.join(ROOT, 'src', 'workflows', 'index.ts')), logger: quietBundlerLogger });
 writeFileSync(path.join(DIST, WORKFLOW_BUNDLE_FILE), withoutSourcesContent(code));
 
 copyFileSync(path.join(ROOT, 'src', 'dev', 'demo-handlers.mjs'), path.join(DIST, 'demo-handlers.mjs'));

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { BundleOptions, WorkflowBundle, WorkflowBundleOption } from '@temporalio/worker';
+import type { BundleOptions, Logger, WorkflowBundle, WorkflowBundleOption } from '@temporalio/worker';
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
@@ -34,6 +34,9 @@ export function workflowBundleOptions(workflowsPath: string): Pick<BundleOptions
     workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
   };
 }
+
+/** bundleWorkflowCode's logger wherever we bundle in-process: webpack's progress stays quiet, its errors do not. */
+export const quietBundlerLogger: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
 
 const INLINE_SOURCE_MAP = '//# sourceMappingURL=data:';
 
@@ -77,6 +80,7 @@ export async function bundleWorkflowsInChildProcess(workflowsPath: string): Prom
   const script = `
     import { bundleWorkflowCode } from '@temporalio/worker';
     import { writeFileSync } from 'node:fs';
+    // quietBundlerLogger's twin: this script runs in another process, from text.
     const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
     const { code } = await bundleWorkflowCode({ ...${JSON.stringify(workflowBundleOptions(workflowsPath))}, logger: silent });
     writeFileSync(${JSON.stringify(out)}, code);

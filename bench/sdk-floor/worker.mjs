@@ -1,6 +1,7 @@
 // The Temporal SDK's own start-up, for bench/startup.ts: a worker with nothing of ours (no tracing
 // interceptors, no activity host, one trivial workflow in a prebuilt bundle). Plain JavaScript,
 // so no TypeScript loader counts against it; its two lines are the ones the bench waits for.
+// Its one argument: the prebuilt workflow bundle (bench/sdk-floor/workflows.ts).
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 
 Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('WARN') });
@@ -8,7 +9,7 @@ const connection = await NativeConnection.connect({ address: process.env.TEMPORA
 const worker = await Worker.create({
   connection,
   taskQueue: process.env.TEMPORAL_TASK_QUEUE,
-  workflowBundle: { codePath: process.env.SDK_FLOOR_BUNDLE },
+  workflowBundle: { codePath: process.argv[2] },
   activities: {
     async ping() {
       console.log(JSON.stringify({ msg: 'first activity' }));

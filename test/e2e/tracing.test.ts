@@ -8,6 +8,7 @@ import type { Address } from 'viem';
 import { indexerWorkflowId } from '../../src/spec';
 import { startTracing, type Tracing } from '../../src/tracing';
 import { WORKFLOWS_PATH, tracingOptions } from '../../src/worker';
+import { quietBundlerLogger } from '../../src/workflow-bundle';
 import { startTestChain, type TestChain } from '../helpers/chain';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
 import { specsFrom, startIndexer } from '../helpers/indexer';
@@ -165,8 +166,7 @@ test('a range has one trace: start → workflow → activity → RPC and Postgre
 test('a history recorded before the tracing interceptors existed replays with the bundle that has them', { timeout: 240_000 }, async () => {
   // Workers upgraded to this version replay histories that older workers (no interceptors in
   // their bundle, no trace headers) recorded: the interceptors must not change a single command.
-  const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
-  const oldBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silent as never });
+  const oldBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
   const address: Address = await chain.deploy(emitter.abi, emitter.bytecode);
   await chain.send(address, emitter.abi, 'emitMany', [5n, 9n]);
   await chain.mine(60);

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/dev/postgres';
 import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
 import { WORKFLOWS_PATH } from '../../src/worker';
-import { WORKFLOW_BUNDLE_FILE, workflowBundleOptions } from '../../src/workflow-bundle';
+import { WORKFLOW_BUNDLE_FILE, quietBundlerLogger, workflowBundleOptions } from '../../src/workflow-bundle';
 import { freePort } from './ports';
 
 export interface TestStack {
@@ -32,7 +32,7 @@ export function workflowBundle(): Promise<WorkflowBundle> {
   // `npm test` builds first: its prebuilt bundle is the code under test (and saves webpack in every file).
   bundlePromise ??= distIsFresh(REPO)
     ? Promise.resolve({ code: readFileSync(path.join(REPO, 'dist', WORKFLOW_BUNDLE_FILE), 'utf8') })
-    : bundleWorkflowCode({ ...workflowBundleOptions(WORKFLOWS_PATH), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+    : bundleWorkflowCode({ ...workflowBundleOptions(WORKFLOWS_PATH), logger: quietBundlerLogger });
   return bundlePromise;
 }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type InjectedSinks } from '@temporalio/worker';
-import { workflowBundleOptions } from '../../src/workflow-bundle';
+import { quietBundlerLogger, workflowBundleOptions } from '../../src/workflow-bundle';
 import { WORKFLOWS_PATH } from '../../src/worker';
 import type { ScheduledSinks } from '../helpers/scheduled-recorder';
 
@@ -48,7 +48,7 @@ test('recorded workflow histories replay on the current workflow code, schedulin
   const bundle = await bundleWorkflowCode({
     ...workflowBundleOptions(WORKFLOWS_PATH),
     workflowInterceptorModules: [...workflowBundleOptions(WORKFLOWS_PATH).workflowInterceptorModules!, require.resolve('../helpers/scheduled-recorder.ts')],
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
+    logger: quietBundlerLogger,
   });
   for (const file of files) {
     const history = JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as { events: RecordedEvent[] };
