@@ -172,7 +172,14 @@ async function runIndexer(
     () => undefined,
   );
   await settle(ctx.db);
-  const spawnWorker = () => spawn(process.execPath, [...flags['worker-node-args'].split(' ').filter(Boolean), path.join(ROOT, 'bin', 'indexer.mjs'), 'worker'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const spawnWorker = () => {
+    const child = spawn(process.execPath, [...flags['worker-node-args'].split(' ').filter(Boolean), path.join(ROOT, 'bin', 'indexer.mjs'), 'worker'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    // A bench that fails mid-run must not leave a worker polling a dev server that is gone.
+    const orphaned = () => child.kill('SIGKILL');
+    process.once('exit', orphaned);
+    child.once('exit', () => process.removeListener('exit', orphaned));
+    return child;
+  };
   const early = options.workerUp ? spawnWorker() : undefined;
   if (early) {
     await workerPolling(ctx.client, name, early).catch((error: unknown) => {
