@@ -24,17 +24,24 @@ export async function findCommonAncestor(env: ActivityEnv, { spec, detectedBlock
   // at its new head, below the stored data.
   const storedTip = Math.max(detectedBlock, (await readCheckpoint(pool, spec.name, spec.chainId)) ?? detectedBlock);
   let canonicalAtDetected: string | null = null;
+  // The depth is what a rollback to `ancestor` deletes: more than maxReorgDepth is refused even
+  // when the ancestor was found, as when a shorter chain is detected below the stored tip.
+  const within = (ancestor: number): FindCommonAncestorResult => {
+    const depth = storedTip - ancestor;
+    if (depth > spec.tuning.maxReorgDepth) {
+      throw new ReorgTooDeepError(
+        `chain ${spec.chainId} reorganised ${depth} blocks deep, deeper than maxReorgDepth (${spec.tuning.maxReorgDepth}): stored blocks ${ancestor + 1}-${storedTip} left the chain: run indexer reset ${spec.name} --to-block ${ancestor} to re-index from there`,
+      );
+    }
+    return { ancestor, depth, oldHash: atDetected, newHash: canonicalAtDetected };
+  };
   for (const candidate of stored) {
     const canonical = (await rpc.getBlockHeader(candidate.number)).hash;
     if (candidate.number === detectedBlock) canonicalAtDetected = canonical;
-    if (canonical === candidate.hash) {
-      return { ancestor: candidate.number, depth: storedTip - candidate.number, oldHash: atDetected, newHash: canonicalAtDetected };
-    }
+    if (canonical === candidate.hash) return within(candidate.number);
   }
   // Every stored hash down to the indexer's first block differs: nothing below it is stored.
-  if (lowest < startBlock) {
-    return { ancestor: startBlock - 1, depth: storedTip - startBlock + 1, oldHash: atDetected, newHash: canonicalAtDetected };
-  }
+  if (lowest < startBlock) return within(startBlock - 1);
   throw new ReorgTooDeepError(
     `chain ${spec.chainId} reorganised deeper than maxReorgDepth (${spec.tuning.maxReorgDepth}) below block ${detectedBlock}; stored data above the fork is wrong: run indexer reset ${spec.name} --to-block <a block before the fork> to re-index from there`,
   );

@@ -14,11 +14,20 @@ import { fetchRange } from './index-range';
 import type { SyncTipInput, SyncTipResult } from './types';
 
 /**
+ * A chain shorter than the checkpoint by more than maxReorgDepth: rolling back to its head would
+ * delete more than a reorg may on one view of it, which may be a node caught mid-reorg or resyncing.
+ */
+function tooShortToTrust(spec: IndexerSpec, checkpoint: number, head: number): boolean {
+  return checkpoint - head > spec.tuning.maxReorgDepth;
+}
+
+/**
  * Polls the endpoints' heads every pollIntervalMs, inside the activity, until there is something
  * to do: a block above the checkpoint, a checkpoint block whose hash changed (a reorg at the same
- * height), a chain every endpoint says is shorter, or `waitMs` passed. Waiting here rather than on
- * a workflow timer keeps realtime latency at about half the poll interval and keeps idle polls out
- * of workflow history. The head is the highest any endpoint has: one that lags is not the chain.
+ * height), a chain every endpoint says is shorter (by no more than maxReorgDepth), or `waitMs`
+ * passed. Waiting here rather than on a workflow timer keeps realtime latency at about half the
+ * poll interval and keeps idle polls out of workflow history. The head is the highest any endpoint
+ * has: one that lags is not the chain.
  */
 async function waitForNewHead(
   deps: { pool: Pool; rpc: ChainRpc },
@@ -30,7 +39,7 @@ async function waitForNewHead(
   for (;;) {
     const probe = await deps.rpc.probeHeads({ hashes: true });
     const verdict = tipVerdict(probe, checkpoint);
-    if (verdict.kind === 'ahead' || verdict.kind === 'shorter') return { probe, verdict };
+    if (verdict.kind === 'ahead' || (verdict.kind === 'shorter' && !tooShortToTrust(spec, checkpoint, probe.head))) return { probe, verdict };
     // At the same height, the tip endpoint's latest block must still be the one stored.
     if (verdict.kind === 'same' && stored && probe.tipHash !== stored) return { probe, verdict };
     if (Date.now() >= deadline) return { probe, verdict, unchanged: verdict.kind === 'same' };
@@ -76,7 +85,14 @@ async function indexTip(env: ActivityEnv, rpc: ChainRpc, input: SyncTipInput): P
   }
   if (verdict.kind === 'shorter') {
     // Every endpoint says the chain is shorter than what we stored (a reorg onto a shorter fork,
-    // evm_revert): roll back from the head down; everything above it is gone for sure.
+    // evm_revert, a node caught mid-reorg or resyncing): roll back from the head down, unless that
+    // would delete more than maxReorgDepth blocks on this one view. Then, once waitForNewHead has
+    // waited for it, say so and go on waiting: a chain that comes back above the checkpoint on
+    // another fork is a reorg found there, too deep, and pauses the indexer.
+    if (tooShortToTrust(spec, checkpoint, head)) {
+      const notice = `every endpoint's head (${head}) is ${checkpoint - head} blocks below the checkpoint ${checkpoint}, more than maxReorgDepth (${spec.tuning.maxReorgDepth}): waiting for the chain to come back; if it really is that much shorter, run indexer reset ${spec.name} --to-block <a block before the fork>`;
+      return { ...base, toBlock: checkpoint, durationMs: Date.now() - started, notice };
+    }
     const canonical = await rpc.pinnedTo(probe.tip).getBlockHeader(head);
     return { ...base, toBlock: checkpoint, durationMs: Date.now() - started, reorg: { detectedBlock: head, storedHash: '', canonicalHash: canonical.hash } };
   }

@@ -167,6 +167,43 @@ test('a reorg deeper than maxReorgDepth pauses with a clear lastError, keeps the
   assert.deepEqual((await reorgRecords(s.name)).map((r) => r.reason), ['reset']);
 });
 
+// anvil_reorg shows a shorter chain for a moment (it drops the blocks, then mines the new ones):
+// seen once in CI, a syncTip in that moment rolled 10 blocks back with maxReorgDepth 5.
+test('a chain shorter than the checkpoint by more than maxReorgDepth is waited out, not rolled back; back on another fork it pauses as too deep', { timeout: 300_000 }, async () => {
+  const s = await scenario('shorter too deep', { maxReorgDepth: 5 });
+  await s.synced();
+  const request = (method: string, params: unknown[] = []) => s.chain.publicClient.request({ method: method as never, params: params as never });
+  const snapshot = await request('evm_snapshot');
+  const forkAt = Number(await s.chain.publicClient.getBlockNumber());
+  for (let salt = 700; salt < 710; salt++) await s.chain.send(s.address, emitter.abi, 'emitMany', [2n, BigInt(salt)]);
+  await s.synced();
+  const before = await storedRows(t.stack.db, s.name, 'emitter_transfer', s.chain.chainId);
+
+  await request('evm_revert', [snapshot]);
+  const waiting = await eventually('lastError to say it waits', async () => {
+    const st = await status(t.stack.client, s.spec);
+    return /below the checkpoint/.test(st.lastError ?? '') ? st : undefined;
+  });
+  assert.match(waiting.lastError!, new RegExp(`head \\(${forkAt}\\) is 10 blocks below the checkpoint ${forkAt + 10}, more than maxReorgDepth \\(5\\).*indexer reset`));
+  assert.equal(waiting.paused, false);
+  assert.equal(waiting.reorgs, 0);
+  assert.deepEqual(await storedRows(t.stack.db, s.name, 'emitter_transfer', s.chain.chainId), before, 'nothing was deleted on a view of a shorter chain');
+
+  // The chain grows back past the checkpoint on another fork: a reorg found at the checkpoint, too deep.
+  for (let salt = 800; salt < 812; salt++) await s.chain.send(s.address, emitter.abi, 'emitMany', [1n, BigInt(salt)]);
+  const paused = await eventually('the indexer to pause', async () => {
+    const st = await status(t.stack.client, s.spec);
+    return st.paused ? st : undefined;
+  });
+  assert.match(paused.lastError ?? '', /deeper than maxReorgDepth \(5\).*indexer reset/);
+  assert.deepEqual(await storedRows(t.stack.db, s.name, 'emitter_transfer', s.chain.chainId), before, 'nothing was deleted on a guess');
+
+  const reset = await runCli(['reset', s.name, '--to-block', String(forkAt)], s.env);
+  assert.equal(reset.code, 0, reset.stderr);
+  await s.synced();
+  assert.deepEqual((await reorgRecords(s.name)).map((r) => r.reason), ['reset']);
+});
+
 test('indexer reset --to-block N on a running indexer ends with data equal to the chain', { timeout: 300_000 }, async () => {
   const s = await scenario('reset running');
   await s.synced();
