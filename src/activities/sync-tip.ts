@@ -14,14 +14,6 @@ import { fetchRange } from './index-range';
 import type { SyncTipInput, SyncTipResult } from './types';
 
 /**
- * A chain shorter than the checkpoint by more than maxReorgDepth: rolling back to its head would
- * delete more than a reorg may on one view of it, which may be a node caught mid-reorg or resyncing.
- */
-function tooShortToTrust(spec: IndexerSpec, checkpoint: number, head: number): boolean {
-  return checkpoint - head > spec.tuning.maxReorgDepth;
-}
-
-/**
  * Polls the endpoints' heads every pollIntervalMs, inside the activity, until there is something
  * to do: a block above the checkpoint, a checkpoint block whose hash changed (a reorg at the same
  * height), a chain every endpoint says is shorter (by no more than maxReorgDepth), or `waitMs`
@@ -38,8 +30,8 @@ async function waitForNewHead(
   const stored = checkpoint >= 0 ? await storedHash(deps.pool, spec.name, spec.chainId, checkpoint) : undefined;
   for (;;) {
     const probe = await deps.rpc.probeHeads({ hashes: true });
-    const verdict = tipVerdict(probe, checkpoint);
-    if (verdict.kind === 'ahead' || (verdict.kind === 'shorter' && !tooShortToTrust(spec, checkpoint, probe.head))) return { probe, verdict };
+    const verdict = tipVerdict(probe, checkpoint, { maxReorgDepth: spec.tuning.maxReorgDepth, indexer: spec.name });
+    if (verdict.kind === 'ahead' || verdict.kind === 'shorter') return { probe, verdict };
     // At the same height, the tip endpoint's latest block must still be the one stored.
     if (verdict.kind === 'same' && stored && probe.tipHash !== stored) return { probe, verdict };
     if (Date.now() >= deadline) return { probe, verdict, unchanged: verdict.kind === 'same' };
@@ -80,19 +72,14 @@ async function indexTip(env: ActivityEnv, rpc: ChainRpc, input: SyncTipInput): P
   const base = { head, safeHead, fromBlock: checkpoint + 1, toBlock: Math.max(checkpoint, toBlock), logs: 0, checkpointAdvanced: false };
   if (unchanged) return { ...base, durationMs: Date.now() - started };
   if (verdict.kind === 'wait') {
-    // Some endpoint could not be asked and the others lag: never a rollback on that, only a wait.
+    // Some endpoint could not be asked and the others lag, or all are more than maxReorgDepth below
+    // the checkpoint: never a rollback on that, only a wait.
     return { ...base, toBlock: checkpoint, durationMs: Date.now() - started, notice: verdict.message };
   }
   if (verdict.kind === 'shorter') {
     // Every endpoint says the chain is shorter than what we stored (a reorg onto a shorter fork,
-    // evm_revert, a node caught mid-reorg or resyncing): roll back from the head down, unless that
-    // would delete more than maxReorgDepth blocks on this one view. Then, once waitForNewHead has
-    // waited for it, say so and go on waiting: a chain that comes back above the checkpoint on
-    // another fork is a reorg found there, too deep, and pauses the indexer.
-    if (tooShortToTrust(spec, checkpoint, head)) {
-      const notice = `every endpoint's head (${head}) is ${checkpoint - head} blocks below the checkpoint ${checkpoint}, more than maxReorgDepth (${spec.tuning.maxReorgDepth}): waiting for the chain to come back; if it really is that much shorter, run indexer reset ${spec.name} --to-block <a block before the fork>`;
-      return { ...base, toBlock: checkpoint, durationMs: Date.now() - started, notice };
-    }
+    // evm_revert), by no more than maxReorgDepth: roll back from the head down; everything above
+    // it is gone for sure.
     const canonical = await rpc.pinnedTo(probe.tip).getBlockHeader(head);
     return { ...base, toBlock: checkpoint, durationMs: Date.now() - started, reorg: { detectedBlock: head, storedHash: '', canonicalHash: canonical.hash } };
   }

@@ -43,16 +43,37 @@ export function summarizeHeads(reports: EndpointHeadReport[]): HeadProbe | undef
 export type TipVerdict =
   | { kind: 'ahead' }
   | { kind: 'same' }
-  /** Every endpoint answered and all are below the checkpoint: the chain really got shorter. */
+  /** Every endpoint answered and all are below the checkpoint, by no more than maxReorgDepth: the chain really got shorter. */
   | { kind: 'shorter' }
-  /** The reachable endpoints are behind the checkpoint but some could not be asked: wait, never roll back. */
+  /**
+   * The reachable endpoints are behind the checkpoint but some could not be asked, or all are more
+   * than maxReorgDepth behind it: wait, never roll back.
+   */
   | { kind: 'wait'; message: string };
 
-export function tipVerdict(probe: HeadProbe, checkpoint: number): TipVerdict {
+/** How far a rollback decided on one view of the chain may reach, and for which indexer (its messages name it). */
+export interface RollbackReach {
+  maxReorgDepth: number;
+  indexer: string;
+}
+
+export function tipVerdict(probe: HeadProbe, checkpoint: number, reach: RollbackReach): TipVerdict {
   if (probe.head > checkpoint) return { kind: 'ahead' };
   if (probe.head === checkpoint) return { kind: 'same' };
-  if (probe.allAnswered) return { kind: 'shorter' };
-  return { kind: 'wait', message: `every reachable endpoint is behind the checkpoint ${checkpoint} (${describeHeads(probe.endpoints)}); waiting` };
+  if (!probe.allAnswered) {
+    return { kind: 'wait', message: `every reachable endpoint is behind the checkpoint ${checkpoint} (${describeHeads(probe.endpoints)}); waiting` };
+  }
+  // Rolling back to this head would delete more than a reorg may, on one view of the chain (a node
+  // caught mid-reorg or resyncing): wait. A chain that comes back above the checkpoint on another
+  // fork is then a reorg found there, too deep, and pauses the indexer.
+  const below = checkpoint - probe.head;
+  if (below > reach.maxReorgDepth) {
+    return {
+      kind: 'wait',
+      message: `every endpoint's head (${probe.head}) is ${below} blocks below the checkpoint ${checkpoint}, more than maxReorgDepth (${reach.maxReorgDepth}): waiting for the chain to come back; if it really is that much shorter, run indexer reset ${reach.indexer} --to-block <a block before the fork>`,
+    };
+  }
+  return { kind: 'shorter' };
 }
 
 /** `a: head 120, b: unreachable (…)` for messages. */

@@ -28,22 +28,35 @@ test('an endpoint that did not answer leaves the head to the others, and is reme
   assert.equal(summarizeHeads([report(0, undefined)]), undefined, 'no answer, no head');
 });
 
+/** What the tests' verdicts may roll back: far more than any of their chains is shorter by, unless a test says otherwise. */
+const REACH = { maxReorgDepth: 64, indexer: 'demo' };
+
 test('lag is not a reorg: one endpoint behind the checkpoint changes nothing while another is at the top', () => {
   const probe = summarizeHeads([report(0, 900, 1), report(1, 1000, 2)])!;
-  assert.deepEqual(tipVerdict(probe, 995), { kind: 'ahead' });
-  assert.deepEqual(tipVerdict(probe, 1000), { kind: 'same' });
+  assert.deepEqual(tipVerdict(probe, 995, REACH), { kind: 'ahead' });
+  assert.deepEqual(tipVerdict(probe, 1000, REACH), { kind: 'same' });
 });
 
 test('a shorter chain only when every endpoint answered and all are below the checkpoint', () => {
-  assert.deepEqual(tipVerdict(summarizeHeads([report(0, 90), report(1, 95)])!, 100), { kind: 'shorter' });
-  const waiting = tipVerdict(summarizeHeads([report(0, 90), report(1, undefined)])!, 100);
+  assert.deepEqual(tipVerdict(summarizeHeads([report(0, 90), report(1, 95)])!, 100, REACH), { kind: 'shorter' });
+  const waiting = tipVerdict(summarizeHeads([report(0, 90), report(1, undefined)])!, 100, REACH);
   assert.equal(waiting.kind, 'wait');
   assert.equal(
     (waiting as { message: string }).message,
     'every reachable endpoint is behind the checkpoint 100 (http://e0: head 90, http://e1: unreachable (connection refused)); waiting',
   );
   // A single endpoint: it is the whole chain as far as we can know.
-  assert.deepEqual(tipVerdict(summarizeHeads([report(0, 90)])!, 100), { kind: 'shorter' });
+  assert.deepEqual(tipVerdict(summarizeHeads([report(0, 90)])!, 100, REACH), { kind: 'shorter' });
+});
+
+test('a chain more than maxReorgDepth shorter than the checkpoint is a wait, not a rollback: one view of it may be a node mid-reorg', () => {
+  const probe = summarizeHeads([report(0, 90), report(1, 95)])!;
+  assert.deepEqual(tipVerdict(probe, 100, { maxReorgDepth: 5, indexer: 'demo' }), { kind: 'shorter' }, '5 below: within reach');
+  assert.deepEqual(tipVerdict(probe, 101, { maxReorgDepth: 5, indexer: 'demo' }), {
+    kind: 'wait',
+    message:
+      "every endpoint's head (95) is 6 blocks below the checkpoint 101, more than maxReorgDepth (5): waiting for the chain to come back; if it really is that much shorter, run indexer reset demo --to-block <a block before the fork>",
+  });
 });
 
 test('requests about a block go only to endpoints in rotation whose head has it, best first', () => {
