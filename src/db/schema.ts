@@ -95,8 +95,8 @@ function bookkeepingDdl(schema: string): string[] {
        block_number bigint NOT NULL,
        table_name text NOT NULL,
        op char(1) NOT NULL,
-       old_row jsonb,
-       new_row jsonb)`,
+       old_row json,
+       new_row json)`,
     `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${BOOKKEEPING.undoLog}_block`)} ON ${t(BOOKKEEPING.undoLog)} (chain_id, block_number)`,
     `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.stream)} (
        chain_id bigint PRIMARY KEY,

@@ -6,30 +6,43 @@ import type { PoolClient } from './pool';
  * insert, update and delete into `_undo_log` with the block of the event being handled (set per
  * transaction with `set_config('indexer.block', …)`), and a rollback replays the log backwards.
  * Triggers, like Ponder's shadow tables, because they see every change in the same transaction
- * (statements, functions, cascades), where wrapping `db.query` would only see the SQL text. Rows
- * are found again by primary key (or, without one, by whole-row equality), and restored from the
- * JSON images, which keep numeric(78,0) and every other type exact.
+ * (statements, functions, cascades), where wrapping `db.query` would only see the SQL text.
+ *
+ * The row images are `json` (`to_json(OLD)`), not `jsonb`: json keeps each value's own text
+ * (numeric digits and scale, float8's -0, a json column's spacing and key order), so turning an
+ * image back into a row with `json_populate_record` gives every column type back bit-exact. The
+ * replay runs inside PostgreSQL (`_undo_replay`): no image is ever parsed in JavaScript, where a
+ * number above 2^53 would be rounded.
  */
 
 const UNDO_LOG = '_undo_log';
 const CAPTURE = '_undo_capture';
 const REFUSE_TRUNCATE = '_undo_refuse_truncate';
+const REPLAY = '_undo_replay';
 
 /** The settings the capture trigger reads: the chain and block of the event being handled. */
 export const HANDLED_BLOCK_SETTING = 'indexer.block';
 export const HANDLED_CHAIN_SETTING = 'indexer.chain_id';
 
-/** The trigger functions, created with the bookkeeping tables. Changes made outside a handler (setup, rollbacks) are not recorded. */
+/** The trigger functions and the replay, created with the bookkeeping tables. Changes made outside a handler (setup, rollbacks) are not recorded. */
 export function undoCaptureDdl(schema: string): string[] {
+  const log = qualified(schema, UNDO_LOG);
   return [
+    // Undo logs written by versions before json images hold jsonb: its values are what they are,
+    // and json images are written from now on.
+    `DO $migrate$ BEGIN
+       IF (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = to_regclass(${literal(log)}) AND a.attname = 'old_row') = 'jsonb'::regtype THEN
+         ALTER TABLE ${log} ALTER COLUMN old_row TYPE json, ALTER COLUMN new_row TYPE json;
+       END IF;
+     END $migrate$`,
     `CREATE OR REPLACE FUNCTION ${qualified(schema, CAPTURE)}() RETURNS trigger LANGUAGE plpgsql AS $body$
      DECLARE
        block text := current_setting('${HANDLED_BLOCK_SETTING}', true);
      BEGIN
        IF block IS NULL OR block = '' THEN RETURN NULL; END IF;
-       INSERT INTO ${qualified(schema, UNDO_LOG)} (chain_id, block_number, table_name, op, old_row, new_row)
+       INSERT INTO ${log} (chain_id, block_number, table_name, op, old_row, new_row)
        VALUES (current_setting('${HANDLED_CHAIN_SETTING}')::bigint, block::bigint, TG_TABLE_NAME, left(TG_OP, 1),
-               CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
+               CASE WHEN TG_OP <> 'INSERT' THEN to_json(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_json(NEW) END);
        RETURN NULL;
      END $body$`,
     `CREATE OR REPLACE FUNCTION ${qualified(schema, REFUSE_TRUNCATE)}() RETURNS trigger LANGUAGE plpgsql AS $body$
@@ -39,7 +52,64 @@ export function undoCaptureDdl(schema: string): string[] {
        END IF;
        RETURN NULL;
      END $body$`,
+    replayDdl(schema),
   ];
+}
+
+/**
+ * `_undo_replay(chain, ancestor)`: undoes, newest first, every change recorded for the chain's
+ * blocks above `ancestor`, forgets those records, and returns how many it undid. Per table, three
+ * statements are built once from the catalog, with the images as their parameters ($1 the row as
+ * the change left it, $2 as it was before):
+ * - the row is found again by its primary key, or, in a table without one, as one row whose whole
+ *   text equals the image's (text, because a json column has no equality operator);
+ * - generated columns are left to PostgreSQL, and identity columns are restored as they were.
+ */
+function replayDdl(schema: string): string {
+  return `CREATE OR REPLACE FUNCTION ${qualified(schema, REPLAY)}(p_chain bigint, p_ancestor bigint) RETURNS bigint LANGUAGE plpgsql AS $body$
+  DECLARE
+    change record;
+    statements jsonb := '{}';
+    shape record;
+    target text;
+    image_after text;
+    image_before text;
+    found_again text;
+    undone bigint := 0;
+  BEGIN
+    PERFORM set_config('${HANDLED_BLOCK_SETTING}', '', true); -- the undoing is not recorded itself
+    FOR change IN SELECT id, table_name, op, old_row, new_row FROM ${qualified(schema, UNDO_LOG)}
+                   WHERE chain_id = p_chain AND block_number > p_ancestor ORDER BY id DESC LOOP
+      IF NOT statements ? change.table_name THEN
+        target := format('%I.%I', ${literal(schema)}, change.table_name);
+        SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) FILTER (WHERE a.attgenerated = '') AS inserted,
+               string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) FILTER (WHERE a.attgenerated = '' AND a.attidentity <> 'a') AS updated,
+               (SELECT string_agg(format('%I', k.attname), ', ' ORDER BY array_position(i.indkey, k.attnum))
+                  FROM pg_index i JOIN pg_attribute k ON k.attrelid = i.indrelid AND k.attnum = ANY(i.indkey)
+                 WHERE i.indrelid = target::regclass AND i.indisprimary) AS key
+          INTO shape
+          FROM pg_attribute a WHERE a.attrelid = target::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+        image_after := format('json_populate_record(NULL::%s, $1)', target);
+        image_before := format('json_populate_record(NULL::%s, $2)', target);
+        found_again := CASE WHEN shape.key IS NOT NULL
+          THEN format('(%s) = (SELECT %s FROM %s)', shape.key, shape.key, image_after)
+          ELSE format('ctid = (SELECT r.ctid FROM %s AS r WHERE ROW(r.*)::text = (SELECT ROW(i.*)::text FROM %s AS i) LIMIT 1)', target, image_after) END;
+        statements := statements || jsonb_build_object(change.table_name, jsonb_build_object(
+          'I', format('DELETE FROM %s WHERE %s', target, found_again),
+          'U', format('UPDATE %s SET (%s) = (SELECT %s FROM %s) WHERE %s', target, shape.updated, shape.updated, image_before, found_again),
+          'D', format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s', target, shape.inserted, shape.inserted, image_before)));
+      END IF;
+      EXECUTE statements -> change.table_name ->> change.op USING change.new_row, change.old_row;
+      undone := undone + 1;
+    END LOOP;
+    DELETE FROM ${qualified(schema, UNDO_LOG)} WHERE chain_id = p_chain AND block_number > p_ancestor;
+    RETURN undone;
+  END $body$`;
+}
+
+/** A string as an SQL literal (for names built into DDL text, already checked as identifiers). */
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
 }
 
 /** The tables `c` of schema $1 that handlers own: neither event tables ($2) nor bookkeeping (`_…`). */
@@ -79,63 +149,15 @@ export async function setHandledBlock(client: PoolClient, chainId: number, block
   await client.query(`SELECT set_config($1, $2, true), set_config($3, $4, true)`, [HANDLED_BLOCK_SETTING, block === null ? '' : String(block), HANDLED_CHAIN_SETTING, String(chainId)]);
 }
 
-/** How to find a table's row again: its primary key columns, or every column when it has none. */
-async function rowKey(client: PoolClient, schema: string, table: string): Promise<string[] | null> {
-  const { rows } = await client.query<{ name: string }>(
-    `SELECT a.attname AS name FROM pg_index i
-       JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
-      WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
-    [schema, table],
-  );
-  return rows.length > 0 ? rows.map((r) => r.name) : null;
-}
-
 /**
  * Undoes, newest first, every change handlers made for the chain's blocks above `ancestor`, and
- * forgets those records. Runs inside the rollback's transaction; the changes it makes are not
- * recorded themselves (no handled block is set). Returns how many changes were undone.
+ * forgets those records. Runs inside the rollback's transaction, entirely in PostgreSQL
+ * (`_undo_replay`); the changes it makes are not recorded themselves. Returns how many changes
+ * were undone.
  */
 export async function undoAbove(client: PoolClient, schema: string, chainId: number, ancestor: number): Promise<number> {
-  await setHandledBlock(client, chainId, null);
-  const { rows } = await client.query<{ id: string; table_name: string; op: 'I' | 'U' | 'D'; old_row: unknown; new_row: unknown }>(
-    `DELETE FROM ${qualified(schema, UNDO_LOG)} WHERE chain_id = $1 AND block_number > $2 RETURNING id, table_name, op, old_row, new_row`,
-    [chainId, ancestor],
-  );
-  rows.sort((a, b) => Number(b.id) - Number(a.id));
-  const tables = new Map<string, { key: string[] | null; columns: string }>();
-  for (const change of rows) {
-    const table = change.table_name;
-    if (!tables.has(table)) tables.set(table, { key: await rowKey(client, schema, table), columns: await columnList(client, schema, table) });
-    const { key, columns } = tables.get(table)!;
-    const target = qualified(schema, table);
-    const image = (json: unknown) => `jsonb_populate_record(NULL::${target}, ${json})`;
-    // The row as the change left it: by key, or (no key) by every column, one row of identical ones.
-    const match = key
-      ? `(${key.map(quoteIdent).join(', ')}) = (SELECT ${key.map(quoteIdent).join(', ')} FROM ${image('$1::jsonb')})`
-      : `ctid = (SELECT ctid FROM ${target} AS _undo_row WHERE _undo_row IS NOT DISTINCT FROM ${image('$1::jsonb')} LIMIT 1)`;
-    if (change.op === 'I') {
-      await client.query(`DELETE FROM ${target} WHERE ${match}`, [JSON.stringify(change.new_row)]);
-    } else if (change.op === 'U') {
-      await client.query(`UPDATE ${target} SET (${columns}) = (SELECT ${columns} FROM ${image('$2::jsonb')}) WHERE ${match}`, [
-        JSON.stringify(change.new_row),
-        JSON.stringify(change.old_row),
-      ]);
-    } else {
-      await client.query(`INSERT INTO ${target} SELECT * FROM ${image('$1::jsonb')}`, [JSON.stringify(change.old_row)]);
-    }
-  }
-  return rows.length;
-}
-
-/** The table's columns in order, quoted, for `UPDATE … SET (cols) = (SELECT cols …)`. */
-async function columnList(client: PoolClient, schema: string, table: string): Promise<string> {
-  const { rows } = await client.query<{ name: string }>(
-    `SELECT a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
-    [schema, table],
-  );
-  return rows.map((r) => quoteIdent(r.name)).join(', ');
+  const { rows } = await client.query<{ undone: string }>(`SELECT ${qualified(schema, REPLAY)}($1, $2) AS undone`, [chainId, ancestor]);
+  return Number(rows[0]!.undone);
 }
 
 /** Forgets the records of blocks at or below `block`: no rollback can reach them any more. */

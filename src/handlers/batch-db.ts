@@ -2,6 +2,7 @@ import type { PoolClient } from '../db/pool';
 import { isServerError } from '../db/transient';
 import type { HandlerDb } from './module';
 import { RowStore, StoreFailed, type HandlerStore, type StoreFailure } from './store';
+import { HANDLER_TYPES, databaseParameters } from './values';
 
 /** Prepared statements kept per connection: handlers that build SQL text per event must not fill the server's memory. */
 const MAX_NAMED_STATEMENTS = 256;
@@ -165,7 +166,8 @@ export class BatchDb {
   private send(text: string, values?: unknown[]): Promise<unknown> {
     const name = values && values.length > 0 ? statementName(this.client, this.schema, text) : undefined;
     this.holdWrites();
-    return this.client.query(name ? { name, text, values } : { text, values });
+    const query = { text, values: databaseParameters(values), types: HANDLER_TYPES };
+    return this.client.query(name ? { name, ...query } : query);
   }
 
   /**

@@ -11,6 +11,7 @@ import { InvalidHandlersError, oneLine } from '../errors';
 import type { IndexerSpec } from '../spec';
 import { BatchDb, type StatementFailure } from './batch-db';
 import { handlerEvent } from './event';
+import { HANDLER_TYPES, databaseParameters } from './values';
 import type { BoundHandlers, HandlerDb } from './module';
 
 /** A handler threw: which one, on which event, and why (DESIGN.md's lastError wording). */
@@ -89,9 +90,9 @@ export interface HandlersTarget {
   head?: number;
 }
 
-/** `db` for setup: the batch's client, nothing else of it. */
+/** `db` for setup: the batch's client, nothing else of it, its values exact as in handlers. */
 function handlerDb(client: PoolClient): HandlerDb {
-  return { query: async (text, values) => client.query(text, values) as never };
+  return { query: async (text, values) => client.query({ text, values: databaseParameters(values), types: HANDLER_TYPES }) as never };
 }
 
 /** Runs setup with search_path = the indexer's schema and puts the undo triggers on the tables it made. */

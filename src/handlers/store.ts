@@ -1,5 +1,6 @@
 import { isIdentifier, qualified, quoteIdent } from '../db/identifiers';
 import type { PoolClient } from '../db/pool';
+import { HANDLER_TYPES, toDatabaseJson } from './values';
 
 /**
  * `store`: rows of derived tables by primary key, for handlers that update the same rows over and
@@ -39,6 +40,8 @@ export class StoreError extends Error {}
 interface ColumnShape {
   /** int8 and integral numeric come back from pg as strings: the store gives them as bigint. */
   integer: 'always' | 'when-integral' | 'no';
+  /** json or jsonb: the value is written as JSON itself (a bigint in it as a JSON number), not as a column's text. */
+  json: boolean;
 }
 
 interface TableShape {
@@ -80,6 +83,7 @@ export interface Entry extends Writers {
 
 const NUMERIC_OID = 1700;
 const INT8_OID = 20;
+const JSON_OIDS = new Set([114, 3802]);
 
 /** The rows of a batch's derived tables that its handlers changed or read, by table and primary key. */
 export class RowStore {
@@ -247,7 +251,11 @@ export class RowStore {
     const shape = await this.shape(unread[0]!.table);
     for (const entry of unread) checkKey(shape, entry.key);
     const target = qualified(this.schema, shape.table);
-    const { rows } = await this.client.query<Row>(`SELECT t.* FROM ${target} AS t WHERE ${keyMatch(target, shape.key)}`, [jsonRows(unread.map((e) => jsonRow(e.key, shape.key)))]);
+    const { rows } = await this.client.query<Row>({
+      text: `SELECT t.* FROM ${target} AS t WHERE ${keyMatch(target, shape.key)}`,
+      values: [jsonRows(unread.map((e) => jsonRow(e.key, shape.key, shape)))],
+      types: HANDLER_TYPES,
+    });
     const found = new Map(rows.map((row) => [keyText(pick(row, shape.key)), fromDatabase(shape, row)]));
     for (const entry of unread) {
       const row = found.get(keyText(pick(entry.key, shape.key)));
@@ -264,7 +272,7 @@ export class RowStore {
     for (const entry of entries) {
       if (!entry.dirty) continue;
       if ((entry.row === null || entry.recreated) && entry.stored) {
-        deletes.keys.push(jsonRow(entry.key, shape.key));
+        deletes.keys.push(jsonRow(entry.key, shape.key, shape));
         addWriters(deletes, entry);
       }
       let inserted = false;
@@ -276,7 +284,7 @@ export class RowStore {
           group = { columns, rows: [], firstWriter: -1, severalWriters: false };
           upserts.set(columns, group);
         }
-        group.rows.push(jsonRow(entry.row, columns));
+        group.rows.push(jsonRow(entry.row, columns, shape));
         addWriters(group, entry);
         // Inserted with columns left to their defaults: read again when next used, so a change sees them.
         if (inserted && columns.length < shape.columns.size) entry.row = undefined;
@@ -296,7 +304,7 @@ export class RowStore {
       const set = group.columns.filter((c) => !shape.key.includes(c)).map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
       statements.push({
         writers: group,
-        text: `INSERT INTO ${target} (${quoted.join(', ')}) SELECT ${quoted.join(', ')} FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb)
+        text: `INSERT INTO ${target} (${quoted.join(', ')}) SELECT ${quoted.join(', ')} FROM json_populate_recordset(NULL::${target}, $1::json)
                ON CONFLICT (${shape.key.map(quoteIdent).join(', ')}) ${set.length > 0 ? `DO UPDATE SET ${set.join(', ')}` : 'DO NOTHING'}`,
         values: [jsonRows(group.rows)],
       });
@@ -332,7 +340,7 @@ export class StoreFailed extends Error {
 /** `t`'s rows whose primary key is among the keys in parameter $1 (a jsonb array of key objects). */
 function keyMatch(target: string, key: readonly string[]): string {
   const columns = key.map(quoteIdent);
-  return `(${columns.map((c) => `t.${c}`).join(', ')}) IN (SELECT ${columns.map((c) => `k.${c}`).join(', ')} FROM jsonb_populate_recordset(NULL::${target}, $1::jsonb) AS k)`;
+  return `(${columns.map((c) => `t.${c}`).join(', ')}) IN (SELECT ${columns.map((c) => `k.${c}`).join(', ')} FROM json_populate_recordset(NULL::${target}, $1::json) AS k)`;
 }
 
 function addWriter(writers: Writers, eventIndex: number): void {
@@ -408,7 +416,13 @@ async function readShape(client: PoolClient, schema: string, table: string): Pro
     if (!isIdentifier(name)) throw new StoreError(`store: column ${JSON.stringify(name)} of ${table} is not a lowercase SQL identifier; use db.query for this table`);
   }
   const columns = new Map<string, ColumnShape>(
-    rows.map((r) => [r.name, { integer: r.type === INT8_OID || (r.type === NUMERIC_OID && r.typmod >= 4 && ((r.typmod - 4) & 0xffff) === 0) ? 'always' : r.type === NUMERIC_OID && r.typmod < 0 ? 'when-integral' : 'no' }]),
+    rows.map((r) => [
+      r.name,
+      {
+        integer: r.type === INT8_OID || (r.type === NUMERIC_OID && r.typmod >= 4 && ((r.typmod - 4) & 0xffff) === 0) ? 'always' : r.type === NUMERIC_OID && r.typmod < 0 ? 'when-integral' : 'no',
+        json: JSON_OIDS.has(r.type),
+      },
+    ]),
   );
   return { table, columns, key, columnLists: [] };
 }
@@ -484,26 +498,31 @@ function keyPart(column: string, v: unknown): string {
   return `${column}\u0001${typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? String(v) : JSON.stringify(jsonValue(v), bigintAsText)}\u0002`;
 }
 
-/** A row's columns as jsonb_populate_recordset takes them (PostgreSQL casts each field to its column's type). */
+/**
+ * A row's columns as json_populate_recordset takes them: PostgreSQL reads each field as its
+ * column's type from the field's own JSON text (json, not jsonb, which would turn numbers into
+ * numeric first: a json column's text and a float's -0 stay as given).
+ */
 type JsonRow = Record<string, unknown>;
 
-function jsonRow(row: Row, columns: readonly string[]): JsonRow {
+function jsonRow(row: Row, columns: readonly string[], shape: TableShape): JsonRow {
   const out: JsonRow = {};
-  for (const c of columns) out[c] = jsonValue(row[c]);
+  for (const c of columns) out[c] = shape.columns.get(c)?.json ? row[c] : jsonValue(row[c]);
   return out;
 }
 
-/** Rows as one jsonb parameter. Their own bigints are text already: the replacer (slower) only for a json column's value that holds some. */
+/**
+ * Rows as one json parameter. Their own bigints are text already; a json column's value is JSON
+ * itself, whose bigints (rare) make the writer take its exact, slower path.
+ */
 function jsonRows(rows: readonly JsonRow[]): string {
-  try {
-    return JSON.stringify(rows);
-  } catch {
-    return JSON.stringify(rows, bigintAsText);
-  }
+  return toDatabaseJson(rows);
 }
 
 function jsonValue(value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
+  // JSON has no NaN, Infinity or -0 (JSON.stringify writes null, null and 0): float8 reads their text.
+  if (typeof value === 'number' && (!Number.isFinite(value) || Object.is(value, -0))) return Object.is(value, -0) ? '-0' : String(value);
   if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString('hex')}`;
   return value;
 }

@@ -114,13 +114,13 @@ test('delete, and a row deleted then created again: columns not set take their d
   ]);
 });
 
-test('values as PostgreSQL gets them: bigints and bytes in a jsonb column, new rows listing their columns in any order, a failing write of one event naming it', async () => {
+test('values as PostgreSQL gets them: bigints (as JSON numbers, digit for digit) and bytes in a jsonb column, new rows listing their columns in any order, a failing write of one event naming it', async () => {
   await pool.query(`CREATE TABLE IF NOT EXISTS ${schema}.positions (owner text, pool bytea, amount numeric(78,0), meta jsonb, primary key (owner, pool))`);
   await pool.query(`TRUNCATE ${schema}.positions`);
   const pool1 = new Uint8Array([0xab, 0xcd]);
   const failure = await inBatch(async (db) => {
     const { store } = db.forEvent(0);
-    store.set('positions', { owner: 'a', pool: pool1 }, { amount: 10n ** 30n, meta: { ticks: [1n, -2n], note: 'x' } });
+    store.set('positions', { owner: 'a', pool: pool1 }, { amount: 10n ** 30n, meta: { ticks: [1n, -2n, 2n ** 256n - 1n], note: 'x' } });
     // The same columns named in another order: still one upsert, the same values.
     store.set('positions', { pool: pool1, owner: 'b' }, { meta: null, amount: 2n });
     store.update('positions', { owner: 'a', pool: pool1 }, (row) => ({ amount: (row!.amount as bigint) + 1n }));
@@ -132,11 +132,11 @@ test('values as PostgreSQL gets them: bigints and bytes in a jsonb column, new r
     return db.settle();
   });
   assert.equal(failure, undefined, 'a jsonb string is valid json');
-  const { rows } = await pool.query(`SELECT owner, encode(pool, 'hex') AS pool, amount::text AS amount, meta FROM ${schema}.positions ORDER BY owner`);
+  const { rows } = await pool.query(`SELECT owner, encode(pool, 'hex') AS pool, amount::text AS amount, meta::text AS meta FROM ${schema}.positions ORDER BY owner`);
   assert.deepEqual(rows, [
-    { owner: 'a', pool: 'abcd', amount: (10n ** 30n + 1n).toString(), meta: { ticks: ['1', '-2'], note: 'x' } },
+    { owner: 'a', pool: 'abcd', amount: (10n ** 30n + 1n).toString(), meta: `{"note": "x", "ticks": [1, -2, ${2n ** 256n - 1n}]}` },
     { owner: 'b', pool: 'abcd', amount: '2', meta: null },
-    { owner: 'c', pool: 'abcd', amount: '-1', meta: 'not json' },
+    { owner: 'c', pool: 'abcd', amount: '-1', meta: '"not json"' },
   ]);
   const refused = await inBatch(async (db) => {
     db.forEvent(3).store.set('positions', { owner: 'd', pool: pool1 }, { amount: 'many' });
