@@ -109,6 +109,16 @@ export class StreamUnavailableError extends IndexerError {
 }
 
 /**
+ * JetStream acknowledged a message as a duplicate of one this stage did not publish under that id,
+ * or that the stream no longer holds: the message is not in the stream. Transient: the publish is
+ * retried (shown in `status.stream.lastError`), and goes through once JetStream's duplicate window
+ * has passed. It means two messages were given one id, which the stage's ids are made to prevent.
+ */
+export class StreamDuplicateError extends IndexerError {
+  static override readonly type: string = 'StreamDuplicateError';
+}
+
+/**
  * The stream cannot be used as configured (a stream of that name that does not capture the
  * indexer's subjects, messages on them this database never published, a message the server
  * refuses): the stream stage pauses until fixed and `indexer resume`.
@@ -143,6 +153,7 @@ const ERROR_CLASSES: ReadonlyArray<{ readonly type: string; readonly fatal: bool
   ResetFailedError,
   RebuildFailedError,
   StreamUnavailableError,
+  StreamDuplicateError,
   StreamConfigError,
   CliError,
 ];

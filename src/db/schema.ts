@@ -23,6 +23,8 @@ export const BOOKKEEPING = {
   stream: '_stream',
   /** Retractions a rollback owes the stream, until they are published. */
   streamOutbox: '_stream_outbox',
+  /** Event occurrences the stream retracted, and how often: the next publication's number (its message id). */
+  streamRetractions: '_stream_retractions',
 } as const;
 
 interface ColumnDef {
@@ -113,6 +115,14 @@ function bookkeepingDdl(schema: string): string[] {
        subject text NOT NULL,
        body text NOT NULL,
        PRIMARY KEY (chain_id, msg_id))`,
+    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.streamRetractions)} (
+       chain_id bigint NOT NULL,
+       block_hash text NOT NULL,
+       log_index integer NOT NULL,
+       block_number bigint NOT NULL,
+       retractions integer NOT NULL,
+       PRIMARY KEY (chain_id, block_hash, log_index))`,
+    `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${BOOKKEEPING.streamRetractions}_block`)} ON ${t(BOOKKEEPING.streamRetractions)} (chain_id, block_number)`,
     ...undoCaptureDdl(schema),
     `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.specs)} (
        hash text PRIMARY KEY,

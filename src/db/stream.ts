@@ -1,5 +1,5 @@
 import type { EventTable } from '../abi/layout';
-import { eventMessage, retractionOf, type StreamMessage } from '../stream/message';
+import { eventMessage, publicationOf, retractionOf, type StreamMessage } from '../stream/message';
 import { qualified } from './identifiers';
 import type { PoolClient } from './pool';
 import { BOOKKEEPING } from './schema';
@@ -50,7 +50,7 @@ export async function readOutbox(client: PoolClient, schema: string, chainId: nu
       WHERE chain_id = $1 ORDER BY block_number DESC, log_index DESC LIMIT $2`,
     [chainId, limit],
   );
-  return rows.map((r) => ({ msgId: r.msg_id, subject: r.subject, blockNumber: Number(r.block_number), logIndex: r.log_index, body: JSON.parse(r.body) }));
+  return rows.map((r) => ({ msgId: r.msg_id, subject: r.subject, blockNumber: Number(r.block_number), logIndex: r.log_index, body: JSON.parse(r.body), publication: publicationOf(r.msg_id) }));
 }
 
 export async function countOutbox(client: PoolClient, schema: string, chainId: number): Promise<number> {
@@ -63,8 +63,25 @@ export async function deleteOutbox(client: PoolClient, schema: string, chainId: 
   await client.query(`DELETE FROM ${qualified(schema, BOOKKEEPING.streamOutbox)} WHERE chain_id = $1 AND msg_id = ANY($2::text[])`, [chainId, msgIds]);
 }
 
+/**
+ * Retractions now owed, into the outbox. Each one also counts for its event occurrence: the next
+ * publication of that event (after a reset, a reorg back to these blocks, a repair) is the next
+ * number, so it carries a message id of its own (DESIGN.md, "Stream").
+ */
 export async function insertOutbox(client: PoolClient, schema: string, chainId: number, retractions: readonly StreamMessage[]): Promise<void> {
   if (retractions.length === 0) return;
+  await client.query(
+    `INSERT INTO ${qualified(schema, BOOKKEEPING.streamRetractions)} AS r (chain_id, block_hash, log_index, block_number, retractions)
+     SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::int[])
+     ON CONFLICT (chain_id, block_hash, log_index) DO UPDATE SET retractions = greatest(r.retractions, EXCLUDED.retractions)`,
+    [
+      chainId,
+      retractions.map((r) => r.body.blockHash),
+      retractions.map((r) => r.logIndex),
+      retractions.map((r) => r.blockNumber),
+      retractions.map((r) => r.publication),
+    ],
+  );
   await client.query(
     `INSERT INTO ${qualified(schema, BOOKKEEPING.streamOutbox)} (chain_id, msg_id, block_number, log_index, subject, body)
      SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::int[], $5::text[], $6::text[]) ON CONFLICT (chain_id, msg_id) DO NOTHING`,
@@ -80,6 +97,28 @@ export async function insertOutbox(client: PoolClient, schema: string, chainId: 
 }
 
 const RETRACTION_CHUNK = 5_000;
+
+/** An event occurrence, as `publications` keys it. */
+const occurrence = (blockHash: string, logIndex: number) => `${blockHash}:${logIndex}`;
+
+/**
+ * Which publication of each event (in chain order) is its latest or next one: one more than its
+ * retractions so far (1 for an event never retracted, which has no row). One query for the span.
+ */
+export async function nextPublications(
+  client: PoolClient,
+  schema: string,
+  chainId: number,
+  events: ReadonlyArray<{ blockNumber: number; blockHash: string; logIndex: number }>,
+): Promise<number[]> {
+  if (events.length === 0) return [];
+  const { rows } = await client.query<{ block_hash: string; log_index: number; retractions: number }>(
+    `SELECT block_hash, log_index, retractions FROM ${qualified(schema, BOOKKEEPING.streamRetractions)} WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3`,
+    [chainId, events[0]!.blockNumber, events[events.length - 1]!.blockNumber],
+  );
+  const retracted = new Map(rows.map((r) => [occurrence(r.block_hash, r.log_index), r.retractions]));
+  return events.map((e) => (retracted.get(occurrence(e.blockHash, e.logIndex)) ?? 0) + 1);
+}
 
 /**
  * The stream's side of a rollback to `ancestor`, in the rollback's transaction and before the rows
@@ -107,7 +146,9 @@ export async function recordRetractions(client: PoolClient, schema: string, chai
       (e) => e.blockNumber < cursor.block || e.logIndex <= cursor.logIndex,
     );
     if (events.length === 0) return recorded;
-    await insertOutbox(client, schema, chainId, events.map((e) => retractionOf(eventMessage(stage.subject, chainId, e))));
+    // Each retracts the publication the stream holds: the latest one of its event.
+    const publications = await nextPublications(client, schema, chainId, events);
+    await insertOutbox(client, schema, chainId, events.map((e, i) => retractionOf(eventMessage(stage.subject, chainId, e, publications[i]))));
     recorded += events.length;
     const last = events[events.length - 1]!;
     after = { block: last.blockNumber, logIndex: last.logIndex };

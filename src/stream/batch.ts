@@ -10,17 +10,18 @@ import {
   countOutbox,
   deleteOutbox,
   insertOutbox,
+  nextPublications,
   readOutbox,
   readStreamPosition,
   saveStreamPosition,
   storedHashes,
   type StreamPosition,
 } from '../db/stream';
-import { StreamConfigError } from '../errors';
+import { StreamConfigError, StreamDuplicateError } from '../errors';
 import type { IndexerSpec, StreamSpec } from '../spec';
 import { asStreamError, ensureStream, lastMessageOn, readMessages, type NatsLink } from './connection';
-import { chainSubjects, eventMessage } from './message';
-import { publishInOrder } from './publisher';
+import { chainSubjects, eventMessage, type StreamMessage } from './message';
+import { publishInOrder, type PublishOutcome } from './publisher';
 import { planReconcile } from './reconcile';
 
 export interface StreamTarget {
@@ -126,6 +127,7 @@ async function publishInTransaction(
   const outbox = await readOutbox(client, name, chainId, limit);
   if (outbox.length > 0) {
     const ack = await publishInOrder(await link.connection(), outbox, { window: target.window, stallMs: ACK_STALL_MS, label: link.label });
+    await trustDuplicates(jsm, stream, outbox, ack, position.seq);
     await deleteOutbox(client, name, chainId, outbox.map((r) => r.msgId));
     result.retracted += outbox.length;
     position = { ...position, seq: ack.lastSeq };
@@ -142,12 +144,11 @@ async function publishInTransaction(
   }
   const events = await readStoredEvents(client, name, chainId, tables, cursor, upTo, limit);
   if (events.length > 0) {
-    const ack = await publishInOrder(
-      await link.connection(),
-      events.map((e) => eventMessage(subject, chainId, e)),
-      { window: target.window, stallMs: ACK_STALL_MS, label: link.label },
-    );
-    if (ack.duplicates > 0) target.warn({ stream, duplicates: ack.duplicates }, 'JetStream dropped re-published message ids within its duplicate window');
+    // An event retracted before (a reset, a reorg back to these blocks) is published under its next number.
+    const publications = await nextPublications(client, name, chainId, events);
+    const messages = events.map((e, i) => eventMessage(subject, chainId, e, publications[i]));
+    const ack = await publishInOrder(await link.connection(), messages, { window: target.window, stallMs: ACK_STALL_MS, label: link.label });
+    await trustDuplicates(jsm, stream, messages, ack, position.seq);
     position = { ...position, seq: ack.lastSeq };
     result.published += events.length;
   }
@@ -156,6 +157,24 @@ async function publishInTransaction(
   cursor = complete ? { ...cursor, block: upTo, logIndex: WHOLE_BLOCK } : { ...cursor, block: lastEvent!.blockNumber, logIndex: lastEvent!.logIndex };
   await save(client, target, cursor, position);
   return { ...result, checkpoint: stageCheckpoint(cursor), caughtUp: complete, retractionsPending: false };
+}
+
+/**
+ * A duplicate acknowledgement says JetStream already holds a message with that id, and stored
+ * nothing. It stands only for this stage's own publication that the stream still holds beyond the
+ * recorded sequence (sent before a crash, not yet accounted for: the same id, subject and body);
+ * any other means the message is not in the stream (two messages given one id, or the earlier one
+ * deleted): the batch fails, and nothing of it is recorded as published.
+ */
+async function trustDuplicates(jsm: JetStreamManager, stream: string, messages: readonly StreamMessage[], ack: PublishOutcome, recordedSeq: number): Promise<void> {
+  for (const { index, seq } of ack.duplicates) {
+    const sent = messages[index]!;
+    const held = seq > recordedSeq ? await jsm.streams.getMessage(stream, { seq }).catch(() => null) : null;
+    if (held && held.header?.get('Nats-Msg-Id') === sent.msgId && held.subject === sent.subject && held.string() === JSON.stringify(sent.body)) continue;
+    throw new StreamDuplicateError(
+      `JetStream took ${sent.msgId} (block ${sent.blockNumber} log ${sent.logIndex}) for a duplicate of sequence ${seq}, which is not this publication of it: the event is not in the stream; retrying until JetStream's duplicate window has passed`,
+    );
+  }
 }
 
 async function save(client: Parameters<Parameters<typeof inTransaction>[1]>[0], target: StreamTarget, cursor: StageCursor, position: StreamPosition): Promise<void> {

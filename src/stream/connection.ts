@@ -1,6 +1,6 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
-import { StreamConfigError, StreamUnavailableError, oneLine } from '../errors';
+import { StreamConfigError, StreamDuplicateError, StreamUnavailableError, oneLine } from '../errors';
 import { parseBody, type StreamBody } from './message';
 import type { NatsServers } from './nats-url';
 
@@ -85,7 +85,7 @@ export function describeNatsError(error: unknown): string {
 
 /** Anything NATS threw while the stage talked to it, as the error the workflow should see. */
 export function asStreamError(error: unknown, label: string): Error {
-  if (error instanceof StreamUnavailableError || error instanceof StreamConfigError) return error;
+  if (error instanceof StreamUnavailableError || error instanceof StreamConfigError || error instanceof StreamDuplicateError) return error;
   return new StreamUnavailableError(`NATS at ${label}: ${describeNatsError(error)}`);
 }
 

@@ -25,6 +25,12 @@ export interface StreamMessage {
   blockNumber: number;
   logIndex: number;
   body: StreamBody;
+  /**
+   * Which publication of this event occurrence (chain, block hash, log index) the message is, or
+   * which publication it retracts: 1 for the first, 2 once the event is published again after its
+   * retraction (an `indexer reset`, a reorg back to blocks seen before, a repair), and so on.
+   */
+  publication: number;
 }
 
 /** `<subject>.<chainId>.<Contract>.<Event>`: the config's contract name and the ABI's event name. */
@@ -37,16 +43,30 @@ export function chainSubjects(subject: string, chainId: number): string {
   return `${subject}.${chainId}.>`;
 }
 
-/** `Nats-Msg-Id`: one id per event occurrence (its block hash), `…:removed` for its retraction. */
-export function messageId(body: Pick<StreamBody, 'chainId' | 'blockHash' | 'logIndex' | 'removed'>): string {
-  return `${body.chainId}:${body.blockHash}:${body.logIndex}${body.removed ? ':removed' : ''}`;
+/**
+ * `Nats-Msg-Id` (DESIGN.md, "Stream"): `<chainId>:<blockHash>:<logIndex>` for an event occurrence's
+ * first publication and `…:removed` for its retraction; the n-th publication (n ≥ 2) carries
+ * `…:<n>` and its retraction `…:removed:<n>`. So an event published again after its retraction
+ * is a new message, which JetStream's duplicate window never swallows, while a publication sent
+ * again after a crash keeps its id and is dropped as the duplicate it is.
+ */
+export function messageId(body: Pick<StreamBody, 'chainId' | 'blockHash' | 'logIndex' | 'removed'>, publication = 1): string {
+  const occurrence = `${body.chainId}:${body.blockHash}:${body.logIndex}${body.removed ? ':removed' : ''}`;
+  return publication > 1 ? `${occurrence}:${publication}` : occurrence;
+}
+
+/** Which publication a message id names (or retracts): its trailing number, 1 without one. */
+export function publicationOf(msgId: string): number {
+  const match = /^\d+:[^:]+:\d+(?::removed)?:(\d+)$/.exec(msgId);
+  return match ? Number(match[1]) : 1;
 }
 
 /**
- * A stored event as its stream message. The argument cells are already what consumers get: node-pg
- * returns numeric as decimal strings and jsonb (arrays, tuples) with integers as decimal strings.
+ * A stored event as its stream message (its `publication`-th). The argument cells are already what
+ * consumers get: node-pg returns numeric as decimal strings and jsonb (arrays, tuples) with
+ * integers as decimal strings.
  */
-export function eventMessage(subject: string, chainId: number, stored: StoredEvent): StreamMessage {
+export function eventMessage(subject: string, chainId: number, stored: StoredEvent, publication = 1): StreamMessage {
   const { table } = stored;
   const args: Record<string, unknown> = {};
   table.columns.forEach((column, i) => {
@@ -65,13 +85,14 @@ export function eventMessage(subject: string, chainId: number, stored: StoredEve
     args,
     removed: false,
   };
-  return { subject: eventSubject(subject, chainId, table), msgId: messageId(body), blockNumber: body.blockNumber, logIndex: body.logIndex, body };
+  return { subject: eventSubject(subject, chainId, table), msgId: messageId(body, publication), blockNumber: body.blockNumber, logIndex: body.logIndex, body, publication };
 }
 
-/** The retraction of a published event: the same body with `removed: true`, on the same subject. */
-export function retractionOf(message: Pick<StreamMessage, 'subject' | 'body'>): StreamMessage {
+/** The retraction of a published event (of that publication): the same body with `removed: true`, on the same subject. */
+export function retractionOf(message: Pick<StreamMessage, 'subject' | 'body' | 'publication'>): StreamMessage {
   const body = { ...message.body, removed: true };
-  return { subject: message.subject, msgId: messageId(body), blockNumber: body.blockNumber, logIndex: body.logIndex, body };
+  const { publication } = message;
+  return { subject: message.subject, msgId: messageId(body, publication), blockNumber: body.blockNumber, logIndex: body.logIndex, body, publication };
 }
 
 /** A message read back from the stream, or null when it is not one of ours. */

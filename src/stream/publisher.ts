@@ -12,10 +12,10 @@ export interface PublishOptions {
 }
 
 export interface PublishOutcome {
-  /** The stream sequence of the last message, as its ack said. */
+  /** The highest stream sequence the acks named. */
   lastSeq: number;
-  /** Messages JetStream reported as duplicates of a message id it had seen within its window. */
-  duplicates: number;
+  /** Messages JetStream acknowledged as duplicates of a message id it had seen within its window: which, and the sequence it named. */
+  duplicates: Array<{ index: number; seq: number }>;
 }
 
 /**
@@ -28,11 +28,11 @@ export interface PublishOutcome {
  * is found again by the stage's reconciliation.
  */
 export async function publishInOrder(nc: NatsConnection, messages: readonly StreamMessage[], options: PublishOptions): Promise<PublishOutcome> {
-  if (messages.length === 0) return { lastSeq: 0, duplicates: 0 };
+  if (messages.length === 0) return { lastSeq: 0, duplicates: [] };
   const inbox = createInbox();
   const seqs = new Array<number>(messages.length).fill(0);
   let acked = 0;
-  let duplicates = 0;
+  const duplicates: PublishOutcome['duplicates'] = [];
   let failure: Error | null = null;
   let wake: (() => void) | null = null;
   let lastProgress = Date.now();
@@ -55,7 +55,7 @@ export async function publishInOrder(nc: NatsConnection, messages: readonly Stre
       if (seqs[index] === 0) {
         seqs[index] = result.seq;
         acked++;
-        if (result.duplicate) duplicates++;
+        if (result.duplicate) duplicates.push({ index, seq: result.seq });
       }
       lastProgress = Date.now();
       notify();
@@ -87,7 +87,8 @@ export async function publishInOrder(nc: NatsConnection, messages: readonly Stre
     }
     while (!failure && acked < messages.length) await waitForProgress();
     if (failure) throw failure;
-    return { lastSeq: seqs[messages.length - 1]!, duplicates };
+    // A duplicate's ack names the earlier message's sequence, which may be below the others'.
+    return { lastSeq: seqs.reduce((a, b) => (a > b ? a : b), 0), duplicates };
   } finally {
     clearInterval(stallCheck);
     sub.unsubscribe();

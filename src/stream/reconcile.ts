@@ -1,5 +1,5 @@
 import type { StoredStreamMessage } from './connection';
-import { retractionOf, type StreamMessage } from './message';
+import { publicationOf, retractionOf, type StreamMessage } from './message';
 
 /** A position in the chain's stored events. */
 export interface EventPosition {
@@ -86,7 +86,7 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
       broken = true;
       plan.outOfOrder.push(m.seq);
     } else {
-      plan.orphans.push(retractionOf({ subject: m.subject, body: m.body }));
+      plan.orphans.push(retractionOf({ subject: m.subject, body: m.body, publication: publicationOf(m.msgId) }));
       plan.seq = m.seq;
     }
   }

@@ -49,17 +49,29 @@ const before = (a: StreamBody, b: StreamBody) => a.blockNumber < b.blockNumber |
 /**
  * Replays the stream as a consumer does (apply events, undo retractions) and checks the rules on
  * the way: each event once and after everything still live (chain order), each retraction undoes
- * the newest live event (newest first, before any event of the new fork), and a message id is
- * never seen twice. Returns the live events at the end and the retractions seen.
+ * the newest live event (newest first, before any event of the new fork), a message id is never
+ * seen twice, and each publication and retraction carries its number. Returns the live events at
+ * the end, the retractions seen, and how many events were published again after a retraction.
  */
-export function replay(messages: readonly Seen[]): { live: StreamBody[]; retractions: StreamBody[] } {
+export function replay(messages: readonly Seen[]): { live: StreamBody[]; retractions: StreamBody[]; republished: number } {
   const live: StreamBody[] = [];
   const retractions: StreamBody[] = [];
   const ids = new Set<string>();
+  // DESIGN.md, "Stream": the n-th publication of an event occurrence carries `:<n>` and its n-th
+  // retraction `:removed:<n>`, from n = 2 on.
+  const published = new Map<string, number>();
+  const retracted = new Map<string, number>();
+  let republished = 0;
   for (const m of messages) {
     assert.ok(!ids.has(m.msgId), `message id ${m.msgId} appears twice (seq ${m.seq})`);
     ids.add(m.msgId);
-    const expectedId = `${m.body.chainId}:${m.body.blockHash}:${m.body.logIndex}${m.body.removed ? ':removed' : ''}`;
+    const occurrence = `${m.body.chainId}:${m.body.blockHash}:${m.body.logIndex}`;
+    const counts = m.body.removed ? retracted : published;
+    const n = (counts.get(occurrence) ?? 0) + 1;
+    counts.set(occurrence, n);
+    if (!m.body.removed && n > 1) republished += 1;
+    if (m.body.removed) assert.equal(n, published.get(occurrence), `retraction at seq ${m.seq} is the ${n}th of ${occurrence}, published ${published.get(occurrence) ?? 0} times`);
+    const expectedId = `${occurrence}${m.body.removed ? ':removed' : ''}${n > 1 ? `:${n}` : ''}`;
     assert.equal(m.msgId, expectedId, `Nats-Msg-Id of seq ${m.seq}`);
     assert.equal(m.subject.split('.').slice(-3).join('.'), `${m.body.chainId}.${m.body.contract}.${m.body.event}`, `subject of seq ${m.seq}`);
     const top = live[live.length - 1];
@@ -73,5 +85,5 @@ export function replay(messages: readonly Seen[]): { live: StreamBody[]; retract
       live.push(m.body);
     }
   }
-  return { live, retractions };
+  return { live, retractions, republished };
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load';
 import { buildSpecs } from '../../src/config/resolve';
 import { subjectCovers } from '../../src/stream/connection';
-import { messageId, retractionOf, type StreamBody } from '../../src/stream/message';
+import { messageId, publicationOf, retractionOf, type StreamBody } from '../../src/stream/message';
 import { parseNatsUrl } from '../../src/stream/nats-url';
 import { planReconcile } from '../../src/stream/reconcile';
 import type { StoredStreamMessage } from '../../src/stream/connection';
@@ -37,7 +37,7 @@ test('reconcile: unrecorded events that are the next stored ones move the cursor
 
 test('reconcile: published events a rollback removed since are owed a retraction; owed retractions already in the stream leave the outbox', () => {
   const canonical = [body(7, 0, '0xnew')];
-  const retraction = retractionOf({ subject: 's.1.Token.Transfer', body: body(4, 0) });
+  const retraction = retractionOf({ subject: 's.1.Token.Transfer', body: body(4, 0), publication: 1 });
   const tail = [msg(retraction.body), msg(body(7, 0, '0xold')), msg(body(8, 0, '0xold8'))];
   const plan = planReconcile({
     tail,
@@ -50,6 +50,31 @@ test('reconcile: published events a rollback removed since are owed a retraction
   assert.deepEqual(plan.orphans.map((o) => o.msgId), ['1:0xold:0:removed', '1:0xold8:0:removed']);
   assert.equal(plan.orphans[0]!.body.removed, true);
   assert.equal(plan.seq, tail[2]!.seq);
+});
+
+test('message ids: the n-th publication of an event occurrence and its retraction carry n from the second on', () => {
+  const event = body(9, 3, '0xabc');
+  assert.deepEqual(
+    [1, 2, 3].map((n) => [messageId(event, n), messageId({ ...event, removed: true }, n)]),
+    [
+      ['1:0xabc:3', '1:0xabc:3:removed'],
+      ['1:0xabc:3:2', '1:0xabc:3:removed:2'],
+      ['1:0xabc:3:3', '1:0xabc:3:removed:3'],
+    ],
+  );
+  for (const n of [1, 2, 17]) {
+    assert.equal(publicationOf(messageId(event, n)), n);
+    assert.equal(publicationOf(messageId({ ...event, removed: true }, n)), n);
+  }
+  const second = retractionOf({ subject: 's.1.Token.Transfer', body: event, publication: 2 });
+  assert.equal(second.msgId, '1:0xabc:3:removed:2');
+});
+
+test('reconcile: an unrecorded second publication that a rollback removed since is owed the second retraction', () => {
+  const again = body(7, 0, '0xold');
+  const tail: StoredStreamMessage[] = [{ seq: ++seq, subject: 's.1.Token.Transfer', msgId: messageId(again, 2), body: again }];
+  const plan = planReconcile({ tail, outbox: [], nextEvents: [], storedHash: () => undefined });
+  assert.deepEqual(plan.orphans.map((o) => [o.msgId, o.publication]), [['1:0xold:0:removed:2', 2]]);
 });
 
 test('reconcile: a message after one that never reached the stream is out of order, and so is all after it', () => {
