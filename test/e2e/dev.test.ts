@@ -11,7 +11,41 @@ import { demoTokenArtifact } from '../../src/dev/demo';
 import { chainTransfers } from '../helpers/balances';
 import { assertMatchesChain } from '../helpers/oracle';
 import { freePort } from '../helpers/ports';
-import { INDEXER_BIN } from '../helpers/workers';
+import { INDEXER_BIN, eventually } from '../helpers/workers';
+
+const TOKEN = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
+const ZERO = '0x0000000000000000000000000000000000000000';
+/** anvil's first dev account: it deploys the demo token, holds its supply and funds the others. */
+const DEPLOYER = '0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266';
+
+/**
+ * demo.balances equals a computation from the chain's Transfer logs up to the handlers'
+ * checkpoint, every account (the deployer's included; mints come from the zero address, whose row
+ * the demo handler does not keep). One snapshot of cursor and balances: the handlers go on meanwhile.
+ */
+async function assertBalancesEqualChain(db: pg.Pool, client: PublicClient, when: string): Promise<{ handled: bigint; balances: Map<string, string> }> {
+  const snapshot = await db.connect();
+  const [stage, balances] = await (async () => {
+    try {
+      await snapshot.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      const stage = await snapshot.query<{ block_number: string; log_index: number }>("SELECT block_number, log_index FROM demo._stages WHERE chain_id = 31337 AND stage = 'handlers'");
+      const balances = await snapshot.query<{ account: string; balance: string }>('SELECT account, balance::text AS balance FROM demo.balances');
+      await snapshot.query('COMMIT');
+      return [stage.rows[0]!, balances.rows] as const;
+    } finally {
+      snapshot.release();
+    }
+  })();
+  const handled = BigInt(stage.block_number) - (stage.log_index === 2_147_483_647 ? 0n : 1n);
+  const expected = new Map<string, bigint>();
+  for (const t of await chainTransfers(client, TOKEN, handled)) {
+    if (t.from !== ZERO) expected.set(t.from, (expected.get(t.from) ?? 0n) - t.value);
+    expected.set(t.to, (expected.get(t.to) ?? 0n) + t.value);
+  }
+  const stored = new Map(balances.map((r) => [r.account, r.balance]));
+  assert.deepStrictEqual(stored, new Map([...expected].map(([account, balance]) => [account, balance.toString()])), `demo.balances equals the chain up to block ${handled} ${when}`);
+  return { handled, balances: stored };
+}
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -173,25 +207,9 @@ test('indexer dev: everything local, indexed rows equal the demo chain, Ctrl-C s
     // The demo's handlers keep the token's balances: equal to a computation from the chain's
     // Transfer logs up to the handlers' checkpoint (mints come from the zero address).
     await first.waitFor(/demo:31337 .*handlers=[1-9]\d*/);
-    // One snapshot of cursor and balances: the handlers go on meanwhile.
-    const snapshot = await db.connect();
-    await snapshot.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-    const stage = await snapshot.query<{ block_number: string; log_index: number }>("SELECT block_number, log_index FROM demo._stages WHERE chain_id = 31337 AND stage = 'handlers'");
-    const balances = await snapshot.query<{ account: string; balance: string }>('SELECT account, balance::text AS balance FROM demo.balances');
-    await snapshot.query('COMMIT');
-    snapshot.release();
-    const handled = BigInt(stage.rows[0]!.block_number) - (stage.rows[0]!.log_index === 2_147_483_647 ? 0n : 1n);
-    const expected = new Map<string, bigint>();
-    for (const t of await chainTransfers(client, '0x5FbDB2315678afecb367f032d93F642f64180aa3', handled)) {
-      if (t.from !== '0x0000000000000000000000000000000000000000') expected.set(t.from, (expected.get(t.from) ?? 0n) - t.value);
-      expected.set(t.to, (expected.get(t.to) ?? 0n) + t.value);
-    }
-    assert.deepStrictEqual(
-      new Map(balances.rows.map((r) => [r.account, r.balance])),
-      new Map([...expected].map(([account, balance]) => [account, balance.toString()])),
-      'demo.balances equals the chain',
-    );
-    assert.ok(balances.rows.length >= 2, 'balances of several accounts');
+    const before = await assertBalancesEqualChain(db, client, 'before a reorg');
+    // A real token's magnitudes: 18 decimals, so balances far above 2^53, among several holders.
+    assert.ok([...before.balances.values()].filter((b) => BigInt(b) > 2n ** 53n).length >= 2, `balances of several accounts, above 2^53: ${[...before.balances.values()].join(', ')}`);
 
     // The demo streams to NATS, and `indexer tail` in the same directory finds it without NATS_URL,
     // also when the dev's own nats-server had to take another port than 4222.
@@ -200,6 +218,51 @@ test('indexer dev: everything local, indexed rows equal the demo chain, Ctrl-C s
       tailed.some((l) => /^31337 Token\.Transfer block \d+ log \d+ \{"from":"0x[0-9a-f]{40}","to":"0x[0-9a-f]{40}","value":"\d+"\}$/.test(l)),
       `indexer tail shows the demo's transfers; it printed:\n${tailed.join('\n')}`,
     );
+
+    // A reorg made the way a user makes one (README, issue 33): anvil_reorg of depth 3, no
+    // transactions, through the anvil URL the dev run printed; first the handlers at the head, so
+    // the blocks it replaces hold handled transfers whose effects must be undone.
+    const reorgsBefore = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM demo._reorgs WHERE chain_id = 31337')).rows[0]!.n;
+    await eventually(
+      'the handlers at the head',
+      async () => {
+        const head = await client.getBlockNumber();
+        const { rows } = await db.query<{ block_number: string }>("SELECT block_number FROM demo._stages WHERE chain_id = 31337 AND stage = 'handlers'");
+        return BigInt(rows[0]?.block_number ?? -1) >= head ? true : undefined;
+      },
+      60_000,
+      50,
+    );
+    const response = await fetch(rpcUrl!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'anvil_reorg', params: [3, []] }),
+    });
+    const answer = (await response.json()) as { error?: unknown };
+    assert.equal(answer.error, undefined, `anvil_reorg: ${JSON.stringify(answer)}`);
+    const reorg = await eventually(
+      'the indexer to see the reorg',
+      async () => {
+        const { rows } = await db.query<{ n: number; ancestor: string; rows_deleted: string }>(
+          'SELECT count(*) OVER ()::int AS n, common_ancestor::text AS ancestor, rows_deleted::text FROM demo._reorgs WHERE chain_id = 31337 ORDER BY id DESC LIMIT 1',
+        );
+        return rows[0] && rows[0].n > reorgsBefore ? rows[0] : undefined;
+      },
+      60_000,
+    );
+    assert.ok(BigInt(reorg.rows_deleted) > 0, `the reorg removed indexed events (${JSON.stringify(reorg)})`);
+    // The handlers caught up past the replaced blocks, then every balance equals the canonical chain's.
+    await eventually(
+      'the handlers past the reorg',
+      async () => {
+        const { rows } = await db.query<{ block_number: string }>("SELECT block_number FROM demo._stages WHERE chain_id = 31337 AND stage = 'handlers'");
+        return BigInt(rows[0]?.block_number ?? -1) > BigInt(reorg.ancestor) + 4n ? true : undefined;
+      },
+      60_000,
+    );
+    const after = await assertBalancesEqualChain(db, client, 'after a reorg of depth 3');
+    assert.ok(after.handled > BigInt(reorg.ancestor) + 3n);
+    assert.ok(after.balances.has(DEPLOYER), "the deployer's balance is among them");
   } finally {
     await db.end();
   }

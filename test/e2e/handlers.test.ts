@@ -4,7 +4,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { encodeFunctionData, type Address } from 'viem';
-import { BALANCES_HANDLERS, STORE_BALANCES_HANDLERS, chainTransfers, comparable, expectedBalances, storedBalances, writeModule } from '../helpers/balances';
+import {
+  BALANCES_HANDLERS,
+  MAX_UINT256,
+  STORE_BALANCES_HANDLERS,
+  chainTransfers,
+  comparable,
+  expectedBalances,
+  storedBalances,
+  transferBatch,
+  writeModule,
+  type TransferBatch,
+} from '../helpers/balances';
+import { startTestChain, type TestChain } from '../helpers/chain';
 import { e2e, type TestIndexer } from '../helpers/fixture';
 import { compileFixture } from '../helpers/solidity';
 import { startFaultProxy } from '../helpers/fault-proxy';
@@ -26,14 +38,41 @@ async function emitFrom(address: Address, account: number, count: bigint, salt: 
   await t.chain.publicClient.waitForTransactionReceipt({ hash });
 }
 
-async function derivedEqualsChain(ix: TestIndexer, address: Address | Address[]): Promise<void> {
+/**
+ * `count` transfers of 18-decimal amounts (and `nearMax` values at 2^256-1, 2^256-2, …, each to a
+ * fresh holder) for `emitTransfers`, derived from `salt`; the first four dev accounts, who send
+ * them, are among the recipients. A sender's balance drops by about 2^256 per near-max value it
+ * sends, and numeric(78,0) ends at 10^78-1 ≈ 8.6 × 2^256: the tests give each sender at most three.
+ */
+function batch(salt: number, count: number, nearMax = 0): TransferBatch {
+  return transferBatch(salt, count, { nearMax, also: t.chain.accounts.slice(0, 4) });
+}
+
+/** `emitTransfers(batch)` from the given dev account. */
+async function transfersFrom(address: Address, account: number, b: TransferBatch, chain: TestChain = t.chain): Promise<void> {
+  const hash = await chain.wallet.writeContract({ address, abi: emitter.abi, functionName: 'emitTransfers', args: [b.to, b.values], account: chain.accounts[account]! } as never);
+  const receipt = await chain.publicClient.waitForTransactionReceipt({ hash });
+  assert.equal(receipt.status, 'success');
+}
+
+/** The chain's balances are of the magnitudes the tests mean to cover (the oracle, not the indexer). */
+async function assertRealisticMagnitudes(address: Address, chain: TestChain = t.chain): Promise<void> {
+  const balances = [...expectedBalances(await chainTransfers(chain.publicClient, address)).balances.values()].map(BigInt);
+  const abs = balances.map((b) => (b < 0n ? -b : b));
+  assert.ok(balances.some((b) => b > 2n ** 255n), 'a balance near 2^256');
+  assert.ok(balances.some((b) => b < -(2n ** 255n)), 'a balance near -2^256');
+  assert.ok(abs.filter((b) => b > 10n ** 24n && b < 2n ** 128n).length >= 5, 'balances of millions of tokens and more (18 decimals)');
+  assert.ok(abs.every((b) => b < 10n ** 78n), 'every balance fits numeric(78,0)');
+}
+
+async function derivedEqualsChain(ix: TestIndexer, address: Address | Address[], chain: TestChain = t.chain): Promise<void> {
   await eventually(
     `${ix.name}: derived tables equal the chain`,
     async () => {
-      const head = await t.chain.publicClient.getBlockNumber();
+      const head = await chain.publicClient.getBlockNumber();
       const s = await ix.status();
       if (s.checkpoint < Number(head) || !s.handlers || s.handlers.checkpoint < Number(head)) return undefined;
-      assert.deepStrictEqual(comparable(await storedBalances(t.stack.db, ix.name)), comparable(expectedBalances(await chainTransfers(t.chain.publicClient, address, head))));
+      assert.deepStrictEqual(comparable(await storedBalances(t.stack.db, ix.name)), comparable(expectedBalances(await chainTransfers(chain.publicClient, address, head))));
       return true;
     },
     120_000,
@@ -133,39 +172,54 @@ test('events of two contracts interleaved in the same blocks reach the handlers 
 });
 
 test('reorgs of depth 1, 5 and 20 in realtime, and an indexer reset: derived tables equal the canonical chain', { timeout: 300_000 }, async () => {
-  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
-  for (let salt = 1n; salt <= 25n; salt++) await emitFrom(address, Number(salt % 3n), 1n + (salt % 4n), salt);
+  // A chain of its own, a few dozen blocks long. On the file's chain (1,700 blocks by now) anvil
+  // 1.7 runs anvil_reorg's replacing transactions of a depth-20 reorg on a state without this
+  // contract: they succeed and emit nothing (seen from about 1,000 blocks on).
+  const chain = await startTestChain();
+  t.defer(() => chain.stop());
+  const address = await chain.deploy(emitter.abi, emitter.bytecode);
+  // 18-decimal amounts; near-max values sent by accounts 2 (salt 5), 0 (salts 12, 24) and 1 (salt 19).
+  const nearMax = new Set([5, 12, 19, 24]);
+  for (let salt = 1; salt <= 25; salt++) await transfersFrom(address, salt % 3, batch(salt, 1 + (salt % 4), nearMax.has(salt) ? 1 : 0), chain);
+  await assertRealisticMagnitudes(address, chain);
   // Through the store: near the head its changes are written once per block, under that block's undo mark.
   const handlers = writeModule(dir, 'balances-reorg.mjs', STORE_BALANCES_HANDLERS);
-  const ix = await t.indexer({ title: 'handlers reorgs', config: balancesConfig(address, handlers, { maxReorgDepth: 32 }) });
-  await derivedEqualsChain(ix, address);
+  const ix = await t.indexer({ title: 'handlers reorgs', config: balancesConfig(address, handlers, { maxReorgDepth: 32 }), chain });
+  await derivedEqualsChain(ix, address, chain);
 
-  const tx = (count: number, salt: number, account = 1) => ({
-    from: t.chain.accounts[account]!,
-    to: address,
-    data: encodeFunctionData({ abi: emitter.abi, functionName: 'emitMany', args: [BigInt(count), BigInt(salt)] }),
-  });
-  const reorg = (depth: number, txs: Array<[ReturnType<typeof tx>, number]>) => t.chain.publicClient.request({ method: 'anvil_reorg' as never, params: [depth, txs] as never });
+  // The replacing transactions carry such values too (with the ones above, at most two near-max values per sender).
+  const tx = (count: number, salt: number, account = 1, nearMaxValues = 0) => {
+    const b = batch(salt, count, nearMaxValues);
+    return { values: b.values, request: { from: chain.accounts[account]!, to: address, data: encodeFunctionData({ abi: emitter.abi, functionName: 'emitTransfers', args: [b.to, b.values] }) } };
+  };
+  const reorg = async (depth: number, txs: Array<[ReturnType<typeof tx>, number]>) => {
+    await chain.publicClient.request({ method: 'anvil_reorg' as never, params: [depth, txs.map(([r, offset]) => [r.request, offset])] as never });
+    // The replacing transactions' transfers are on the canonical chain (the oracle would not notice their absence).
+    const values = new Set((await chainTransfers(chain.publicClient, address)).map((l) => l.value));
+    const missing = txs.flatMap(([r]) => r.values).filter((v) => !values.has(v));
+    assert.deepStrictEqual(missing, [], `anvil_reorg(${depth}) put every replacing transfer on the chain`);
+  };
   const reorgs = async (n: number) => eventually(`${n} reorgs`, async () => ((await ix.status()).reorgs >= n ? true : undefined), 60_000);
 
-  await reorg(1, [[tx(9, 101), 0]]);
+  await reorg(1, [[tx(9, 101, 1, 1), 0]]);
   await reorgs(1);
-  await derivedEqualsChain(ix, address);
+  await derivedEqualsChain(ix, address, chain);
   // The same block's events replaced by others (other senders, other amounts).
-  await reorg(5, [[tx(2, 201, 2), 0], [tx(4, 202, 3), 4]]);
+  await reorg(5, [[tx(2, 201, 2), 0], [tx(4, 202, 3, 2), 4]]);
   await reorgs(2);
-  await derivedEqualsChain(ix, address);
-  await reorg(20, [[tx(3, 301), 1], [tx(1, 302, 2), 7], [tx(6, 303, 0), 19]]);
+  await derivedEqualsChain(ix, address, chain);
+  await reorg(20, [[tx(3, 301), 1], [tx(1, 302, 2, 1), 7], [tx(6, 303, 0), 19]]);
   await reorgs(3);
-  await derivedEqualsChain(ix, address);
+  await derivedEqualsChain(ix, address, chain);
   const undone = await t.stack.db.query(`SELECT count(*)::int AS n FROM "${ix.name}"._undo_log`);
   assert.ok(undone.rows[0].n > 0, 'the undo log holds the recent changes');
 
-  const head = Number(await t.chain.publicClient.getBlockNumber());
+  const head = Number(await chain.publicClient.getBlockNumber());
   const reset = await runCli(['reset', ix.name, '--to-block', String(head - 12)], ix.env);
   assert.equal(reset.code, 0, reset.stderr);
-  await emitFrom(address, 2, 3n, 401n);
-  await derivedEqualsChain(ix, address);
+  assert.match(reset.stdout, /\(([1-9]\d*) rows? deleted\)/, 'the reset removed the blocks it rolled back');
+  await transfersFrom(address, 2, batch(401, 3), chain);
+  await derivedEqualsChain(ix, address, chain);
   await ix.close();
 });
 
@@ -174,7 +228,10 @@ const SLOW_BALANCES = STORE_BALANCES_HANDLERS.replace("const { from, to, value }
 
 test('the worker is SIGKILLed twice during handler batches: every balance is counted exactly once', { timeout: 300_000 }, async () => {
   const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
-  for (let salt = 1n; salt <= 40n; salt++) await emitFrom(address, Number(salt % 4n), 50n, salt % 5n);
+  // 18-decimal amounts; one near-max value each from accounts 3 (salt 3), 2 (10), 1 (21) and 0 (36).
+  const nearMax = new Set([3, 10, 21, 36]);
+  for (let salt = 1; salt <= 40; salt++) await transfersFrom(address, salt % 4, batch(salt, 50, nearMax.has(salt) ? 1 : 0));
+  await assertRealisticMagnitudes(address);
   const handlers = writeModule(dir, 'balances-slow.mjs', SLOW_BALANCES);
   const ix = await t.indexer({ title: 'handlers sigkill', config: balancesConfig(address, handlers), worker: 'process' });
   let worker = ix.worker as WorkerProcess;
@@ -268,7 +325,10 @@ test("a store write the database refuses, carrying many events' changes: the sta
 
 test('indexer rebuild after a handler changed: derived tables equal the new oracle, and no RPC request is made', { timeout: 300_000 }, async () => {
   const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
-  for (let salt = 1n; salt <= 15n; salt++) await emitFrom(address, Number(salt % 3n), 4n, salt);
+  // 18-decimal amounts; near-max values from accounts 2 (salt 2), 1 (salt 7: two, and salt 99 below) and 0 (salt 12).
+  const nearMax = new Map([[2, 1], [7, 2], [12, 1]]);
+  for (let salt = 1; salt <= 15; salt++) await transfersFrom(address, salt % 3, batch(salt, 4, nearMax.get(salt) ?? 0));
+  await assertRealisticMagnitudes(address);
   const proxy = await startFaultProxy(t.chain.url);
   t.defer(() => proxy.stop());
   const handlers = writeModule(dir, 'balances-rebuild.mjs', BALANCES_HANDLERS);
@@ -293,10 +353,11 @@ test('indexer rebuild after a handler changed: derived tables equal the new orac
   assert.equal(proxy.stats.requests - requestsBefore, 0, 'the rebuild made no RPC request');
   const head = await t.chain.publicClient.getBlockNumber();
   const transfers = (await chainTransfers(t.chain.publicClient, address, head)).filter((l) => l.value % 2n === 0n);
+  assert.ok(transfers.some((l) => l.value > MAX_UINT256 - 10n), 'the new oracle keeps a value near 2^256');
   assert.deepStrictEqual(comparable(await storedBalances(t.stack.db, ix.name)), comparable(expectedBalances(transfers)));
 
   assert.equal((await runCli(['resume', ix.name], ix.env)).code, 0);
-  await emitFrom(address, 1, 4n, 99n);
+  await transfersFrom(address, 1, batch(99, 4, 1));
   await eventually('realtime after the rebuild', async () => {
     const now = await t.chain.publicClient.getBlockNumber();
     if ((await ix.status()).handlers!.checkpoint < Number(now)) return undefined;

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
-import { decodeEventLog, parseAbi, type Address, type PublicClient } from 'viem';
+import { decodeEventLog, getAddress, keccak256, parseAbi, toHex, type Address, type PublicClient } from 'viem';
 
 /**
  * The derived-data oracle for handler tests: balances and transfer counts per account computed
@@ -26,6 +26,62 @@ export async function chainTransfers(client: PublicClient, address: Address | Ad
     const { args } = decodeEventLog({ abi: transferAbi, data: log.data, topics: log.topics });
     return { blockNumber: log.blockNumber!, logIndex: log.logIndex!, address: log.address.toLowerCase(), from: args.from.toLowerCase(), to: args.to.toLowerCase(), value: args.value };
   });
+}
+
+/** The largest uint256, the largest value a Transfer can carry. */
+export const MAX_UINT256 = 2n ** 256n - 1n;
+
+/** A number from the hash of `parts`: deterministic, random-looking, independent of the indexer. */
+function hashed(...parts: Array<string | number | bigint>): bigint {
+  return BigInt(keccak256(toHex(parts.join(' '))));
+}
+
+/**
+ * A token amount with 18 decimals derived from `seed`, as a real ERC-20 carries them: from 1 wei
+ * up to just under 10^12 tokens (10^30 wei), the number of digits spread evenly, the last digit
+ * never 0 (e.g. 48,213.000000104970531117 tokens), so any rounding through a double shows.
+ * Odd and even.
+ */
+export function tokenAmount(seed: bigint | number | string): bigint {
+  const h = hashed('amount', seed);
+  const digits = 1n + (h % 30n); // 1 to 30 decimal digits: 1 wei to just under 10^30 wei
+  const value = (h >> 16n) % 10n ** digits;
+  return value % 10n === 0n ? value + 1n + ((h >> 8n) % 9n) : value;
+}
+
+/** Fresh, never-reused holder addresses: one per (label, n). */
+export function freshHolder(label: string | bigint | number, n: number): Address {
+  return getAddress(`0x${(hashed('holder', label, n) % 2n ** 160n).toString(16).padStart(40, '0')}`);
+}
+
+export interface TransferBatch {
+  to: Address[];
+  values: bigint[];
+}
+
+/**
+ * Arguments of test/fixtures/Emitter.sol's `emitTransfers(to, values)`: `count` transfers derived
+ * from `salt`, with 18-decimal amounts (tokenAmount) to recipients among twelve shared holders and
+ * `also` (e.g. the senders themselves), so balances add up to around 10^28 and senders also receive.
+ * The first `nearMax` transfers carry values at 2^256-1, 2^256-2, … instead, each to a fresh holder
+ * of its own: no balance ever sums two of them, since numeric(78,0) holds up to 10^78-1 ≈ 8.6 ×
+ * 2^256 (a sender's balance goes near -2^256 per such value: give each sender only a few).
+ */
+export function transferBatch(salt: bigint | number, count: number, options: { nearMax?: number; also?: readonly Address[] } = {}): TransferBatch {
+  const shared = Array.from({ length: 12 }, (_, n) => freshHolder('shared', n));
+  const recipients = [...shared, ...(options.also ?? [])];
+  const to: Address[] = [];
+  const values: bigint[] = [];
+  for (let i = 0; i < count; i++) {
+    if (i < (options.nearMax ?? 0)) {
+      to.push(freshHolder(`near-max ${salt}`, i));
+      values.push(MAX_UINT256 - BigInt(i) - (BigInt(salt) % 3n));
+    } else {
+      to.push(recipients[Number(hashed('recipient', salt, i) % BigInt(recipients.length))]!);
+      values.push(tokenAmount(`${salt}:${i}`));
+    }
+  }
+  return { to, values };
 }
 
 export interface Balances {
