@@ -124,10 +124,10 @@ export class IndexerMetrics {
     counter('indexer_rpc_cross_checks_total', 'eth_getLogs ranges compared with a second endpoint (result=compared), or wanted but without one (result=skipped)', ['chain_id', 'result'], (s) =>
       s.checks ? [[{ result: 'compared' }, s.checks.crossChecked], [{ result: 'skipped' }, s.checks.crossCheckSkipped]] : [],
     );
-    counter('indexer_rpc_bloom_rechecks_total', 'eth_getLogs sent again because a block\'s logsBloom contradicted an empty answer', ['chain_id'], (s) =>
+    counter('indexer_rpc_bloom_rechecks_total', 'eth_getLogs sent again (one span of blocks each) because a block\'s logsBloom admitted a configured address and topic0 the answer held no log of', ['chain_id'], (s) =>
       s.checks ? [[{}, s.checks.bloomRechecks]] : [],
     );
-    counter('indexer_rpc_bloom_false_positives_total', 'Blocks whose logsBloom admitted the filter but that held no such log', ['chain_id'], (s) =>
+    counter('indexer_rpc_bloom_false_positives_total', 'Blocks whose logsBloom admitted a configured address and topic0 that, asked again or of two endpoints, held no log of it', ['chain_id'], (s) =>
       s.checks ? [[{}, s.checks.bloomFalsePositives]] : [],
     );
   }

@@ -35,7 +35,8 @@ export interface FetchedRange<T extends { blockNumber: number; blockHash: string
  * Fetches and decodes the logs of [from, to] (one request per address chunk of the source's
  * filters). When the RPC refuses a range as too large, the range is halved and both halves
  * fetched, down to single blocks; a refused single block is a real fault. With the range's headers
- * at hand, blocks whose logsBloom contradicts an empty answer are asked again.
+ * at hand, blocks whose logsBloom admits a configured address and topic0 the answer holds no log of
+ * are asked again (ChainRpc.getLogs).
  */
 export async function fetchRange<T extends { blockNumber: number; blockHash: string } = DecodedLog>(
   rpc: Pick<ChainRpc, 'getLogs'>,

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { ChainIdMismatchError, RangeTooLargeError, RpcRequestError, RpcTimeoutError, oneLine } from '../errors';
 import { Redactor } from '../redact';
-import { bloomAdmits } from './bloom';
+import { BloomMatcher, parseBloom } from './bloom';
 import { classifyRpcError } from './classify';
 import { describeBlocks, effectiveCrossCheck, isSampled, mergeLogAnswers, type CrossCheckMode, type LogAnswer } from './cross-check';
 import { Endpoint, type CallOptions, type EndpointHealth, type EndpointOptions } from './endpoint';
@@ -44,8 +44,9 @@ export interface ChainRpcOptions extends Partial<Omit<EndpointOptions, 'chainId'
   /** The chain's `crossCheck` setting; "all" with two or more endpoints when unset. */
   crossCheck?: CrossCheckMode;
   /**
-   * Pauses before asking an endpoint again about a block whose logsBloom admits the filter but
-   * whose answer had no log, when no other endpoint can be asked (one per re-ask).
+   * Pauses before asking an endpoint again about a block whose logsBloom admits a configured
+   * address and topic0 that its answer held no log of, when no other endpoint can be asked (one per
+   * re-ask; default [250]: one re-ask, a quarter of a second later).
    */
   bloomRetryDelaysMs?: number[];
 }
@@ -56,9 +57,12 @@ export interface RpcCheckStats {
   crossChecked: number;
   /** Ranges that crossCheck wanted compared but no second endpoint had the blocks (or answered). */
   crossCheckSkipped: number;
-  /** eth_getLogs requests sent again because a header's logsBloom contradicted an empty answer. */
+  /**
+   * eth_getLogs requests sent again (one span of blocks each) because a header's logsBloom admitted
+   * a configured address and topic0 that the answer held no log of.
+   */
   bloomRechecks: number;
-  /** Blocks whose logsBloom admitted the filter but that really held no such log. */
+  /** Blocks whose logsBloom admitted such a pair that, asked again (or of two endpoints), really held no log of it. */
   bloomFalsePositives: number;
 }
 
@@ -129,7 +133,7 @@ export class ChainRpc {
         endpoints,
         redactor,
         crossCheck,
-        bloomRetryDelaysMs: bloomRetryDelaysMs ?? [250, 750],
+        bloomRetryDelaysMs: bloomRetryDelaysMs ?? [250],
         probing: {},
         stats: { crossChecked: 0, crossCheckSkipped: 0, bloomRechecks: 0, bloomFalsePositives: 0 },
       },
@@ -460,7 +464,8 @@ export class ChainRpc {
   /**
    * eth_getLogs with every answer checked (a log we cannot trust is a transient fault, never
    * stored), asked of a second endpoint too where `crossCheck` says so (the union is kept), and,
-   * given the range's headers, re-asked for blocks whose logsBloom contradicts an empty answer.
+   * given the range's headers, re-asked for blocks whose logsBloom admits a configured address and
+   * topic0 the answer holds no log of (recheckByBloom).
    */
   async getLogs(filter: LogFilter, options: { headers?: ReadonlyMap<number, BlockHeader> } = {}): Promise<RawLog[]> {
     const mode = effectiveCrossCheck(this.routing.crossCheck ?? this.shared.crossCheck, this.shared.endpoints.length);
@@ -520,25 +525,45 @@ export class ChainRpc {
   }
 
   /**
-   * Blocks whose logsBloom admits the filter but for which the answers held no log: asked again,
-   * of an endpoint that has not answered yet where there is one, else of the same one after a
-   * pause. A log found then was omitted by every endpoint that answered before. Two endpoints
-   * agreeing, or the re-asks coming back empty, settle it: a bloom false positive (normal, on busy
-   * blocks most are), accepted at the cost of a request or two, never a stall.
+   * Blocks whose logsBloom admits a configured address and a configured topic0 for which the
+   * answers held no log (unexplainedPairs: a block holding a Transfer of A but no Approval of A,
+   * whose bloom admits A and Approval's topic, is one; holding other logs does not clear it): asked
+   * again, one span over all of them per round, of an endpoint that has not answered yet where there
+   * is one, else of the same one after a pause. A log found then was omitted by every endpoint that
+   * answered before. Two endpoints agreeing, or the re-asks coming back without the pair, settle it:
+   * a bloom false positive (normal: on busy blocks most are), accepted at the cost of a request or
+   * two, never a stall. The bloom cannot reveal a second log of a pair the answer holds one of; that
+   * is crossCheck's part.
    */
   private async recheckByBloom(filter: LogFilter, logs: RawLog[], answeredBy: number[], headers: ReadonlyMap<number, BlockHeader>): Promise<RawLog[]> {
-    const withLogs = new Set(logs.map(blockOf));
-    let suspicious = [...headers.values()]
-      .filter((h) => h.number >= filter.fromBlock && h.number <= filter.toBlock && !withLogs.has(h.number) && bloomAdmits(h.logsBloom, filter) === true)
-      .map((h) => h.number);
+    const matcher = new BloomMatcher(filter);
+    // Headers of the range with a bloom, parsed once for every round.
+    const blooms: Array<{ number: number; bloom: Uint8Array }> = [];
+    for (const h of headers.values()) {
+      if (h.number < filter.fromBlock || h.number > filter.toBlock) continue;
+      const bloom = parseBloom(h.logsBloom);
+      if (bloom) blooms.push({ number: h.number, bloom });
+    }
+    if (blooms.length === 0) return logs;
+    const unexplainedBlocks = (among: ReadonlyArray<{ number: number; bloom: Uint8Array }>, answer: readonly RawLog[]) => {
+      const byBlock = new Map<number, RawLog[]>();
+      for (const log of answer) {
+        const n = blockOf(log);
+        let list = byBlock.get(n);
+        if (!list) byBlock.set(n, (list = []));
+        list.push(log);
+      }
+      return among.filter((b) => matcher.unexplained(b.bloom, byBlock.get(b.number) ?? [], 1).length > 0);
+    };
+    let suspicious = unexplainedBlocks(blooms, logs);
     if (suspicious.length === 0) return logs;
     const saidEmpty = new Set(answeredBy);
     const omitters = new Set(answeredBy);
     let merged = logs;
     const delays = this.shared.bloomRetryDelaysMs;
     for (let round = 0; suspicious.length > 0 && saidEmpty.size < 2 && round < delays.length; round++) {
-      const from = Math.min(...suspicious);
-      const to = Math.max(...suspicious);
+      const from = Math.min(...suspicious.map((b) => b.number));
+      const to = Math.max(...suspicious.map((b) => b.number));
       const having = this.endpointsHaving(to);
       let source = having.find((i) => !saidEmpty.has(i));
       if (source === undefined) {
@@ -560,12 +585,11 @@ export class ChainRpc {
         for (const omitter of omitters) {
           this.caughtOmitting(
             omitter,
-            `${this.endpoint(omitter).label} returned no log for block(s) ${describeBlocks(found.blocks)} although their logsBloom admits the filter; asked again, ${label} returned ${found.logs}`,
+            `${this.endpoint(omitter).label} returned no log of an indexed address and topic0 that the logsBloom of block(s) ${describeBlocks(found.blocks)} admits; asked again, ${label} returned ${found.logs}`,
           );
         }
         merged = [...merged.filter((l) => blockOf(l) < from || blockOf(l) > to), ...both.logs].sort((x, y) => blockOf(x) - blockOf(y) || Number(BigInt(x.logIndex)) - Number(BigInt(y.logIndex)));
-        const nowWithLogs = new Set(merged.map(blockOf));
-        suspicious = suspicious.filter((n) => !nowWithLogs.has(n));
+        suspicious = unexplainedBlocks(suspicious, both.logs);
       }
       if (both.omissions.has(source)) this.caughtOmitting(source, `${this.endpoint(source).label} asked again left out logs it or another endpoint had returned`);
       omitters.add(source);

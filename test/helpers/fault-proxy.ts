@@ -33,7 +33,10 @@ import { freePort } from './ports';
  * - `dropLog`        removes one log from an eth_getLogs answer that has at least one (`prefer`:
  *                    `"alone"` a log that is the only one of its block in the answer, which the
  *                    block's logsBloom then contradicts; `"crowded"` one whose block holds others
- *                    of the answer, which no bloom can reveal; default the middle log)
+ *                    of the answer, which no bloom can reveal; `"soleOfEvent"` one whose block
+ *                    holds others of the answer but none of its address and topic0, which the
+ *                    bloom contradicts although the block keeps logs (fires only on answers that
+ *                    have such a log); default the middle log)
  * - `reroute`        forwards the request to `target` instead (another node, e.g. another chain:
  *                    a load balancer that misroutes)
  * - `noBlockTimestamp` eth_getLogs answers without the logs' `blockTimestamp` (older nodes and
@@ -99,7 +102,7 @@ export interface FaultOptions {
   outsideRange: FaultSchedule;
   wrongChainId: FaultSchedule & { chainId: number };
   lag: FaultSchedule & ({ blocks: number; head?: undefined } | { head: number; blocks?: undefined }) & { aboveHead?: 'empty' | 'error' };
-  dropLog: FaultSchedule & { prefer?: 'alone' | 'crowded' };
+  dropLog: FaultSchedule & { prefer?: 'alone' | 'crowded' | 'soleOfEvent' };
   reroute: FaultSchedule & { target: string };
   noBlockTimestamp: FaultSchedule;
 }
@@ -262,12 +265,20 @@ export async function startFaultProxy(target: string, options: { port?: number }
       logs = logs.map(({ blockTimestamp: _, ...rest }) => rest);
       answer = { ...answer, result: logs };
     }
-    if (fires('dropLog', [call.method], logs.length > 0)) {
-      const blockOf = (l: Record<string, unknown>) => String(l.blockNumber);
-      const perBlock = new Map<string, number>();
-      for (const l of logs) perBlock.set(blockOf(l), (perBlock.get(blockOf(l)) ?? 0) + 1);
-      const prefer = option('dropLog')?.prefer;
-      const candidates = prefer ? logs.filter((l) => (perBlock.get(blockOf(l)) === 1) === (prefer === 'alone')) : [];
+    const prefer = option('dropLog')?.prefer;
+    const blockOf = (l: Record<string, unknown>) => String(l.blockNumber);
+    const eventOf = (l: Record<string, unknown>) => `${blockOf(l)} ${String(l.address).toLowerCase()} ${String((l.topics as string[] | undefined)?.[0]).toLowerCase()}`;
+    const perBlock = new Map<string, number>();
+    const perEvent = new Map<string, number>();
+    for (const l of logs) {
+      perBlock.set(blockOf(l), (perBlock.get(blockOf(l)) ?? 0) + 1);
+      perEvent.set(eventOf(l), (perEvent.get(eventOf(l)) ?? 0) + 1);
+    }
+    const soleOfEvent = (l: Record<string, unknown>) => perBlock.get(blockOf(l))! > 1 && perEvent.get(eventOf(l)) === 1;
+    const droppable = prefer === 'soleOfEvent' ? logs.some(soleOfEvent) : logs.length > 0;
+    if (fires('dropLog', [call.method], droppable)) {
+      const candidates =
+        prefer === 'soleOfEvent' ? logs.filter(soleOfEvent) : prefer ? logs.filter((l) => (perBlock.get(blockOf(l)) === 1) === (prefer === 'alone')) : [];
       const victim = candidates.length > 0 ? candidates[Math.floor(candidates.length / 2)]! : logs[Math.floor(logs.length / 2)]!;
       dropped.push({ block: Number(BigInt(String(victim.blockNumber))), logIndex: Number(BigInt(String(victim.logIndex))) });
       return { ...answer, result: logs.filter((l) => l !== victim) };
