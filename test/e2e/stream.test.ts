@@ -4,13 +4,14 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { decodeEventLog, encodeFunctionData, parseAbi, type Address } from 'viem';
 import { startNatsServer, type NatsServer } from '../../src/dev/nats-server';
 import { NON_RETRYABLE_ERROR_TYPES, StreamUnavailableError } from '../../src/errors';
 import { messageId, type StreamBody, type StreamMessage } from '../../src/stream/message';
 import { publishInOrder } from '../../src/stream/publisher';
+import { STORE_BALANCES_HANDLERS, chainTransfers, comparable, expectedBalances, storedBalances, transferBatch, writeModule } from '../helpers/balances';
 import { e2e, type TestIndexer } from '../helpers/fixture';
 import { natsConnect, readStream, replay, type Seen } from '../helpers/nats';
 import { freePort } from '../helpers/ports';
@@ -29,6 +30,7 @@ const transferAbi = parseAbi(['event Transfer(address indexed from, address inde
 // anvil keeps every block's state (no --prune-history): anvil_reorg needs it.
 const t = e2e();
 const natsDirs = mkdtempSync(path.join(os.tmpdir(), 'indexer-stream-nats-'));
+const handlersDir = mkdtempSync(path.join(os.tmpdir(), 'indexer-stream-handlers-'));
 
 async function emit(address: Address, count: number, salt: number, account = 0): Promise<void> {
   const hash = await t.chain.wallet.writeContract({ address, abi: emitter.abi, functionName: 'emitMany', args: [BigInt(count), BigInt(salt)], account: t.chain.accounts[account]! } as never);
@@ -255,7 +257,7 @@ test('a publish no JetStream stream answers (a server stopping shuts JetStream d
   const nc = await connected(SHARED_NATS);
   const subject = `indexer.t_no_responders_${Date.now()}`;
   const body = { chainId: 1, contract: 'Emitter', event: 'Transfer', blockNumber: 7, blockHash: '0x01', blockTimestamp: null, logIndex: 0, txHash: '0x02', address: '0x03', args: {}, removed: false };
-  const messages: StreamMessage[] = [{ subject: `${subject}.1.Emitter.Transfer`, msgId: messageId(body), blockNumber: 7, logIndex: 0, body }];
+  const messages: StreamMessage[] = [{ subject: `${subject}.1.Emitter.Transfer`, msgId: messageId(body), blockNumber: 7, logIndex: 0, body, publication: 1 }];
   const options = { window: 10, stallMs: 5_000, label: 'test' };
   const error = await publishInOrder(nc, messages, options).then(
     () => assert.fail('published with no stream to answer'),
@@ -417,5 +419,129 @@ test('bad input: a malformed NATS URL is a one-line error; NATS unreachable is a
   assert.ok(!(ix.worker as WorkerProcess).output().includes(secret), 'nor in the worker log');
   assert.ok(!JSON.stringify(await ix.status()).includes(secret), 'nor in the status');
   void nats;
+  await ix.close();
+});
+
+/** `emitTransfers` with 18-decimal amounts (and a value near 2^256 where asked): realistic values through the stream. */
+async function emitRealistic(address: Address, salt: number, count: number, account = 0, nearMax = 0): Promise<void> {
+  const { to, values } = transferBatch(salt, count, { nearMax });
+  const hash = await t.chain.wallet.writeContract({ address, abi: emitter.abi, functionName: 'emitTransfers', args: [to, values], account: t.chain.accounts[account]! } as never);
+  await t.chain.publicClient.waitForTransactionReceipt({ hash });
+}
+
+/** Message ids the stream holds for one event occurrence, in stream order. */
+function idsOf(seen: readonly Seen[], body: Pick<StreamBody, 'blockHash' | 'logIndex'>): string[] {
+  return seen.filter((m) => m.body.blockHash === body.blockHash && m.body.logIndex === body.logIndex).map((m) => m.msgId);
+}
+
+test('indexer reset within the undo window and far below it, with handlers and a stream: the same blocks come back after their retraction and are published again under their next ids; the stream replays to the canonical chain and the derived tables equal the oracle', { timeout: 300_000 }, async () => {
+  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  for (let salt = 1; salt <= 70; salt++) await emitRealistic(address, salt, 1 + (salt % 3), salt % 4, salt % 20 === 0 ? 1 : 0);
+  const nc = await connected(SHARED_NATS);
+  const handlers = writeModule(handlersDir, 'balances-stream-reset.mjs', STORE_BALANCES_HANDLERS);
+  // maxReorgDepth 8: the undo log reaches 16 blocks below the head; a reset 60 blocks back goes past it (derived tables are rebuilt).
+  const config = streamConfig(address, { delivery: 'instant' }, { maxReorgDepth: 8, maxBlockRange: 50 });
+  const ix = await t.indexer({ title: 'stream reset', config: (name) => ({ ...config(name), handlers }), natsUrl: SHARED_NATS });
+  const head = await t.chain.publicClient.getBlockNumber();
+  await streamCaughtUp(ix, nc, head);
+  const canonical = await chainBodies(ix, address, head);
+  let retracted = 0;
+  for (const depth of [5, 60]) {
+    const resetTo = Number(head) - depth;
+    const reset = await runCli(['reset', ix.name, '--to-block', String(resetTo)], ix.env);
+    assert.equal(reset.code, 0, reset.stderr);
+    retracted += canonical.filter((b) => b.blockNumber > resetTo).length;
+    await eventually(`the reset to ${resetTo} retracted`, async () => ((await ix.status()).stream!.retracted >= retracted ? true : undefined), 60_000);
+    const seen = await streamCaughtUp(ix, nc, head);
+    const { live, retractions, republished } = replay(seen);
+    assert.deepStrictEqual(live, canonical, `after the reset to ${resetTo} the replayed stream is the canonical chain`);
+    assert.equal(retractions.length, retracted, 'each published event above the reset block retracted once');
+    assert.equal(republished, retracted, 'and published again once');
+    await eventually(
+      `${ix.name}: derived tables equal the chain after the reset to ${resetTo}`,
+      async () => {
+        const s = await ix.status();
+        if (!s.handlers || s.handlers.checkpoint < Number(head)) return undefined;
+        assert.deepStrictEqual(comparable(await storedBalances(t.stack.db, ix.name)), comparable(expectedBalances(await chainTransfers(t.chain.publicClient, address, head))));
+        return true;
+      },
+      120_000,
+    );
+  }
+  const seen = await readStream(nc, streamName(ix), chainFilter(ix));
+  const newest = canonical[canonical.length - 1]!;
+  // Published, retracted by the shallow reset, published again, retracted by the deep one, published a third time.
+  const base = `${newest.chainId}:${newest.blockHash}:${newest.logIndex}`;
+  assert.deepStrictEqual(idsOf(seen, newest), [base, `${base}:removed`, `${base}:2`, `${base}:removed:2`, `${base}:3`]);
+  console.log(`# ids of the newest event after two resets: ${idsOf(seen, newest).join(' ')}`);
+  const s = await ix.status();
+  assert.equal(s.stream!.lastError, null);
+  await ix.close();
+});
+
+test('the worker is SIGKILLed between a re-publication (after a reset) and its cursor save: each publication in the stream once', { timeout: 300_000 }, async () => {
+  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  for (let salt = 1; salt <= 12; salt++) await emitRealistic(address, 100 + salt, 2, salt % 3);
+  const nc = await connected(SHARED_NATS);
+  const ix = await t.indexer({ title: 'stream republish kill', config: streamConfig(address, { delivery: 'instant' }), worker: 'process', natsUrl: SHARED_NATS });
+  const head = await t.chain.publicClient.getBlockNumber();
+  await streamCaughtUp(ix, nc, head);
+  // Held between publish and save: a trigger that sleeps while the stream's cursor moves forward.
+  const schema = `"${ix.name}"`;
+  await t.stack.db.query(`CREATE FUNCTION ${schema}.hold_stream_save() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.stage = 'stream' AND NEW.block_number > OLD.block_number THEN PERFORM pg_sleep(120); END IF; RETURN NEW; END $$`);
+  await t.stack.db.query(`CREATE TRIGGER hold_stream_save BEFORE UPDATE ON ${schema}._stages FOR EACH ROW EXECUTE FUNCTION ${schema}.hold_stream_save()`);
+  const reset = await runCli(['reset', ix.name, '--to-block', String(Number(head) - 4)], ix.env);
+  assert.equal(reset.code, 0, reset.stderr);
+  const held = await eventually(
+    'the stream stage holding its cursor save after re-publishing',
+    async () => (await t.stack.db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%_stages%'`)).rows[0],
+    60_000,
+    50,
+  );
+  const before = await readStream(nc, streamName(ix), chainFilter(ix));
+  assert.ok(before.some((m) => /:2$/.test(m.msgId)), 're-publications reached the stream before the kill');
+  const worker = ix.worker as WorkerProcess;
+  worker.child.kill('SIGKILL');
+  await worker.exited;
+  // The killed worker's transaction goes with it.
+  await t.stack.db.query('SELECT pg_terminate_backend($1)', [held.pid]);
+  await t.stack.db.query(`DROP TRIGGER hold_stream_save ON ${schema}._stages`);
+  const next = spawnWorkerProcess(ix.env);
+  t.defer(async () => {
+    next.child.kill('SIGKILL');
+    await next.exited;
+  });
+  const seen = await streamCaughtUp(ix, nc, head);
+  const { live, republished } = replay(seen);
+  assert.deepStrictEqual(live, await chainBodies(ix, address, head));
+  assert.equal(republished, (await chainBodies(ix, address, head)).filter((b) => b.blockNumber > Number(head) - 4).length, 'each re-publication once');
+  console.log(`# killed with ${before.filter((m) => /:2$/.test(m.msgId)).length} re-publications in the stream and not recorded; ${seen.length} messages at the end, each id once`);
+  await ix.close();
+});
+
+test('a duplicate acknowledgement for a message the stage never published is not taken for a publication: lastError names it, and the event goes out once the duplicate window has passed', { timeout: 180_000 }, async () => {
+  const address = await t.chain.deploy(emitter.abi, emitter.bytecode);
+  for (let salt = 1; salt <= 3; salt++) await emitRealistic(address, 200 + salt, 1);
+  const head = await t.chain.publicClient.getBlockNumber();
+  const nc = await connected(SHARED_NATS);
+  const id = Math.random().toString(36).slice(2, 8);
+  const where = { stream: `DUPACK_${id}`, filter: `dupack.${id}.${t.chain.chainId}.>` };
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: where.stream, subjects: [`dupack.${id}.>`], duplicate_window: 15_000_000_000 });
+  t.defer(() => jsm.streams.delete(where.stream));
+  // Another writer's message under the id of the chain's first event, outside the chain's subjects.
+  const [first] = await t.chain.publicClient.getLogs({ address, event: transferAbi[0], fromBlock: 0n, toBlock: head });
+  const collidingId = `${t.chain.chainId}:${first!.blockHash!.toLowerCase()}:${first!.logIndex}`;
+  const h = natsHeaders();
+  h.set('Nats-Msg-Id', collidingId);
+  await jetstream(nc).publish(`dupack.${id}.elsewhere`, 'not an event', { headers: h });
+  const ix = await t.indexer({ title: 'stream dup ack', config: streamConfig(address, { delivery: 'instant', nats: { stream: where.stream, subject: `dupack.${id}` } }), natsUrl: SHARED_NATS });
+  const error = await eventually('the refused duplicate in lastError', async () => (await ix.status()).stream?.lastError ?? undefined, 30_000, 100);
+  assert.match(error, new RegExp(`JetStream took ${collidingId} \\(block ${first!.blockNumber} log ${first!.logIndex}\\) for a duplicate of sequence 1, which is not this publication of it: the event is not in the stream`));
+  const seen = await streamCaughtUp(ix, nc, head, 120_000, where);
+  await assertStreamIsChain(ix, address, seen, head);
+  assert.equal((await ix.status()).stream!.lastError, null);
+  console.log(`# lastError while JetStream's window held the id: ${error}`);
   await ix.close();
 });
