@@ -1,7 +1,8 @@
-import { RangeTooLargeError, RpcRequestError } from '../errors';
+import { RpcRequestError } from '../errors';
 import { fillBlockFields } from '../indexing/block-fields';
 import type { DecodedLog, LogRouter, LogSource } from '../indexing/log-router';
 import { getHeaderChain, type BlockHeader, type ChainRpc, type RawLog } from '../rpc/client';
+import { splitsRange } from '../rpc/policy';
 import type { ActivityEnv } from './env';
 import type { IndexRangeInput, IndexRangeResult } from './types';
 
@@ -21,9 +22,6 @@ export async function indexRange(env: ActivityEnv, { spec, fromBlock, toBlock, t
   return { fromBlock, toBlock, logs: written.rows, splits: fetched.splits, acceptedRange: fetched.acceptedRange, durationMs, rpc: rpc.health(), notice: rpc.notice() };
 }
 
-/** More logs than this in one answer and the range is split: memory stays bounded whatever the density. */
-export const MAX_LOGS_PER_REQUEST = 10_000;
-
 export interface FetchedRange<T extends { blockNumber: number; blockHash: string } = DecodedLog> {
   logs: T[];
   blocks: Map<number, string>;
@@ -33,8 +31,9 @@ export interface FetchedRange<T extends { blockNumber: number; blockHash: string
 
 /**
  * Fetches and decodes the logs of [from, to] (one request per address chunk of the source's
- * filters). When the RPC refuses a range as too large, the range is halved and both halves
- * fetched, down to single blocks; a refused single block is a real fault. With the range's headers
+ * filters). When the RPC refuses a range as too large, or answers more logs than fit in memory at
+ * once, the range is halved and both halves fetched, down to single blocks (the policy's
+ * splitsRange: a refused single block is a real fault). With the range's headers
  * at hand, blocks whose logsBloom admits a configured address and topic0 the answer holds no log of
  * are asked again (ChainRpc.getLogs).
  */
@@ -61,15 +60,15 @@ export async function fetchRange<T extends { blockNumber: number; blockHash: str
       try {
         answer = await rpc.getLogs(filter, options);
       } catch (error) {
-        if (error instanceof RangeTooLargeError && to > from) {
+        if (splitsRange({ from, to }, { error })) {
           refused = true;
           break;
         }
         throw error;
       }
       raw.push(...answer);
-      // Too dense to hold at once: halve it like a provider's refusal, and let the workflow shrink.
-      if (raw.length > MAX_LOGS_PER_REQUEST && to > from) {
+      // Too dense to hold at once: halved like a provider's refusal, and the workflow shrinks its ranges.
+      if (splitsRange({ from, to }, { logs: raw.length })) {
         refused = true;
         break;
       }

@@ -1,10 +1,11 @@
 import { Context } from '@temporalio/activity';
 import { storedHash } from '../db/blocks';
-import { RangeTooLargeError, RpcRequestError } from '../errors';
+import { RpcRequestError } from '../errors';
 import { pruneBlockHashes } from '../db/rollback';
 import type { Pool } from '../db/pool';
 import { getHeaderChain, type ChainRpc, type HeadProbe } from '../rpc/client';
 import { tipVerdict, type TipVerdict } from '../rpc/heads';
+import { rpcDecision } from '../rpc/policy';
 import type { IndexerSpec } from '../spec';
 import { childrenUpTo } from '../db/factory-children';
 import { fillBlockFields } from '../indexing/block-fields';
@@ -94,7 +95,8 @@ async function indexTip(env: ActivityEnv, rpc: ChainRpc, input: SyncTipInput): P
     try {
       return await syncView(env, rpc.pinnedTo(endpoint), input, { base, toBlock, started });
     } catch (error) {
-      if (!(error instanceof RpcRequestError) || error instanceof RangeTooLargeError) throw error;
+      // An endpoint's failure (the policy's failOver) moves the view on; a range to split, a database error … do not.
+      if (!rpcDecision(error).failOver) throw error;
       failure = error;
     }
   }

@@ -1,11 +1,12 @@
-import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import { RateLimiter } from 'limiter';
 import { http, webSocket, type EIP1193RequestFn } from 'viem';
 import { getHttpRpcClient, type HttpRpcClient } from 'viem/utils';
-import { EndpointBehindError, EndpointMisroutedError, RangeTooLargeError, RpcRequestError, oneLine } from '../errors';
+import { oneLine } from '../errors';
 import { redactUrl } from '../redact';
 import { rpcSpan } from '../tracing';
 import type { BreakerState, EndpointHealth } from './health';
+import { batchAnswerError, classifyRpcError, rpcDecision, rpcFailure } from './policy';
 
 
 export type { BreakerState, EndpointHealth };
@@ -52,15 +53,11 @@ interface JsonRpcAnswer {
   error?: { code?: number; message?: string; data?: unknown };
 }
 
-/** A JSON-RPC error inside a batch, shaped like viem's errors so the caller's classification reads it. */
-function answerError(error: NonNullable<JsonRpcAnswer['error']>): Error {
-  return Object.assign(new Error(String(error.message ?? 'unknown JSON-RPC error')), { code: error.code });
-}
-
 /**
  * One JSON-RPC endpoint with its own rate limit (token bucket) and circuit breaker (cockatiel:
- * closed → open after consecutive failures → half-open probe → closed). A range refusal is the
- * request's fault, and a block the node does not have yet is lag, so neither counts against it.
+ * closed → open after consecutive failures → half-open probe → closed). Single calls and batches
+ * take one path (send), and what counts against the endpoint is the policy's (policy.ts, blame): a
+ * range refusal is the request's fault and a block the node does not have yet is lag, so neither does.
  *
  * Over http(s) every data request travels as a batch with eth_chainId (and getLogs with
  * eth_blockNumber before it): a batch is served by one backend, so the answer proves which chain it
@@ -93,7 +90,12 @@ export class Endpoint {
   headAskedAt = 0;
   headAsk: Promise<void> | undefined;
 
-  constructor(url: string, private readonly options: EndpointOptions) {
+  /** `redact` hides every secret of the chain's URLs in the messages of the errors it raises. */
+  constructor(
+    url: string,
+    private readonly options: EndpointOptions,
+    private readonly redact: (text: string) => string = (text) => text,
+  ) {
     this.label = redactUrl(url);
     this.isWebSocket = url.startsWith('ws');
     // Temporal retries with backoff; viem's own retries would only hide faults and stretch attempts.
@@ -106,7 +108,7 @@ export class Endpoint {
     }
     if (!this.isWebSocket) this.httpClient = getHttpRpcClient(url, { timeout: options.timeoutMs });
     this.breaker = circuitBreaker(
-      handleWhen((error) => !(error instanceof RangeTooLargeError) && !(error instanceof EndpointBehindError)),
+      handleWhen((error) => rpcDecision(error).blame),
       { halfOpenAfter: options.breakerHalfOpenAfterMs ?? 5_000, breaker: new ConsecutiveBreaker(options.breakerThreshold ?? 5) },
     );
     this.bucketSize = Math.max(1, Math.floor(options.requestsPerSecond ?? 1));
@@ -160,37 +162,55 @@ export class Endpoint {
     this.demotedUntil = Date.now() + (this.options.demotionMs ?? 5 * 60_000);
   }
 
+  /** One request (see send). */
+  async call<T>(method: string, params: unknown[], check?: (result: T) => string | undefined, options: CallOptions = {}): Promise<T> {
+    const [result] = await this.send<T>(method, [params], check, options);
+    return result as T;
+  }
+
   /**
-   * One request through the limiter and the breaker. `check` validates the answer: an answer that
-   * fails it counts as this endpoint's failure, like an error would.
+   * The same method with several parameter lists: over http one batch `[eth_chainId, call, call …]`
+   * (one backend answers all of them), elsewhere one request each after the chain check.
    */
-  async call<T>(method: string, params: unknown[], toError: (error: unknown) => Error, check?: (result: T) => string | undefined, options: CallOptions = {}): Promise<T> {
+  callEach<T>(method: string, paramsList: unknown[][], check?: (result: T, index: number) => string | undefined, options: CallOptions = {}): Promise<T[]> {
+    return this.send<T>(method, paramsList, check, options);
+  }
+
+  /**
+   * Every request, single or batch, through the limiter and the breaker. `check` validates each
+   * answer: one that fails it is this endpoint's failure, like an error would be. What a failure
+   * counts against the endpoint is the policy's (blame), for the breaker and the counters alike.
+   */
+  private async send<T>(method: string, paramsList: unknown[][], check: ((result: T, index: number) => string | undefined) | undefined, options: CallOptions): Promise<T[]> {
     const bound = this.options.chainId !== undefined && DATA_METHODS.has(method);
+    const guardHead = bound && method === 'eth_getLogs' && options.needs !== undefined;
     const batched = bound && this.batching && this.httpClient !== undefined;
     if (this.limiter) {
       // Providers count every call of a batch against their limits.
-      const calls = batched ? (method === 'eth_getLogs' && options.needs !== undefined ? 3 : 2) : 1;
-      const tokens = Math.min(calls, this.bucketSize);
+      const tokens = Math.min(paramsList.length + (batched ? (guardHead ? 2 : 1) : 0), this.bucketSize);
       if (this.limiter.getTokensRemaining() < tokens) this.stats.rateLimitWaits += 1;
       await this.limiter.removeTokens(tokens);
     }
     try {
       return await this.breaker.execute(async () => {
         const started = Date.now();
-        const result: T = await rpcSpan(method, params, this.label, () =>
-          batched ? this.batchedCall<T>(method, params, toError, options) : this.unbatchedCall<T>(method, params, toError, options, bound),
+        const results = await rpcSpan(method, paramsList[0] ?? [], this.label, () =>
+          batched ? this.batchedCall<T>(method, paramsList, options, guardHead) : this.unbatchedCall<T>(method, paramsList, options, bound),
         );
-        this.learnFrom(method, params, result, options);
-        const problem = check?.(result);
-        if (problem) throw new RpcRequestError(`RPC ${method} to ${this.label} gave a malformed answer: ${problem}`);
+        results.forEach((result, i) => {
+          this.learnFrom(method, paramsList[i]!, result, options);
+          const problem = check?.(result, i);
+          if (problem) throw rpcFailure('malformed', `RPC ${method} to ${this.label} gave a malformed answer: ${problem}`);
+        });
         const ms = Date.now() - started;
         this.stats.latencyMs = this.stats.latencyMs === 0 ? ms : this.stats.latencyMs * 0.8 + ms * 0.2;
-        return result;
+        return results;
       });
     } catch (error) {
-      if (error instanceof BrokenCircuitError) throw new RpcRequestError(`${this.label} is failing (circuit breaker open; last error: ${this.lastFailure}); not asked`);
-      if (error instanceof EndpointBehindError) this.stats.behind += 1;
-      else if (!(error instanceof RangeTooLargeError)) {
+      const decision = rpcDecision(error);
+      if (decision.class === 'breaker-open') throw rpcFailure('breaker-open', `${this.label} is failing (circuit breaker open; last error: ${this.lastFailure}); not asked`);
+      if (decision.class === 'behind') this.stats.behind += 1;
+      if (decision.blame) {
         this.stats.failures += 1;
         this.lastFailure = oneLine(error);
       }
@@ -198,134 +218,77 @@ export class Endpoint {
     }
   }
 
-  /**
-   * The same method with several parameter lists: over http one batch `[eth_chainId, call, call …]`
-   * (one backend answers all of them), elsewhere one request each after the chain check.
-   */
-  async callEach<T>(method: string, paramsList: unknown[][], toError: (error: unknown) => Error, check?: (result: T, index: number) => string | undefined): Promise<T[]> {
-    const batched = this.options.chainId !== undefined && this.batching && this.httpClient !== undefined;
-    if (this.limiter) {
-      const tokens = Math.min(paramsList.length + (batched ? 1 : 0), this.bucketSize);
-      if (this.limiter.getTokensRemaining() < tokens) this.stats.rateLimitWaits += 1;
-      await this.limiter.removeTokens(tokens);
-    }
-    try {
-      return await this.breaker.execute(async () => {
-        const started = Date.now();
-        const results = await rpcSpan(method, paramsList[0] ?? [], this.label, async () => {
-          if (!batched) {
-            if (this.options.chainId !== undefined && Date.now() - this.chainCheckedAt >= CHAIN_RECHECK_MS) await this.checkChainAlone(method, toError);
-            const out: T[] = [];
-            for (const params of paramsList) out.push(await this.single<T>(method, params, toError));
-            return out;
-          }
-          const chainId = this.nextId++;
-          const ids = paramsList.map(() => this.nextId++);
-          this.stats.requests += 1;
-          let answers: JsonRpcAnswer[];
-          try {
-            answers = (await this.httpClient!.request({
-              body: [{ method: 'eth_chainId', id: chainId }, ...paramsList.map((params, i) => ({ method, params, id: ids[i] }))] as never,
-            })) as unknown as JsonRpcAnswer[];
-          } catch (error) {
-            throw toError(error);
-          }
-          if (!Array.isArray(answers)) throw toError(new Error('the answer to a batch is not an array'));
-          const byId = new Map(answers.map((a) => [a?.id, a]));
-          const chainAnswer = byId.get(chainId);
-          if (!chainAnswer || chainAnswer.error || typeof chainAnswer.result !== 'string' || !HEX.test(chainAnswer.result)) {
-            throw toError(new Error(`eth_chainId in the batch ${chainAnswer?.error ? `failed: ${chainAnswer.error.message}` : 'got no usable answer'}`));
-          }
-          this.checkChain(method, Number(BigInt(chainAnswer.result)));
-          return ids.map((id) => {
-            const answer = byId.get(id);
-            if (!answer) throw toError(new Error(`the batch's answer lacks a ${method} call`));
-            if (answer.error) throw toError(answerError(answer.error));
-            return answer.result as T;
-          });
-        });
-        results.forEach((result, i) => {
-          const problem = check?.(result, i);
-          if (problem) throw new RpcRequestError(`RPC ${method} to ${this.label} gave a malformed answer: ${problem}`);
-        });
-        const ms = Date.now() - started;
-        this.stats.latencyMs = this.stats.latencyMs === 0 ? ms : this.stats.latencyMs * 0.8 + ms * 0.2;
-        return results;
-      });
-    } catch (error) {
-      if (error instanceof BrokenCircuitError) throw new RpcRequestError(`${this.label} is failing (circuit breaker open; last error: ${this.lastFailure}); not asked`);
-      this.stats.failures += 1;
-      this.lastFailure = oneLine(error);
-      throw error;
-    }
+  private toError(method: string, error: unknown): Error {
+    return classifyRpcError(method, this.label, error, this.redact);
   }
 
-  private async unbatchedCall<T>(method: string, params: unknown[], toError: (error: unknown) => Error, options: CallOptions, bound: boolean): Promise<T> {
-    if (bound && Date.now() - this.chainCheckedAt >= CHAIN_RECHECK_MS) await this.checkChainAlone(method, toError);
+  private async unbatchedCall<T>(method: string, paramsList: unknown[][], options: CallOptions, bound: boolean): Promise<T[]> {
+    if (bound && Date.now() - this.chainCheckedAt >= CHAIN_RECHECK_MS) await this.checkChainAlone(method);
     if (bound && this.isWebSocket && method === 'eth_getLogs' && options.needs !== undefined) {
       // The socket is one backend: its head, asked first, says whether it has the blocks.
-      this.checkHead(method, await this.single<string>('eth_blockNumber', [], toError), options.needs);
+      this.checkHead(method, await this.single<string>('eth_blockNumber', []), options.needs);
     }
-    return this.single<T>(method, params, toError);
+    const results: T[] = [];
+    for (const params of paramsList) results.push(await this.single<T>(method, params));
+    return results;
   }
 
-  private async single<T>(method: string, params: unknown[], toError: (error: unknown) => Error): Promise<T> {
+  private async single<T>(method: string, params: unknown[]): Promise<T> {
     this.stats.requests += 1;
     this.socketUsed = this.isWebSocket;
     try {
       return (await this.request({ method: method as never, params: params as never })) as T;
     } catch (error) {
-      throw toError(error);
+      throw this.toError(method, error);
     }
   }
 
-  /** `[eth_chainId, (eth_blockNumber,) call]` in one HTTP request: one backend answers all of them. */
-  private async batchedCall<T>(method: string, params: unknown[], toError: (error: unknown) => Error, options: CallOptions): Promise<T> {
-    const guardHead = method === 'eth_getLogs' && options.needs !== undefined;
-    const ids = { chain: this.nextId++, head: this.nextId++, call: this.nextId++ };
+  /** `[eth_chainId, (eth_blockNumber,) call, call …]` in one HTTP request: one backend answers all of them. */
+  private async batchedCall<T>(method: string, paramsList: unknown[][], options: CallOptions, guardHead: boolean): Promise<T[]> {
+    const ids = { chain: this.nextId++, head: this.nextId++, calls: paramsList.map(() => this.nextId++) };
     const body = [
       { method: 'eth_chainId', id: ids.chain },
       ...(guardHead ? [{ method: 'eth_blockNumber', id: ids.head }] : []),
-      { method, params, id: ids.call },
+      ...paramsList.map((params, i) => ({ method, params, id: ids.calls[i] })),
     ];
     this.stats.requests += 1;
     let answers: JsonRpcAnswer[];
     try {
       answers = (await this.httpClient!.request({ body: body as never })) as unknown as JsonRpcAnswer[];
     } catch (error) {
-      throw toError(error);
+      throw this.toError(method, error);
     }
-    if (!Array.isArray(answers)) throw toError(new Error('the answer to a batch is not an array'));
+    if (!Array.isArray(answers)) throw this.toError(method, new Error('the answer to a batch is not an array'));
     // viem hands one error object for every call when the server refused the batch as a whole.
     if (answers.length > 1 && answers.every((a) => a === answers[0]) && answers[0]?.error) {
       if (/batch/i.test(answers[0].error.message ?? '')) {
         this.batching = false; // an endpoint without batches: chain id checked on its own from now on
-        return this.unbatchedCall<T>(method, params, toError, options, true);
+        return this.unbatchedCall<T>(method, paramsList, options, true);
       }
-      throw toError(answerError(answers[0].error));
+      throw this.toError(method, batchAnswerError(answers[0].error));
     }
     const byId = new Map(answers.map((a) => [a?.id, a]));
-    const chainAnswer = byId.get(ids.chain);
-    if (!chainAnswer || chainAnswer.error || typeof chainAnswer.result !== 'string' || !HEX.test(chainAnswer.result)) {
-      throw toError(new Error(`eth_chainId in the batch ${chainAnswer?.error ? `failed: ${chainAnswer.error.message}` : 'got no usable answer'}`));
-    }
-    this.checkChain(method, Number(BigInt(chainAnswer.result)));
-    if (guardHead) {
-      const headAnswer = byId.get(ids.head);
-      if (!headAnswer || headAnswer.error || typeof headAnswer.result !== 'string' || !HEX.test(headAnswer.result)) {
-        throw toError(new Error(`eth_blockNumber in the batch ${headAnswer?.error ? `failed: ${headAnswer.error.message}` : 'got no usable answer'}`));
-      }
-      this.checkHead(method, headAnswer.result, options.needs!);
-    }
-    const answer = byId.get(ids.call);
-    if (!answer) throw toError(new Error(`the batch's answer lacks the ${method} call`));
-    if (answer.error) throw toError(answerError(answer.error));
-    return answer.result as T;
+    this.checkChain(method, Number(BigInt(this.usableHex(method, 'eth_chainId', byId.get(ids.chain)))));
+    if (guardHead) this.checkHead(method, this.usableHex(method, 'eth_blockNumber', byId.get(ids.head)), options.needs!);
+    return ids.calls.map((id) => {
+      const answer = byId.get(id);
+      if (!answer) throw this.toError(method, new Error(`the batch's answer lacks ${paramsList.length === 1 ? 'the' : 'a'} ${method} call`));
+      if (answer.error) throw this.toError(method, batchAnswerError(answer.error));
+      return answer.result as T;
+    });
   }
 
-  private async checkChainAlone(method: string, toError: (error: unknown) => Error): Promise<void> {
-    const hex = await this.single<string>('eth_chainId', [], toError);
-    if (typeof hex !== 'string' || !HEX.test(hex)) throw new RpcRequestError(`RPC eth_chainId to ${this.label} gave a malformed answer: ${JSON.stringify(hex)}`);
+  /** The hex answer of a call the batch carries beside `method` (the chain id, the head). */
+  private usableHex(method: string, call: string, answer: JsonRpcAnswer | undefined): string {
+    if (!answer || answer.error || typeof answer.result !== 'string' || !HEX.test(answer.result)) {
+      throw this.toError(method, new Error(`${call} in the batch ${answer?.error ? `failed: ${answer.error.message}` : 'got no usable answer'}`));
+    }
+    return answer.result;
+  }
+
+  private async checkChainAlone(method: string): Promise<void> {
+    const hex = await this.single<string>('eth_chainId', []);
+    if (typeof hex !== 'string' || !HEX.test(hex)) throw rpcFailure('malformed', `RPC eth_chainId to ${this.label} gave a malformed answer: ${JSON.stringify(hex)}`);
     this.checkChain(method, Number(BigInt(hex)));
     this.chainCheckedAt = Date.now();
   }
@@ -340,7 +303,8 @@ export class Endpoint {
     }
     const retryMs = this.options.rotationRetryMs ?? 30_000;
     this.rotation = { reason: `serves chain ${actual}, not ${expected}`, retryAt: Date.now() + retryMs };
-    throw new EndpointMisroutedError(
+    throw rpcFailure(
+      'misrouted',
       `${this.label} answered ${method} for chain ${actual}, not ${expected} (a load balancer routing to the wrong chain?): answer discarded, endpoint out of rotation, asked again in ${Math.round(retryMs / 1000)} s`,
     );
   }
@@ -348,7 +312,7 @@ export class Endpoint {
   private checkHead(method: string, hex: string, needs: number): void {
     const head = Number(BigInt(hex));
     this.head = head;
-    if (head < needs) throw new EndpointBehindError(`${this.label} is at block ${head}, behind block ${needs} that ${method} is about; its answer was not used`);
+    if (head < needs) throw rpcFailure('behind', `${this.label} is at block ${head}, behind block ${needs} that ${method} is about; its answer was not used`);
   }
 
   /** What an answer says about the endpoint's head: a reported head, or a header it has or lacks. */
@@ -361,7 +325,7 @@ export class Endpoint {
     } else if (method === 'eth_getBlockByNumber' && options.needs !== undefined && typeof params[0] === 'string' && params[0].startsWith('0x')) {
       if (result === null) {
         this.head = Math.min(this.head ?? options.needs - 1, options.needs - 1);
-        throw new EndpointBehindError(`${this.label} does not have block ${options.needs} yet`);
+        throw rpcFailure('behind', `${this.label} does not have block ${options.needs} yet`);
       }
       this.head = Math.max(this.head ?? options.needs, options.needs);
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkLogAnswer, type RawLog } from '../../src/rpc/client';
+import { checkLogAnswer, type RawLog } from '../../src/rpc/answers';
 
 const ADDRESS = `0x${'12'.repeat(20)}`;
 const TOPIC0 = `0x${'ab'.repeat(32)}`;

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeAbiParameters, toEventSelector } from 'viem';
-import { fetchRange, MAX_LOGS_PER_REQUEST } from '../../src/activities/index-range';
+import { fetchRange } from '../../src/activities/index-range';
 import { RangeTooLargeError, RpcRequestError, RpcTimeoutError } from '../../src/errors';
 import { LogRouter } from '../../src/indexing/log-router';
-import { classifyRpcError } from '../../src/rpc/classify';
+import { MAX_LOGS_PER_REQUEST, classifyRpcError } from '../../src/rpc/policy';
 import type { LogFilter, RawLog } from '../../src/rpc/client';
 import type { IndexerSpec } from '../../src/spec';
 
