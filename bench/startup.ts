@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { quietBundlerLogger } from '../src/workflow-bundle';
+import { quietBundlerLogger } from '../src/worker/workflow-bundle';
 import { startTestChain } from '../test/helpers/chain';
 import { specsFrom, startIndexer } from '../test/helpers/indexer';
 import { compileFixture } from '../test/helpers/solidity';

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { build } from 'esbuild';
-import { WORKFLOW_BUNDLE_FILE, quietBundlerLogger, withoutSourcesContent, workflowBundleOptions } from '../src/workflow-bundle';
+import { WORKFLOW_BUNDLE_FILE, quietBundlerLogger, withoutSourcesContent, workflowBundleOptions } from '../src/worker/workflow-bundle';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist');

@@ -4,7 +4,7 @@ import type { TailOptions } from './cli/tail-command';
 import type { WorkerCommandOptions } from './cli/worker-command';
 import { debugRequested } from './env';
 import { CliError, IndexerError, oneLine } from './errors';
-import { DEV_STATE_DIR } from './dev/state-dir';
+import { DEV_STATE_DIR } from './env';
 
 // Each command imports what it needs when it runs: `indexer status` must not pay for loading the
 // worker, webpack, viem or embedded PostgreSQL (seconds on a busy machine).

@@ -232,3 +232,6 @@ export function temporalCliPath(env: Env = process.env): string | undefined {
 export function searchPath(env: Env = process.env): string[] {
   return (env.PATH ?? '').split(path.delimiter).filter(Boolean);
 }
+
+/** Where local runs keep their state (Temporal's, anvil's, the embedded PostgreSQL's, NATS'), relative to the working directory. */
+export const DEV_STATE_DIR = '.indexer';

@@ -1,3 +1,4 @@
+import type { StageSpecs } from './stages/configs';
 /**
  * The indexing spec: the workflow's input, fixed for a run and visible in the Web UI.
  * Plain JSON, no secrets: RPC endpoints and the database URL are resolved by workers.
@@ -47,7 +48,8 @@ export interface ChainTuning {
   crossCheck?: 'all' | 'sample' | 'off';
 }
 
-export interface IndexerSpec {
+/** The workflow input (docs/design.md): the indexer × chain's contracts and tuning, and each configured stage's section. */
+export interface IndexerSpec extends StageSpecs {
   name: string;
   chainId: number;
   /** The key of the chain in the config (`local`, `mainnet` …). */
@@ -55,19 +57,6 @@ export interface IndexerSpec {
   contracts: ContractSpec[];
   tuning: ChainTuning;
   verify?: { intervalMs?: number; maxChunksPerRun?: number };
-  /** User handlers (config `handlers`): the module's absolute path; workers import it from there. */
-  handlers?: { module: string };
-  /** Publish stored events to NATS JetStream (config `stream`); the server URL stays on the workers. */
-  stream?: StreamSpec;
-}
-
-export interface StreamSpec {
-  /** Messages go to `<subject>.<chainId>.<Contract>.<Event>`. */
-  subject: string;
-  /** The JetStream stream, created when missing with subjects `<subject>.>`. */
-  stream: string;
-  /** `safe`: only events at or below the safe head (head − confirmations); `instant`: as soon as stored. */
-  delivery: 'safe' | 'instant';
 }
 
 export function indexerWorkflowId(name: string, chainId: number): string {
@@ -112,3 +101,6 @@ export function specHash(spec: IndexerSpec): string {
   const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
   return `${hex(a)}${hex(b)}-${text.length.toString(16)}`;
 }
+
+/** An activity input as it travels: the spec may be a reference to it (SpecRef). */
+export type WithSpecRef<I> = I extends { spec: IndexerSpec } ? Omit<I, 'spec'> & { spec: SpecOrRef } : I;

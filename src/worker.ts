@@ -1,14 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type InjectedSinks, type WorkerInterceptors, type WorkflowBundleOption } from '@temporalio/worker';
-import type { ActivityHost } from './activity-host';
+import type { ActivityHost } from './worker/activity-host';
 import { deferredActivities } from './activities/deferred';
-import { bundleWorkflowsInChildProcess, prebuiltWorkflowBundle } from './workflow-bundle';
+import { bundleWorkflowsInChildProcess, prebuiltWorkflowBundle } from './worker/workflow-bundle';
 import type { Pool } from './db/pool';
 import type { Logger } from './logger';
-import type { IndexerMetrics } from './metrics';
+import type { IndexerMetrics } from './worker/metrics';
 import { Redactor } from './redact';
 import type { RpcUrlSource } from './rpc/endpoints';
-import { DEFAULT_NATS_URL, parseNatsUrl } from './stream/nats-url';
+import { DEFAULT_NATS_URL, parseNatsUrl } from './stages/stream/nats-url';
 import type { Tracing } from './tracing';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
@@ -87,7 +87,7 @@ export async function bootIndexerWorker(settings: WorkerBootSettings, hostSettin
   const threadSpawn = nextThreadSpawn();
   const hosting = threadSpawn.spawned
     // The module loads while hostSettings() waits on its own I/O (an RPC check, a database).
-    .then(() => Promise.all([hostSettings(), import('./activity-host')]))
+    .then(() => Promise.all([hostSettings(), import('./worker/activity-host')]))
     .then(([fromHost, { startActivityHost }]) => {
       const nats = parseNatsUrl(fromHost.natsUrl ?? DEFAULT_NATS_URL, 'NATS_URL');
       const redactor = secretRedactor(fromHost.databaseUrl, fromHost.knownRpcUrls, nats.raw);

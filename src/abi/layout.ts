@@ -1,7 +1,6 @@
 import { toEventSelector } from 'viem';
-import { MAX_IDENTIFIER_LENGTH, isIdentifier } from '../db/identifiers';
 import { canonicalEvent, eventSignature, type AbiEvent, type AbiEventParameter } from './event-abi';
-import { snakeCase } from './naming';
+import { MAX_IDENTIFIER_LENGTH, isIdentifier, snakeCase } from './naming';
 
 /** A column every event table (or every table of a contract with `include: ["transaction"]`) has before its arguments. */
 export interface CommonColumn {

@@ -1,22 +1,22 @@
 import { Context } from '@temporalio/activity';
+import type { Registry } from 'prom-client';
 import type { Pool } from '../db/pool';
 import { writeRange, type RangeWrite, type RangeWriteResult } from '../db/writer';
-import { bindHandlers, importHandlers, type BoundHandlers } from '../handlers/module';
 import { childrenUpTo } from '../db/factory-children';
 import { FactoryWatcher } from '../indexing/factories';
 import { LogRouter } from '../indexing/log-router';
 import type { Logger } from '../logger';
-import type { IndexerMetrics } from '../metrics';
+import type { IndexerMetrics } from '../worker/metrics';
 import type { ChainRpc } from '../rpc/client';
 import { isSpecRef, specHash, type IndexerSpec, type SpecOrRef } from '../spec';
 import { loadSpec, storeSpec } from '../db/specs';
 import { IndexerError } from '../errors';
-import type { NatsLink } from '../stream/connection';
+import type { NatsLink } from '../stages/stream/connection';
 
 export interface ActivityDeps {
   pool: Pool;
-  /** Connections in pg's pipeline mode for handler batches (db/pool.ts); `pool` when not given. */
-  handlersPool?: Pool;
+  /** Connections in pg's pipeline mode (db/pool.ts), for handler batches; `pool` when not given. */
+  pipelinedPool?: Pool;
   /** The worker's RPC access for a chain; throws RpcNotConfiguredError when it has none. */
   rpcFor: (spec: Pick<IndexerSpec, 'chainId' | 'tuning'>) => ChainRpc;
   logger: Logger;
@@ -30,8 +30,8 @@ export interface ActivityDeps {
 /** What the activity bodies work with: the worker's pool and RPC, decoders per spec, log and metrics. */
 export interface ActivityEnv {
   pool: Pool;
-  /** Handler batches' connections: pipelined, so statements a handler does not await do not wait for each other. */
-  handlersPool: Pool;
+  /** Connections in pg's pipeline mode: statements a handler does not await do not wait for each other. */
+  pipelinedPool: Pool;
   rpcFor: ActivityDeps['rpcFor'];
   /** The spec's decoders and tables, built once per spec, not per range. */
   routerFor: (spec: IndexerSpec) => LogRouter;
@@ -39,16 +39,13 @@ export interface ActivityEnv {
   rangeRouter: (spec: IndexerSpec, toBlock: number) => Promise<LogRouter>;
   /** The spec's factories (their events, and the children they name). */
   factoriesFor: (spec: IndexerSpec) => FactoryWatcher;
-  /**
-   * The spec's handlers module, loaded once per worker process and checked against its tables
-   * (a fixed module takes a worker restart, as any code change does).
-   */
-  handlersFor: (spec: IndexerSpec) => Promise<BoundHandlers>;
   /** The spec's NATS connection on this worker: one per indexer × chain, so one stage's broken connection is its own. */
   natsFor: (spec: Pick<IndexerSpec, 'name' | 'chainId'>) => NatsLink;
   /** The running activity's logger: workflow id, run id and activity type. */
   log: () => Logger;
   metrics: ActivityMetrics;
+  /** Where stages record their own metrics (each stage's metrics.ts); none on a worker without /metrics. */
+  metricsRegistry?: Registry;
   /** The input with its spec looked up when it came by reference (memory, else `_specs`). */
   resolveSpec: <I>(input: I) => Promise<I>;
   /** Stores the spec for references to it, and remembers it (prepareIndexer). */
@@ -65,9 +62,6 @@ export interface ActivityMetrics {
   checkpoint: (spec: Pick<IndexerSpec, 'name' | 'chainId'>, block: number) => void;
   rollback: (spec: IndexerSpec, reason: 'reorg' | 'reset') => void;
   verificationMismatch: (spec: IndexerSpec) => void;
-  handled: (spec: IndexerSpec, r: { events: number; durationMs: number; checkpoint: number }) => void;
-  streamed: (spec: IndexerSpec, r: { published: number; retracted: number; checkpoint: number }) => void;
-  streamActivity: (spec: IndexerSpec, durationMs: number) => void;
 }
 
 export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
@@ -109,32 +103,17 @@ export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
     await storeSpec(deps.pool, spec, hash);
     specs.set(hash, spec);
   };
-  const modules = new Map<string, Promise<BoundHandlers>>();
-  const handlersFor = (spec: IndexerSpec) => {
-    const file = spec.handlers?.module;
-    if (!file) throw new Error(`indexer ${spec.name} has no handlers configured`);
-    const key = `${file}:${spec.name}:${spec.chainId}`;
-    let bound = modules.get(key);
-    if (!bound) {
-      bound = importHandlers(file).then((module) => bindHandlers(module, routerFor(spec).tables));
-      // A module that failed to load is tried again next time (it may have been fixed).
-      bound.catch(() => modules.delete(key));
-      modules.set(key, bound);
-    }
-    return bound;
-  };
   const natsFor = (spec: Pick<IndexerSpec, 'name' | 'chainId'>) => {
     if (!deps.natsFor) throw new Error('this worker has no NATS servers configured');
     return deps.natsFor(spec);
   };
   return {
     pool: deps.pool,
-    handlersPool: deps.handlersPool ?? deps.pool,
+    pipelinedPool: deps.pipelinedPool ?? deps.pool,
     rpcFor: deps.rpcFor,
     routerFor,
     rangeRouter,
     factoriesFor,
-    handlersFor,
     resolveSpec,
     rememberSpec,
     natsFor,
@@ -143,6 +122,7 @@ export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
       return deps.logger.child({ workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId, activity: info.activityType });
     },
     metrics: activityMetrics(deps.metrics),
+    ...(deps.metrics ? { metricsRegistry: deps.metrics.registry } : {}),
     storeRange: (spec, write) => writeRange(deps.pool, { schema: spec.name, chainId: spec.chainId, tables: routerFor(spec).tables, ...write }),
   };
 }
@@ -163,18 +143,5 @@ function activityMetrics(metrics: IndexerMetrics | undefined): ActivityMetrics {
     checkpoint: (spec, block) => metrics?.checkpoint.set(labels(spec), block),
     rollback: (spec, reason) => metrics?.reorgs.inc({ ...labels(spec), reason }),
     verificationMismatch: (spec) => metrics?.verificationMismatches.inc(labels(spec)),
-    handled: (spec, r) => {
-      if (!metrics) return;
-      metrics.handlerEvents.inc(labels(spec), r.events);
-      metrics.handlerDuration.observe(labels(spec), r.durationMs / 1000);
-      metrics.handlersCheckpoint.set(labels(spec), r.checkpoint);
-    },
-    streamed: (spec, r) => {
-      if (!metrics) return;
-      metrics.streamPublished.inc(labels(spec), r.published);
-      metrics.streamRetracted.inc(labels(spec), r.retracted);
-      metrics.streamCheckpoint.set(labels(spec), r.checkpoint);
-    },
-    streamActivity: (spec, durationMs) => metrics?.streamActivityDuration.observe(labels(spec), durationMs / 1000),
   };
 }

@@ -1,15 +1,14 @@
-import type { IndexerSpec, SpecOrRef } from '../spec';
+import type { WithSpecRef } from '../spec';
+import type { ScheduledActivities } from '../stages/stage';
+import { stageActivityBodies, type StageActivityBodies, type StageEnv } from '../stages/runtimes';
 import { createActivityEnv, type ActivityDeps, type ActivityEnv } from './env';
 import { toActivityFailure } from './failure';
 import { discoverChildren } from './discover-children';
 import { findCommonAncestor } from './find-common-ancestor';
 import { getHead } from './get-head';
-import { handleEvents } from './handle-events';
 import { indexRange } from './index-range';
 import { keepAlive } from './keep-alive';
 import { prepareIndexer } from './prepare-indexer';
-import { publishEvents } from './publish-events';
-import { rebuildHandlers } from './rebuild-handlers';
 import { recordVerification } from './record-verification';
 import { rollbackTo } from './rollback-to';
 import { saveCheckpoint } from './save-checkpoint';
@@ -18,8 +17,6 @@ import { verifyRange } from './verify-range';
 
 export type { ActivityDeps };
 
-/** An activity input as it travels: the spec may be a reference to it (spec.ts, SpecRef). */
-export type WithSpecRef<I> = I extends { spec: IndexerSpec } ? Omit<I, 'spec'> & { spec: SpecOrRef } : I;
 
 /** The block range an activity input names, for log context. */
 function rangeOf(input: unknown): { fromBlock?: number; toBlock?: number } {
@@ -35,6 +32,9 @@ function rangeOf(input: unknown): { fromBlock?: number; toBlock?: number } {
  */
 export function createActivities(deps: ActivityDeps) {
   const env = createActivityEnv(deps);
+  // A compile error here means a stage needs something of the worker that its env does not give.
+  const stageEnv: StageEnv = env;
+  void stageEnv;
 
   /**
    * Every activity runs here: it heartbeats while alive, its errors are redacted on their way into
@@ -52,6 +52,9 @@ export function createActivities(deps: ActivityDeps) {
     };
   }
 
+  // Each registered stage's own activities (stages/runtimes.ts), run the same way.
+  const stageActivities = Object.fromEntries(Object.entries(stageActivityBodies()).map(([name, body]) => [name, activity(body as never)])) as ScheduledActivities<StageActivityBodies>;
+
   return {
     prepareIndexer: activity(prepareIndexer),
     getHead: activity(getHead),
@@ -62,10 +65,8 @@ export function createActivities(deps: ActivityDeps) {
     verifyRange: activity(verifyRange),
     recordVerification: activity(recordVerification),
     saveCheckpoint: activity(saveCheckpoint),
-    handleEvents: activity(handleEvents),
     discoverChildren: activity(discoverChildren),
-    rebuildHandlers: activity(rebuildHandlers),
-    publishEvents: activity(publishEvents),
+    ...stageActivities,
   };
 }
 

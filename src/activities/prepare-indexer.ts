@@ -1,35 +1,29 @@
 import { countRows, readCheckpoint, writeCheckpoint } from '../db/checkpoint';
 import { discoveredThrough } from '../db/factory-children';
 import { ensureSchema } from '../db/schema';
-import { HANDLERS_STAGE, lockStageCursor, stageCheckpoint } from '../db/stages';
-import { countOutbox, STREAM_STAGE } from '../db/stream';
-import { runSetup } from '../handlers/batch';
+import { stageRuntimes } from '../stages/runtimes';
 import type { ActivityEnv } from './env';
 import type { PrepareIndexerInput, PrepareIndexerResult } from './types';
 
 /**
- * Checks the chain id and the handlers module, then (only then) creates the tables and runs the
- * handlers' setup in one transaction (a setup that fails leaves nothing behind), and reads where
- * the stored data ends.
+ * Checks the chain id and what each stage checks (the handlers module loads), then (only then)
+ * creates the tables and lets each stage prepare in the same transaction (the handlers' setup: a
+ * setup that fails leaves nothing behind), and reads where the stored data ends.
  */
 export async function prepareIndexer(env: ActivityEnv, { spec }: PrepareIndexerInput): Promise<PrepareIndexerResult> {
   await env.rpcFor(spec).assertChainId();
+  for (const stage of stageRuntimes) await stage.check?.(env, spec);
   const router = env.routerFor(spec);
-  const handlers = spec.handlers ? await env.handlersFor(spec) : undefined;
   const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
   const watcher = env.factoriesFor(spec);
-  let handlersCheckpoint: number | undefined;
   let discovered: number | undefined;
-  let stream: { streamCheckpoint: number; streamRetractionsPending: boolean } | undefined;
-  await ensureSchema(env.pool, spec.name, router.tables, async (client) => {
-    if (!watcher.empty) discovered = await discoveredThrough(client, spec.name, spec.chainId, watcher.startBlock);
-    if (spec.stream) {
-      const cursor = await lockStageCursor(client, spec.name, spec.chainId, STREAM_STAGE, startBlock);
-      stream = { streamCheckpoint: stageCheckpoint(cursor), streamRetractionsPending: (await countOutbox(client, spec.name, spec.chainId)) > 0 };
-    }
-    if (!handlers) return;
-    handlersCheckpoint = stageCheckpoint(await lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock));
-    await runSetup(client, { spec, tables: router.tables, handlers });
+  const stages: object[] = [];
+  await ensureSchema(env.pool, spec.name, router.tables, {
+    stageDdl: stageRuntimes.flatMap((stage) => stage.ddl(spec.name)),
+    then: async (client) => {
+      if (!watcher.empty) discovered = await discoveredThrough(client, spec.name, spec.chainId, watcher.startBlock);
+      for (const stage of stageRuntimes) stages.push(await stage.prepare(client, { env, spec, tables: router.tables }));
+    },
   });
   // Later activities get the spec by reference (history stays small whatever the config's size).
   await env.rememberSpec(spec);
@@ -41,5 +35,5 @@ export async function prepareIndexer(env: ActivityEnv, { spec }: PrepareIndexerI
   const tables = router.tables.map((t) => t.table);
   const logsIndexed = await countRows(env.pool, spec.name, spec.chainId, tables);
   env.log().info({ checkpoint, logsIndexed, tables }, 'indexer prepared');
-  return { checkpoint, logsIndexed, tables, handlersCheckpoint, discoveredThrough: discovered, ...stream };
+  return { ...(Object.assign({}, ...stages) as PrepareIndexerResult), checkpoint, logsIndexed, tables, discoveredThrough: discovered };
 }

@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { rollbackTo as rollbackInDatabase } from '../db/rollback';
+import { stageRuntimes } from '../stages/runtimes';
 import type { ActivityEnv } from './env';
 import type { RollbackInput, RollbackResult } from './types';
 
@@ -21,7 +22,7 @@ export async function rollbackTo(env: ActivityEnv, input: RollbackInput): Promis
     reason: input.reason,
     // The rollback workflow's run: a retried activity records the rollback once.
     key: `${run?.workflowId}:${run?.runId}`,
-  });
+  }, stageRuntimes.map((stage) => stage.rewind));
   env.log().warn({ ancestor: input.ancestor, depth: input.depth, rowsDeleted, reason: input.reason }, 'rolled back');
   env.metrics.rollback(spec, input.reason);
   env.metrics.checkpoint(spec, input.ancestor);

@@ -2,26 +2,23 @@ import type { RollbackWrite } from '../db/rollback';
 import type { VerificationRecord } from '../db/verify';
 import type { EndpointHealth } from '../rpc/endpoint';
 import type { IndexerSpec } from '../spec';
+import type { StagesPrepared } from '../stages';
 
 /** Inputs and summaries of the activities: small JSON, never the logs themselves. */
 
 export interface PrepareIndexerInput {
   spec: IndexerSpec;
 }
-export interface PrepareIndexerResult {
+export interface PreparedIngest {
   /** Every block ≤ checkpoint is indexed. */
   checkpoint: number;
   logsIndexed: number;
   tables: string[];
-  /** Where the handlers stand (the last block whose events they all handled), when configured. */
-  handlersCheckpoint?: number;
   /** Factories: how far their events have been read. */
   discoveredThrough?: number;
-  /** Where the stream stands (the last block whose events it all published), when configured. */
-  streamCheckpoint?: number;
-  /** The stream's outbox holds retractions not yet published. */
-  streamRetractionsPending?: boolean;
 }
+/** What prepareIndexer reports: the indexer's own figures, and each configured stage's (stages/index.ts). */
+export type PrepareIndexerResult = PreparedIngest & StagesPrepared;
 
 export interface GetHeadInput {
   spec: IndexerSpec;
@@ -130,34 +127,6 @@ export interface VerifyRangeResult {
 
 export type RecordVerificationInput = Omit<VerificationRecord, 'schema' | 'chainId'> & { spec: IndexerSpec };
 
-export interface HandleEventsInput {
-  spec: IndexerSpec;
-  /** Handle up to this block (the workflow's stored checkpoint); the stored ingest checkpoint bounds it too. */
-  toBlock: number;
-  /** The chain's head as the workflow last saw it (absent from workflows started before it was passed). */
-  head?: number;
-}
-export interface HandleEventsResult {
-  /** The last block whose events are all handled. */
-  checkpoint: number;
-  events: number;
-  durationMs: number;
-  /** Nothing more to handle up to the bound. */
-  caughtUp: boolean;
-  /** A handler threw: the stage pauses with this in its lastError. */
-  failure?: { key: string; block: number; logIndex: number; message: string };
-}
-
-export interface RebuildHandlersInput {
-  spec: IndexerSpec;
-  /** One id per `indexer rebuild`, shared by the indexer's chains: the first to ask does the work. */
-  rebuildId: string;
-}
-export interface RebuildHandlersResult {
-  /** Where the handlers stand now: before their first event. */
-  checkpoint: number;
-}
-
 export interface DiscoverChildrenInput {
   spec: IndexerSpec;
   /** Read the factories' events from here (the discovery cursor + 1) up to toBlock, or as far as one activity gets. */
@@ -169,21 +138,4 @@ export interface DiscoverChildrenResult {
   through: number;
   children: number;
   rpc?: EndpointHealth[];
-}
-
-export interface PublishEventsInput {
-  spec: IndexerSpec;
-  /** Publish up to this block: the stored ingest checkpoint, and for `delivery: "safe"` the safe head too. */
-  toBlock: number;
-}
-export interface PublishEventsResult {
-  /** The last block whose events are all published. */
-  checkpoint: number;
-  published: number;
-  retracted: number;
-  durationMs: number;
-  /** Nothing more to publish up to the bound, and no retraction owed. */
-  caughtUp: boolean;
-  /** Retractions still owed (the outbox is not empty). */
-  retractionsPending: boolean;
 }

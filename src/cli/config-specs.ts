@@ -5,7 +5,7 @@ import { ChainIdMismatchError, RpcRequestError, oneLine } from '../errors';
 import { ChainRpc } from '../rpc/client';
 import { configRpcUrls, envRpcUrls } from '../rpc/endpoints';
 import type { IndexerSpec } from '../spec';
-import { bindHandlers, importHandlers } from '../handlers/module';
+import { bindHandlers, importHandlers } from '../stages/handlers/module';
 import { LogRouter } from '../indexing/log-router';
 import { Redactor, redactUrl } from '../redact';
 

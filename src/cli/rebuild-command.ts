@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError } from '../errors';
-import { rebuildUpdate } from '../workflows/messages';
+import { rebuildUpdate } from '../stages/handlers/workflow';
 import { cliSettings } from './settings';
 import { STATUS_QUERY_TIMEOUT_MS } from './status-command';
 import { connectClient, innermostMessage, queryStatus, requireIndexers } from './temporal';
@@ -16,6 +16,10 @@ export async function rebuildCommand(name: string, options: { intervalMs?: numbe
   try {
     const indexers = await requireIndexers(client, name, true);
     const rebuildId = randomUUID();
+    for (const indexer of indexers) {
+      const status = await queryStatus(client, client.workflow.getHandle(indexer.workflowId), STATUS_QUERY_TIMEOUT_MS);
+      if (!status.handlers) throw new CliError(`rebuild of ${indexer.workflowId} refused: indexer ${status.name} has no handlers configured: nothing to rebuild`);
+    }
     for (const indexer of indexers) {
       try {
         const r = await client.workflow.getHandle(indexer.workflowId).executeUpdate(rebuildUpdate, { args: [{ rebuildId }] });

@@ -1,3 +1,4 @@
+import { STAGES } from '../stages';
 import type { IndexerStatus } from '../workflows/messages';
 
 /** Share of the way from startBlock to the target (endBlock, else the safe head), 0..1. */
@@ -31,19 +32,7 @@ export function renderStatus(s: IndexerStatus): string[] {
   ];
   if (progress !== null && s.mode !== 'realtime') lines.push(`  ${bar(progress)} ${(progress * 100).toFixed(1)}%${formatEta(s)}`);
   lines.push(`  ${s.blocksPerSecond} blocks/s · ${s.logsPerSecond} logs/s · ${s.logsIndexed} logs indexed · ${s.reorgs} reorgs`);
-  if (s.handlers) {
-    const h = s.handlers;
-    const state = h.paused ? ' (paused)' : h.rebuilding ? ' (rebuilding)' : '';
-    lines.push(`  handlers${state}: block ${h.checkpoint} (lag ${h.lag}) · ${h.eventsHandled} events · ${h.eventsPerSecond} events/s`);
-    if (h.lastError) lines.push(`  handlers error: ${h.lastError}`);
-  }
-  if (s.stream) {
-    const st = s.stream;
-    lines.push(
-      `  stream${st.paused ? ' (paused)' : ''} ${st.stream} (${st.delivery}): block ${st.checkpoint} (lag ${st.lag ?? '?'}) · ${st.published} published · ${st.retracted} retracted · ${st.publishedPerSecond} events/s`,
-    );
-    if (st.lastError) lines.push(`  stream error: ${st.lastError}`);
-  }
+  for (const stage of stageStatuses(s)) lines.push(...stage.render.lines(stage.status));
   if (s.lastVerification) lines.push(`  last verification ${s.lastVerification.at}: ${s.lastVerification.mismatches} mismatches, ${s.lastVerification.repaired} repaired`);
   lines.push(...renderEndpoints(s.rpc));
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
@@ -79,11 +68,16 @@ export function statusLine(s: IndexerStatus): string {
     `logs/s=${s.logsPerSecond}`,
     `logs=${s.logsIndexed}`,
     s.lastError ? `lastError=${JSON.stringify(s.lastError)}` : '',
-    s.handlers ? `handlers=${s.handlers.checkpoint}${s.handlers.paused ? '(paused)' : ''}` : '',
-    s.handlers?.lastError ? `handlersError=${JSON.stringify(s.handlers.lastError)}` : '',
-    s.stream ? `stream=${s.stream.checkpoint}${s.stream.paused ? '(paused)' : ''} published=${s.stream.published} retracted=${s.stream.retracted}` : '',
-    s.stream?.lastError ? `streamError=${JSON.stringify(s.stream.lastError)}` : '',
+    ...stageStatuses(s).flatMap((stage) => stage.render.fields(stage.status)),
   ]
     .filter(Boolean)
     .join(' ');
+}
+
+/** The configured stages' status objects, each with how to show it. */
+function stageStatuses(s: IndexerStatus): Array<{ render: { lines(status: object): string[]; fields(status: object): string[] }; status: object }> {
+  return STAGES.flatMap((stage) => {
+    const status = s[stage.name];
+    return status ? [{ render: stage.render as { lines(status: object): string[]; fields(status: object): string[] }, status }] : [];
+  });
 }

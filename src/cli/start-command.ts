@@ -8,7 +8,7 @@ import { chainRpcUrls, checkChainId, checkDatabase, loadSpecs } from './config-s
 import { cliSettings } from './settings';
 import { INDEXER_CHAIN_ID, INDEXER_MODE, INDEXER_NAME } from '../search-attributes';
 import { connectClient, hasSearchAttributes } from './temporal';
-import { envNatsUrl, parseNatsUrl } from '../stream/nats-url';
+import { envNatsUrl, parseNatsUrl } from '../stages/stream/nats-url';
 
 export interface StartOptions {
   config?: string;

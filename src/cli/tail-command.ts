@@ -1,13 +1,11 @@
 import { connect } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { loadConfig } from '../config/load';
-import { streamSpec } from '../config/resolve';
 import { CliError } from '../errors';
-import type { StreamSpec } from '../spec';
-import { devNatsUrl } from '../dev/nats-server';
-import { describeNatsError } from '../stream/connection';
-import { parseBody, type StreamBody } from '../stream/message';
-import { resolveNatsServers } from '../stream/nats-url';
+import { streamSpec, type StreamSpec } from '../stages/stream/config';
+import { describeNatsError } from '../stages/stream/connection';
+import { parseBody, type StreamBody } from '../stages/stream/message';
+import { resolveNatsServers } from '../stages/stream/nats-url';
 import { cliSettings } from './settings';
 import { connectClient, findIndexers, queryStatus } from './temporal';
 
@@ -58,7 +56,7 @@ async function streamOf(name: string, configPath: string | undefined): Promise<{
 export async function tailCommand(name: string, options: TailOptions): Promise<void> {
   const { spec, configUrl } = await streamOf(name, options.config);
   // Without NATS_URL or a config's URL: the server of an `indexer dev` running in this directory, if any.
-  const nats = resolveNatsServers(configUrl ?? devNatsUrl());
+  const nats = resolveNatsServers(configUrl ?? (await import('../dev/nats-server')).devNatsUrl());
   let nc;
   try {
     nc = await connect({ servers: nats.servers, user: nats.user, pass: nats.pass, token: nats.token, timeout: 5_000, name: `indexer tail ${name}` });

@@ -1,15 +1,15 @@
 import { Client } from '@temporalio/client';
 import { findConfigPath, loadConfig } from '../config/load';
 import type { ResolvedConfig } from '../config/schema';
-import { EMBEDDED_POSTGRES_PORT, resolveDatabase, type Database } from '../dev/database';
+import type { Database } from '../dev/database';
 import { allRpcUrls } from '../env';
 import { CliError, oneLine } from '../errors';
 import type { Logger } from '../logger';
-import { IndexerMetrics } from '../metrics';
-import { startOpsServer } from '../ops-server';
+import { IndexerMetrics } from '../worker/metrics';
+import { startOpsServer } from '../worker/ops-server';
 import { configRpcUrls, rpcUrlResolver } from '../rpc/endpoints';
-import { exportIndexerStatuses } from '../status-metrics';
-import { resolveNatsServers, resolveNatsUrl } from '../stream/nats-url';
+import { exportIndexerStatuses } from '../worker/status-metrics';
+import { resolveNatsServers, resolveNatsUrl } from '../stages/stream/nats-url';
 import type { IndexerWorker, WorkerHostSettings } from '../worker';
 import { chainRpcUrls, checkChainId } from './config-specs';
 import type { WorkerCommandOptions } from './worker-command';
@@ -71,11 +71,12 @@ export async function prepareWorker(context: PreparationContext): Promise<Worker
     logger.warn(check.message);
   }
 
-  const database = await resolveDatabase({
-    url: context.databaseUrl,
-    port: typeof options.embeddedPostgres === 'number' ? options.embeddedPostgres : EMBEDDED_POSTGRES_PORT,
-    stateDir: options.stateDir,
-  });
+  // The embedded PostgreSQL (src/dev/) is loaded only on the opt-in: production never loads dev code.
+  const database: Database = context.databaseUrl
+    ? { url: context.databaseUrl, embedded: false, stop: async () => undefined }
+    : await import('../dev/database').then(({ EMBEDDED_POSTGRES_PORT, resolveDatabase }) =>
+        resolveDatabase({ port: typeof options.embeddedPostgres === 'number' ? options.embeddedPostgres : EMBEDDED_POSTGRES_PORT, stateDir: options.stateDir }),
+      );
   if (database.embedded) logger.warn({ url: database.url }, 'using an embedded PostgreSQL (--embedded-postgres): for local use only; set DATABASE_URL in production');
   const metrics = new IndexerMetrics();
 

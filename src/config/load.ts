@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { resolveStageConfigs } from '../stages/configs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { InvalidConfigError } from '../errors';
-import { importUserModule } from './import-module';
+import { importUserModule } from '../user-module';
 import { configSchema, type ResolvedConfig } from './schema';
 
 export const CONFIG_FILE_NAMES = ['indexer.config.ts', 'indexer.config.mjs', 'indexer.config.js', 'indexer.config.json'];
@@ -71,9 +72,7 @@ export function parseConfig(raw: unknown, configDir: string): ResolvedConfig {
     const abi: unknown[] = typeof c.abi === 'string' ? readAbiFile(c.abi, configDir, `contracts[${i}]`) : c.abi;
     return { ...c, abi };
   });
-  // Relative to the config file, like ABI paths; workers load it from this absolute path.
-  const handlers = config.handlers === undefined ? undefined : path.resolve(configDir, config.handlers);
-  return { ...config, contracts, handlers };
+  return { ...config, contracts, ...resolveStageConfigs(config, configDir) };
 }
 
 export async function loadConfig(explicitPath?: string, cwd = process.cwd()): Promise<LoadedConfig> {

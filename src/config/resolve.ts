@@ -2,8 +2,9 @@ import { InvalidConfigError } from '../errors';
 import { eventTables, type EventTable } from '../abi/layout';
 import { eventSignature, parseEventInputs, type AbiEvent } from '../abi/event-abi';
 import { parseAbiItem } from 'viem';
-import type { FactorySpec, IndexerSpec, StreamSpec } from '../spec';
-import { parseDurationMs, type ResolvedConfig, type StreamConfig } from './schema';
+import type { FactorySpec, IndexerSpec } from '../spec';
+import { stageSpecs } from '../stages/configs';
+import { parseDurationMs, type ResolvedConfig } from './schema';
 
 export interface ResolvedContract {
   name: string;
@@ -138,8 +139,7 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
         verify: config.verify?.interval
           ? { intervalMs: parseDurationMs(config.verify.interval), maxChunksPerRun: config.verify.maxChunksPerRun }
           : undefined,
-        ...(config.handlers ? { handlers: { module: config.handlers } } : {}),
-        ...(config.stream ? { stream: streamSpec(config.name, config.stream) } : {}),
+        ...stageSpecs(config),
       };
       specs.set(contract.chain, spec);
     }
@@ -160,13 +160,4 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
     });
   });
   return [...specs.values()];
-}
-
-/** What the workflow needs of the stream config: names and delivery, never the NATS URL (worker-side, may carry credentials). */
-export function streamSpec(name: string, stream: StreamConfig): StreamSpec {
-  return {
-    subject: stream.nats.subject ?? `indexer.${name}`,
-    stream: stream.nats.stream ?? `INDEXER_${name.toUpperCase()}`,
-    delivery: stream.delivery,
-  };
 }

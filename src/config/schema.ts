@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseNatsUrl } from '../stream/nats-url';
+import { stageConfigSchemas } from '../stages/configs';
 
 /** Config file schema (DESIGN.md, "Config"). Defaults live here so every caller sees the same. */
 
@@ -70,27 +70,6 @@ export const contractConfigSchema = z.strictObject({
   include: z.array(z.enum(['transaction'])).optional(),
 });
 
-const natsUrl = z.string().superRefine((text, ctx) => {
-  try {
-    parseNatsUrl(text, 'url');
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^url: /, '') });
-  }
-});
-
-/** DESIGN.md, "Stream": where events are published and when. */
-export const streamConfigSchema = z.strictObject({
-  nats: z
-    .strictObject({
-      /** Worker-side (never in the spec): NATS_URL wins over it; default nats://127.0.0.1:4222. */
-      url: natsUrl.optional(),
-      subject: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated tokens of letters, digits, _ and - (no wildcards)').optional(),
-      stream: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must hold only letters, digits, _ and - (a JetStream stream name)').max(200).optional(),
-    })
-    .default({}),
-  delivery: z.enum(['safe', 'instant']).default('safe'),
-});
-
 export const configSchema = z.strictObject({
   name: z
     .string()
@@ -99,16 +78,12 @@ export const configSchema = z.strictObject({
   chains: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'chain keys hold only letters, digits, _ and -'), chainConfigSchema),
   contracts: z.array(contractConfigSchema).min(1, 'must list at least one contract'),
   verify: z.strictObject({ interval: duration.optional(), maxChunksPerRun: z.number().int().min(1).optional() }).optional(),
-  /** The handlers module (`.ts`, `.mjs`, `.js`), relative to the config file. */
-  handlers: z.string().regex(/\.(ts|mts|mjs|js)$/, 'must be a .ts, .mjs or .js file').optional(),
-  /** Publish every stored event to NATS JetStream (DESIGN.md, "Stream"). */
-  stream: streamConfigSchema.optional(),
+  ...stageConfigSchemas,
 });
 
 export type ChainConfig = z.output<typeof chainConfigSchema>;
 export type ContractConfig = z.output<typeof contractConfigSchema>;
 export type IndexerConfig = z.output<typeof configSchema>;
-export type StreamConfig = z.output<typeof streamConfigSchema>;
 export type IndexerConfigInput = z.input<typeof configSchema>;
 
 export function parseDurationMs(text: string): number {

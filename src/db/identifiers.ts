@@ -3,12 +3,9 @@
  * ends up as an identifier passes `assertIdentifier` and is always quoted with `quoteIdent`.
  */
 
-const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
-export const MAX_IDENTIFIER_LENGTH = 63; // PostgreSQL's NAMEDATALEN - 1
+import { MAX_IDENTIFIER_LENGTH, isIdentifier } from '../abi/naming';
 
-export function isIdentifier(name: string): boolean {
-  return IDENTIFIER.test(name) && name.length <= MAX_IDENTIFIER_LENGTH;
-}
+export { MAX_IDENTIFIER_LENGTH, isIdentifier };
 
 export function assertIdentifier(name: string): string {
   if (!isIdentifier(name)) throw new Error(`not a safe SQL identifier: ${JSON.stringify(name)}`);

@@ -4,8 +4,8 @@ import { lockChainHistory } from './locks';
 import { BOOKKEEPING } from './schema';
 import { inTransaction, type Pool } from './pool';
 import { forgetChildrenAbove } from './factory-children';
-import { rewindHandlers, rewindStages } from './stages';
-import { recordRetractions } from './stream';
+import type { PoolClient } from './pool';
+import { rewindStages } from './stages';
 
 export interface RollbackWrite {
   schema: string;
@@ -20,27 +20,27 @@ export interface RollbackWrite {
   reason: 'reorg' | 'reset';
   /** Makes a retried rollback record itself once (the rollback workflow's run id). */
   key: string;
-  /** The event tables as the stream publishes them: retractions are built from the rows before they go. */
-  eventTables?: readonly EventTable[];
+  /** The event tables: downstream stages read the rows above the ancestor before they go. */
+  eventTables: readonly EventTable[];
 }
 
+/** A downstream stage's side of a rollback, in its transaction, before the rows go (stages/runtime.ts, `rewind`). */
+export type StageRewind = (client: PoolClient, rollback: { schema: string; chainId: number; ancestor: number; eventTables: readonly EventTable[] }) => Promise<void>;
+
 /**
- * Deletes every row, block hash and range record above the ancestor, undoes what handlers made of
- * them, moves the checkpoint and the stages' cursors to it and records why, in one transaction.
- * Running it again changes nothing more.
+ * Deletes every row, block hash and range record above the ancestor, lets every downstream stage
+ * rewind (what it did with those rows is undone, or owed), moves the checkpoint and the stages'
+ * cursors to it and records why, in one transaction. Running it again changes nothing more.
  */
-export async function rollbackTo(pool: Pool, w: RollbackWrite): Promise<{ rowsDeleted: number }> {
+export async function rollbackTo(pool: Pool, w: RollbackWrite, stages: readonly StageRewind[]): Promise<{ rowsDeleted: number }> {
   return inTransaction(pool, async (client) => {
     await lockChainHistory(client, w.schema, w.chainId);
-    // The stream owes a retraction for every published event about to go (its outbox, this transaction).
-    if (w.eventTables) await recordRetractions(client, w.schema, w.chainId, w.ancestor, w.eventTables);
+    for (const rewind of stages) await rewind(client, { schema: w.schema, chainId: w.chainId, ancestor: w.ancestor, eventTables: w.eventTables });
     let rowsDeleted = 0;
     for (const table of w.tables) {
       const { rowCount } = await client.query(`DELETE FROM ${qualified(w.schema, table)} WHERE chain_id = $1 AND block_number > $2`, [w.chainId, w.ancestor]);
       rowsDeleted += rowCount ?? 0;
     }
-    // Downstream stages rewind in the same transaction: handlers' effects above the ancestor are undone.
-    await rewindHandlers(client, w.schema, w.chainId, w.ancestor, w.tables);
     await rewindStages(client, w.schema, w.chainId, w.ancestor);
     await forgetChildrenAbove(client, w.schema, w.chainId, w.ancestor);
     await client.query(`DELETE FROM ${qualified(w.schema, BOOKKEEPING.blocks)} WHERE chain_id = $1 AND block_number > $2`, [w.chainId, w.ancestor]);

@@ -2,9 +2,8 @@ import type { EventTable } from '../abi/layout';
 import { assertIdentifier, qualified, quoteIdent } from './identifiers';
 import { SchemaMismatchError } from '../errors';
 import { inTransaction, type Pool, type PoolClient } from './pool';
-import { undoCaptureDdl } from './undo-log';
 
-/** Bookkeeping tables; the leading underscore keeps them apart from event tables. */
+/** Bookkeeping tables; the leading underscore keeps them apart from event tables (stages add their own: their `ddl`). */
 export const BOOKKEEPING = {
   checkpoints: '_checkpoints',
   blocks: '_blocks',
@@ -13,18 +12,10 @@ export const BOOKKEEPING = {
   verifications: '_verifications',
   /** Downstream stages' cursors (handlers, stream): one row per chain and stage. */
   stages: '_stages',
-  /** Every change handlers made to derived tables, by block, so a rollback can undo it. */
-  undoLog: '_undo_log',
   /** Contracts a factory created: each child's address and the factory event that named it. */
   factoryChildren: '_factory_children',
   /** The specs activities refer to by hash (spec.ts, SpecRef). */
   specs: '_specs',
-  /** The stream stage: which stream each chain publishes to, and the last stream sequence accounted for. */
-  stream: '_stream',
-  /** Retractions a rollback owes the stream, until they are published. */
-  streamOutbox: '_stream_outbox',
-  /** Event occurrences the stream retracted, and how often: the next publication's number (its message id). */
-  streamRetractions: '_stream_retractions',
 } as const;
 
 interface ColumnDef {
@@ -91,39 +82,6 @@ function bookkeepingDdl(schema: string): string[] {
        setup_pending boolean NOT NULL DEFAULT false,
        updated_at timestamptz NOT NULL DEFAULT now(),
        PRIMARY KEY (chain_id, stage))`,
-    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.undoLog)} (
-       id bigserial PRIMARY KEY,
-       chain_id bigint NOT NULL,
-       block_number bigint NOT NULL,
-       table_name text NOT NULL,
-       op char(1) NOT NULL,
-       old_row json,
-       new_row json)`,
-    `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${BOOKKEEPING.undoLog}_block`)} ON ${t(BOOKKEEPING.undoLog)} (chain_id, block_number)`,
-    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.stream)} (
-       chain_id bigint PRIMARY KEY,
-       stream text NOT NULL,
-       stream_created text NOT NULL,
-       subject text NOT NULL,
-       seq bigint NOT NULL,
-       updated_at timestamptz NOT NULL DEFAULT now())`,
-    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.streamOutbox)} (
-       chain_id bigint NOT NULL,
-       msg_id text NOT NULL,
-       block_number bigint NOT NULL,
-       log_index integer NOT NULL,
-       subject text NOT NULL,
-       body text NOT NULL,
-       PRIMARY KEY (chain_id, msg_id))`,
-    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.streamRetractions)} (
-       chain_id bigint NOT NULL,
-       block_hash text NOT NULL,
-       log_index integer NOT NULL,
-       block_number bigint NOT NULL,
-       retractions integer NOT NULL,
-       PRIMARY KEY (chain_id, block_hash, log_index))`,
-    `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${BOOKKEEPING.streamRetractions}_block`)} ON ${t(BOOKKEEPING.streamRetractions)} (chain_id, block_number)`,
-    ...undoCaptureDdl(schema),
     `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.specs)} (
        hash text PRIMARY KEY,
        spec jsonb NOT NULL,
@@ -190,19 +148,25 @@ function describe(columns: ColumnDef[]): string {
 /**
  * Creates the schema, bookkeeping and event tables if missing. Idempotent, and safe when several
  * workflows (one per chain) prepare the same schema at once: an advisory lock serialises them.
- * An existing event table whose columns differ is an error, never altered silently. `then` runs
- * in the same transaction (the handlers' setup): if it fails, nothing at all was created.
+ * An existing event table whose columns differ is an error, never altered silently. `stageDdl` is
+ * the stages' own bookkeeping (stages/runtime.ts, `ddl`); `then` runs in the same transaction (the
+ * stages' prepare: the handlers' setup): if it fails, nothing at all was created.
  */
-export async function ensureSchema(pool: Pool, schema: string, tables: EventTable[], then?: (client: PoolClient) => Promise<void>): Promise<void> {
+export async function ensureSchema(
+  pool: Pool,
+  schema: string,
+  tables: readonly EventTable[],
+  options: { stageDdl?: readonly string[]; then?: (client: PoolClient) => Promise<void> } = {},
+): Promise<void> {
   assertIdentifier(schema);
   await inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`temporal-evm-indexer:${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-    for (const ddl of bookkeepingDdl(schema)) await client.query(ddl);
+    for (const ddl of [...bookkeepingDdl(schema), ...(options.stageDdl ?? [])]) await client.query(ddl);
     for (const table of tables) {
       await client.query(eventTableDdl(schema, table));
       await upgradeEventTable(client, schema, table);
     }
-    await then?.(client);
+    await options.then?.(client);
   });
 }

@@ -1,5 +1,5 @@
 import { postgresDataDir, startEmbeddedPostgres } from './postgres';
-import { DEV_STATE_DIR } from './state-dir';
+import { DEV_STATE_DIR } from '../env';
 
 export const EMBEDDED_POSTGRES_PORT = 54329;
 

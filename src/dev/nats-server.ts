@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { searchPath } from '../env';
 import { spawnManaged, waitForPort } from './processes';
-import { DEV_STATE_DIR } from './state-dir';
+import { DEV_STATE_DIR } from '../env';
 
 export interface NatsServer {
   url: string;

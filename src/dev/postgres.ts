@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { waitForPort } from './processes';
-import { DEV_STATE_DIR } from './state-dir';
+import { DEV_STATE_DIR } from '../env';
 
 export interface LocalPostgres {
   url: string;

@@ -1,8 +1,8 @@
 import { condition } from '@temporalio/workflow';
 import type { IndexRangeResult } from '../activities/types';
-import { WORK_ATTEMPTS, activities, activityOptions } from './activity-options';
+import { WORK_ATTEMPTS, activities, activityOptions } from './support/activity-options';
 import { BackfillWindow, type BlockRange } from './backfill-window';
-import { Backoff } from './failure';
+import { Backoff } from './support/failure';
 import { historyTooLong, type IndexerContext } from './indexer-context';
 
 const rangeOptions = activityOptions('10 minutes', WORK_ATTEMPTS);

@@ -1,4 +1,4 @@
-import { WORK_ATTEMPTS, activities, activityOptions } from './activity-options';
+import { WORK_ATTEMPTS, activities, activityOptions } from './support/activity-options';
 import type { IndexerContext } from './indexer-context';
 import { persistently } from './persistently';
 

@@ -1,14 +1,14 @@
 import type { IndexerSpec } from '../spec';
-import { describeFailure, type Failure } from './failure';
-import { HandlersStage, type HandlersCarried } from './handlers-stage-state';
+import { describeFailure, type Failure } from './support/failure';
+import { STAGES, type RunningStage, type StageStatuses, type StagesCarried } from '../stages';
+import type { StageState } from '../stages/stage';
 import type { IndexerMode, IndexerStatus, ResetResult } from './messages';
-import { RateWindow } from './rate-window';
-import { StreamStage, type StreamCarried } from './stream-stage-state';
+import { RateWindow } from './support/rate-window';
 import { VerificationSchedule, type VerificationScheduleState } from './verification-schedule';
 import { INITIAL_RANGE_SIZE, Watermark, nextRangeSize } from './watermark';
 
-/** State handed from one run to the next by continueAsNew. */
-export interface CarriedState extends VerificationScheduleState {
+/** State handed from one run to the next by continueAsNew (each configured stage's under its name). */
+export interface CarriedState extends VerificationScheduleState, StagesCarried {
   checkpoint: number;
   logsIndexed: number;
   paused: boolean;
@@ -17,12 +17,8 @@ export interface CarriedState extends VerificationScheduleState {
   reorgs: number;
   lastReorg: IndexerStatus['lastReorg'];
   lastVerification: IndexerStatus['lastVerification'];
-  /** The handlers stage, when the config has handlers. */
-  handlers?: HandlersCarried;
   /** Factories: every block ≤ this has had its factory events read. */
   discovered?: number;
-  /** The stream stage, when the config has a stream. */
-  stream?: StreamCarried;
   /**
    * Following the tip when the run ended: the next run's status (and the mode gauge read from it)
    * says so until its own first head probe, rather than flickering to backfill at every
@@ -60,10 +56,8 @@ export class IndexerState {
   readonly endBlock: number | null;
   readonly watermark: Watermark;
   readonly verification: VerificationSchedule;
-  /** The handlers stage; null when the config has none. */
-  readonly handlers: HandlersStage | null;
-  /** The stream stage; null when the config has none. */
-  readonly stream: StreamStage | null;
+  /** The downstream stages the config has, in the order they are registered (stages/index.ts). */
+  readonly stages: readonly RunningStage[];
 
   mode: IndexerMode = 'backfill';
   /** The mode the last run ended in, shown until this run's first head probe (CarriedState.mode). */
@@ -103,17 +97,23 @@ export class IndexerState {
     this.reorgs = carried?.reorgs ?? 0;
     this.lastReorg = carried?.lastReorg ?? null;
     this.lastVerification = carried?.lastVerification ?? null;
-    this.handlers = spec.handlers ? new HandlersStage(this.startBlock - 1, carried?.handlers) : null;
+    this.stages = STAGES.filter((definition) => definition.configured(spec)).map((definition) => ({
+      definition: definition as unknown as RunningStage['definition'],
+      state: definition.create(spec, this.startBlock - 1, carried?.[definition.name]),
+    }));
     const factoryStart = Math.min(...spec.contracts.filter((c) => c.factory).map((c) => c.startBlock));
     this.discovered = Number.isFinite(factoryStart) ? (carried?.discovered ?? factoryStart - 1) : null;
-    this.stream = spec.stream ? new StreamStage(spec.stream, this.startBlock - 1, carried?.stream) : null;
   }
 
-  /** `indexer resume`: ingest, and a handlers stage a failing handler had stopped. */
+  /** The state of a configured stage, by name (null: not configured). */
+  stage(name: string): StageState | null {
+    return this.stages.find((s) => s.definition.name === name)?.state ?? null;
+  }
+
+  /** `indexer resume`: ingest, and every stage a fault had stopped (a failing handler, say). */
   resume(): void {
     this.paused = false;
-    if (this.handlers) this.handlers.paused = false;
-    if (this.stream) this.stream.paused = false;
+    for (const { state } of this.stages) state.resume();
   }
 
   get checkpoint(): number {
@@ -192,9 +192,8 @@ export class IndexerState {
   /** A rollback (reorg or reset) moved the checkpoint down to the ancestor. */
   recordRollback(result: { ancestor: number; depth: number; rowsDeleted: number }, reason: 'reorg' | 'reset', detectedBlock: number, at: string): ResetResult {
     this.watermark.reset(result.ancestor);
-    this.handlers?.rewound(result.ancestor);
+    for (const { state } of this.stages) state.rewound(result.ancestor);
     if (this.discovered !== null) this.discovered = Math.min(this.discovered, result.ancestor);
-    this.stream?.rewound(result.ancestor);
     this.logsIndexed = Math.max(0, this.logsIndexed - result.rowsDeleted);
     if (reason === 'reorg') {
       this.reorgs += 1;
@@ -204,10 +203,9 @@ export class IndexerState {
     return { checkpoint: result.ancestor, rowsDeleted: result.rowsDeleted };
   }
 
-  /** Every downstream stage has handled everything up to the checkpoint. */
+  /** Every downstream stage has done everything it may do up to the checkpoint. */
   get stagesCaughtUp(): boolean {
-    const handlers = !this.handlers || this.handlers.checkpoint >= this.checkpoint;
-    return handlers && (!this.stream || this.stream.caughtUpWith(this.stream.bound(this.checkpoint, this.safeHead)));
+    return this.stages.every(({ state }) => state.caughtUp(this));
   }
 
   /**
@@ -216,15 +214,7 @@ export class IndexerState {
    */
   stageWaitsFor(storedCheckpoint: number | null): boolean {
     if (storedCheckpoint === null) return false;
-    const handlers = this.handlers !== null && !this.handlers.paused && this.handlers.checkpoint >= storedCheckpoint;
-    const stream = this.stream !== null && !this.stream.paused && this.stream.caughtUpWith(this.stream.bound(storedCheckpoint, this.safeHead));
-    return handlers || stream;
-  }
-
-  rebuildRefusal(): string | undefined {
-    if (!this.handlers) return `indexer ${this.spec.name} has no handlers configured: nothing to rebuild`;
-    if (this.handlers.pendingRebuild) return 'a rebuild is already in progress';
-    return undefined;
+    return this.stages.some(({ state }) => state.waitsFor(storedCheckpoint, this));
   }
 
   /** Why a reset cannot be done now, or undefined when it can. */
@@ -269,9 +259,13 @@ export class IndexerState {
       rpc: this.rpc,
       startBlock: this.startBlock,
       endBlock: this.endBlock,
-      handlers: this.handlers?.status(this.checkpoint, now) ?? null,
-      stream: this.stream?.status(this.stream.bound(this.checkpoint, this.safeHead), now) ?? null,
+      ...this.stageStatuses(now),
     };
+  }
+
+  /** Every registered stage's object in the status: null when the config has none. */
+  private stageStatuses(now: number): StageStatuses {
+    return Object.fromEntries(STAGES.map(({ name }) => [name, this.stage(name)?.status(this, now) ?? null])) as StageStatuses;
   }
 
   carried(): CarriedState {
@@ -285,9 +279,8 @@ export class IndexerState {
       lastReorg: this.lastReorg,
       lastVerification: this.lastVerification,
       ...this.verification.carried(),
-      ...(this.handlers ? { handlers: this.handlers.carried() } : {}),
+      ...Object.fromEntries(this.stages.map(({ definition, state }) => [definition.name, state.carried()])),
       ...(this.discovered !== null ? { discovered: this.discovered } : {}),
-      ...(this.stream ? { stream: this.stream.carried() } : {}),
       ...(this.shownMode === 'realtime' ? { mode: 'realtime' as const } : {}),
     };
   }

@@ -1,16 +1,15 @@
 import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { RebuildFailedError, ResetFailedError } from '../errors';
+import { ResetFailedError } from '../errors';
 import { INDEXER_MODE } from '../search-attributes';
 import { specRef, type IndexerSpec } from '../spec';
-import { activities } from './activity-options';
+import type { StageContext } from '../stages/stage';
+import { activities } from './support/activity-options';
 import { backfillTo } from './backfill';
 import { discoverChildrenTo } from './discovery';
-import { runHandlersStage } from './handlers-stage';
-import { runStreamStage } from './stream-stage';
 import { CheckpointSaver } from './checkpoint-saver';
 import { historyTooLong, type IndexerContext } from './indexer-context';
 import { IndexerState, type CarriedState } from './indexer-state';
-import { pauseSignal, rebuildUpdate, resetUpdate, resumeSignal, statusQuery, stopSignal, verifyUpdate } from './messages';
+import { pauseSignal, resetUpdate, resumeSignal, statusQuery, stopSignal, verifyUpdate } from './messages';
 import { persistently } from './persistently';
 import { runReset, runRollback } from './run-rollback';
 import { followTip } from './tip';
@@ -43,6 +42,14 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
   const state = new IndexerState(spec, Date.now(), input.state);
   const ctx: IndexerContext = { spec, ref: specRef(spec), state, checkpoints: new CheckpointSaver(spec, state) };
   const result = (stopped: boolean): IndexerWorkflowResult => ({ checkpoint: state.checkpoint, logsIndexed: state.logsIndexed, stopped });
+  // What the downstream stages (stages/index.ts) get of this run.
+  const stageContext: StageContext = {
+    spec,
+    ref: ctx.ref,
+    indexer: state,
+    storedCheckpoint: () => ctx.checkpoints.stored,
+    probeHead: async () => state.noteHead(await activities.getHead({ spec: ctx.ref })),
+  };
 
   setHandler(pauseSignal, () => void (state.paused = true));
   setHandler(resumeSignal, () => state.resume());
@@ -71,21 +78,8 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
     { validator: ({ toBlock }) => throwIf(state.resetRefusal(toBlock)) },
   );
 
-  // An update: `indexer rebuild` waits until derived tables are emptied, then follows the replay in the status.
-  setHandler(
-    rebuildUpdate,
-    async ({ rebuildId }) => {
-      const stage = state.handlers!;
-      stage.pendingRebuild = { rebuildId };
-      stage.rebuildOutcome = null;
-      await condition(() => stage.rebuildOutcome !== null);
-      const outcome = stage.rebuildOutcome!;
-      stage.rebuildOutcome = null;
-      if (outcome.error) throw ApplicationFailure.nonRetryable(`rebuild failed: ${outcome.error}`, RebuildFailedError.type);
-      return { fromBlock: stage.checkpoint + 1, toBlock: ctx.checkpoints.stored ?? state.checkpoint };
-    },
-    { validator: (_request) => throwIf(state.rebuildRefusal()) },
-  );
+  // Each stage's own messages (`indexer rebuild` is the handlers stage's update).
+  for (const { definition, state: stage } of state.stages) definition.messages?.(stageContext, stage);
 
   // The Web UI and `indexer list` filter on IndexerMode; an upsert is a history event, so only on change.
   let publishedMode: string | null = null;
@@ -106,24 +100,16 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
     state.watermark.reset(input.fromBlock !== undefined ? input.fromBlock - 1 : prepared.checkpoint);
     if (input.fromBlock !== undefined) await ctx.checkpoints.flush(true);
     ctx.checkpoints.markSaved(state.checkpoint);
-    if (state.handlers && prepared.handlersCheckpoint !== undefined) state.handlers.checkpoint = prepared.handlersCheckpoint;
     if (state.discovered !== null && prepared.discoveredThrough !== undefined) state.discovered = prepared.discoveredThrough;
-    if (state.stream && prepared.streamCheckpoint !== undefined) {
-      state.stream.checkpoint = prepared.streamCheckpoint;
-      // A rollback in an earlier run may have left retractions owed.
-      state.stream.retractionsPending = prepared.streamRetractionsPending ?? false;
-    }
+    for (const { definition, state: stage } of state.stages) definition.prepared(stage, prepared);
     state.lastError = null;
   }
 
   // Downstream stages run beside ingest, each its own loop; they end (activity in flight back) when asked.
-  const handlersStage = state.handlers ? runHandlersStage(ctx) : undefined;
-  const streamStage = state.stream ? runStreamStage(ctx) : undefined;
+  const stageLoops = state.stages.map(({ definition, state: stage }) => definition.run(stageContext, stage));
   const endStages = async () => {
-    if (state.handlers) state.handlers.stopping = true;
-    if (state.stream) state.stream.stopping = true;
-    await handlersStage;
-    await streamStage;
+    for (const { state: stage } of state.stages) stage.stopping = true;
+    for (const loop of stageLoops) await loop;
   };
 
   for (;;) {

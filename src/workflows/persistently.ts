@@ -1,5 +1,5 @@
 import { condition } from '@temporalio/workflow';
-import { Backoff } from './failure';
+import { Backoff } from './support/failure';
 import type { IndexerState } from './indexer-state';
 
 /**

@@ -1,6 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { IndexerActivities } from '../activities';
-import { activityOptions } from './activity-options';
+import { activityOptions } from './support/activity-options';
 import type { SpecOrRef } from '../spec';
 
 export interface ReorgRollbackInput {

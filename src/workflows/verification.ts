@@ -1,5 +1,5 @@
 import { executeChild } from '@temporalio/workflow';
-import { describeFailure } from './failure';
+import { describeFailure } from './support/failure';
 import type { IndexerContext } from './indexer-context';
 import { verifyWorkflow, type VerifyResult } from './verify';
 

@@ -1,7 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { VerificationSummary } from '../db/verify';
 import type { IndexerActivities } from '../activities';
-import { activityOptions } from './activity-options';
+import { activityOptions } from './support/activity-options';
 import type { SpecOrRef } from '../spec';
 
 export interface VerifyInput {

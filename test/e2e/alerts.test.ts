@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { IndexerMetrics } from '../../src/metrics';
+import { IndexerMetrics } from '../../src/worker/metrics';
 import { ALERTS_FILE, ALERTS_TEST_FILE, DASHBOARD_FILE, PROMETHEUS_CONFIG, exposedMetricNames, metricsReadByAlertsAndDashboard } from '../helpers/metric-names';
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createPool, inTransaction, type Pool } from '../../src/db/pool';
 import { isTransientDatabaseError } from '../../src/db/transient';
-import { BatchDb } from '../../src/handlers/batch-db';
+import { BatchDb } from '../../src/stages/handlers/batch-db';
 import { startPostgres } from '../helpers/stack';
 
 /**

@@ -3,8 +3,8 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { createPool, type Pool, type PoolClient } from '../../src/db/pool';
 import { ensureSchema } from '../../src/db/schema';
-import { installUndoTriggers, setHandledBlock, undoAbove } from '../../src/db/undo-log';
-import { BatchDb } from '../../src/handlers/batch-db';
+import { installUndoTriggers, setHandledBlock, undoAbove, undoLogDdl } from '../../src/stages/handlers/undo-log';
+import { BatchDb } from '../../src/stages/handlers/batch-db';
 import { startPostgres } from '../helpers/stack';
 
 /**
@@ -52,7 +52,7 @@ before(async () => {
   stop = postgres.stop;
   pool = createPool(postgres.databaseUrl, 2, { pipeline: true });
   await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await ensureSchema(pool, schema, []);
+  await ensureSchema(pool, schema, [], { stageDdl: undoLogDdl(schema) });
   for (const ddl of [...Object.values(TABLES), ROUND_TRIP]) await pool.query(`SET search_path TO ${schema}; ${ddl}`);
   const client = await pool.connect();
   try {
@@ -408,10 +408,10 @@ test('values a handler reads (store and db.query) and writes back (store and db.
 test('an undo log written by an earlier version (jsonb images) is moved to json images when the indexer prepares its schema', async () => {
   const older = `${schema}_older`;
   await pool.query(`DROP SCHEMA IF EXISTS ${older} CASCADE`);
-  await ensureSchema(pool, older, []);
+  await ensureSchema(pool, older, [], { stageDdl: undoLogDdl(older) });
   await pool.query(`ALTER TABLE ${older}._undo_log ALTER COLUMN old_row TYPE jsonb, ALTER COLUMN new_row TYPE jsonb`);
   await pool.query(`INSERT INTO ${older}._undo_log (chain_id, block_number, table_name, op, new_row) VALUES (1, 5, 't', 'I', '{"a": 1}')`);
-  await ensureSchema(pool, older, []);
+  await ensureSchema(pool, older, [], { stageDdl: undoLogDdl(older) });
   const { rows } = await pool.query<{ name: string; type: string }>(
     `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = '${older}._undo_log'::regclass AND attname IN ('old_row', 'new_row') ORDER BY attname`,
   );

@@ -7,12 +7,13 @@ import { parseConfig } from '../../src/config/load';
 import { buildSpecs } from '../../src/config/resolve';
 import { writeCheckpoint } from '../../src/db/checkpoint';
 import { createPool, type Pool, type PoolClient } from '../../src/db/pool';
+import { stageRuntimes } from '../../src/stages/runtimes';
 import { rollbackTo } from '../../src/db/rollback';
 import { ensureSchema } from '../../src/db/schema';
 import { writeRange } from '../../src/db/writer';
-import { handleBatch, runSetup, type HandlersTarget, type NextBatch } from '../../src/handlers/batch';
-import { handleBatches } from '../../src/handlers/overlapped';
-import { bindHandlers, importHandlers } from '../../src/handlers/module';
+import { handleBatch, runSetup, type HandlersTarget, type NextBatch } from '../../src/stages/handlers/batch';
+import { handleBatches } from '../../src/stages/handlers/overlapped';
+import { bindHandlers, importHandlers } from '../../src/stages/handlers/module';
 import { LogRouter, type DecodedLog } from '../../src/indexing/log-router';
 import { TRANSFER_EVENT } from '../helpers/abis';
 import { startPostgres } from '../helpers/stack';
@@ -68,7 +69,7 @@ before(async () => {
   );
   const tables = new LogRouter(spec!).tables;
   target = { pool, spec: spec!, tables, handlers: bindHandlers(await importHandlers(file), tables) };
-  await ensureSchema(pool, schema, [...tables], (client) => runSetup(client, target));
+  await ensureSchema(pool, schema, [...tables], { stageDdl: stageRuntimes.flatMap((stage) => stage.ddl(schema)), then: (client) => runSetup(client, target) });
   await writeCheckpoint(pool, schema, CHAIN, 0);
 });
 
@@ -126,7 +127,11 @@ async function assertHandledExactlyTheStored(): Promise<void> {
 }
 
 async function rollback(ancestor: number, key: string): Promise<void> {
-  await rollbackTo(pool, { schema, chainId: CHAIN, tables: target.tables.map((t) => t.table), ancestor, detectedBlock: ancestor + 1, depth: 1, oldHash: null, newHash: null, reason: 'reorg', key });
+  await rollbackTo(
+    pool,
+    { schema, chainId: CHAIN, tables: target.tables.map((t) => t.table), eventTables: target.tables, ancestor, detectedBlock: ancestor + 1, depth: 1, oldHash: null, newHash: null, reason: 'reorg', key },
+    stageRuntimes.map((stage) => stage.rewind),
+  );
 }
 
 test('a rollback between two batches moves the cursor: the next batch reads its own events, not those read for it', async () => {

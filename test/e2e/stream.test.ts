@@ -9,8 +9,8 @@ import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-
 import { decodeEventLog, encodeFunctionData, parseAbi, type Address } from 'viem';
 import { startNatsServer, type NatsServer } from '../../src/dev/nats-server';
 import { NON_RETRYABLE_ERROR_TYPES, StreamUnavailableError } from '../../src/errors';
-import { messageId, type StreamBody, type StreamMessage } from '../../src/stream/message';
-import { publishInOrder } from '../../src/stream/publisher';
+import { messageId, type StreamBody, type StreamMessage } from '../../src/stages/stream/message';
+import { publishInOrder } from '../../src/stages/stream/publisher';
 import { STORE_BALANCES_HANDLERS, chainTransfers, comparable, expectedBalances, storedBalances, transferBatch, writeModule } from '../helpers/balances';
 import { e2e, type TestIndexer } from '../helpers/fixture';
 import { natsConnect, readStream, replay, type Seen } from '../helpers/nats';

@@ -8,7 +8,7 @@ import type { Address } from 'viem';
 import { indexerWorkflowId } from '../../src/spec';
 import { startTracing, type Tracing } from '../../src/tracing';
 import { WORKFLOWS_PATH, tracingOptions } from '../../src/worker';
-import { quietBundlerLogger } from '../../src/workflow-bundle';
+import { quietBundlerLogger } from '../../src/worker/workflow-bundle';
 import { startTestChain, type TestChain } from '../helpers/chain';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
 import { specsFrom, startIndexer } from '../helpers/indexer';

@@ -1,7 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import assert from 'node:assert/strict';
-import type { StreamBody } from '../../src/stream/message';
+import type { StreamBody } from '../../src/stages/stream/message';
 
 /** A message of the stream as a consumer sees it. */
 export interface Seen {

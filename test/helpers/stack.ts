@@ -9,7 +9,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/dev/postgres';
 import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
 import { WORKFLOWS_PATH } from '../../src/worker';
-import { WORKFLOW_BUNDLE_FILE, quietBundlerLogger, workflowBundleOptions } from '../../src/workflow-bundle';
+import { WORKFLOW_BUNDLE_FILE, quietBundlerLogger, workflowBundleOptions } from '../../src/worker/workflow-bundle';
 import { freePort } from './ports';
 
 export interface TestStack {

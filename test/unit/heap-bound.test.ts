@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import v8 from 'node:v8';
-import { HeapBound } from '../../src/heap-bound';
+import { HeapBound } from '../../src/worker/heap-bound';
 
 test('the heap bound collects garbage once the heap passes it, and not while it stays under', () => {
   const used = () => v8.getHeapStatistics().used_heap_size;

@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, RetryState } from '@temporalio/common';
 import type { IndexerSpec } from '../../src/spec';
 import { BackfillWindow } from '../../src/workflows/backfill-window';
-import { Backoff, describeFailure } from '../../src/workflows/failure';
+import { Backoff, describeFailure } from '../../src/workflows/support/failure';
 import { IndexerState } from '../../src/workflows/indexer-state';
+import type { HandlersStage } from '../../src/stages/handlers/state';
 import { VerificationSchedule } from '../../src/workflows/verification-schedule';
 
 /** The decisions of the indexer workflow, driven without a Temporal server. */
@@ -224,10 +225,11 @@ test('a success that carries a notice (endpoint trouble put right) shows it as l
 test('a handlers stage that has done everything stored waits for the next checkpoint save, unless it is paused', () => {
   const s = new IndexerState({ ...spec(), handlers: { module: '/handlers.mjs' } }, 0);
   assert.equal(s.stageWaitsFor(null), false, 'nothing stored yet: nothing to wait for');
-  s.handlers!.recordResult({ checkpoint: 150, events: 800, durationMs: 290, caughtUp: true }, s.handlers!.epoch, 150, 0);
+  const handlers = s.stage('handlers') as HandlersStage;
+  handlers.recordResult({ checkpoint: 150, events: 800, durationMs: 290, caughtUp: true }, handlers.epoch, 150, 0);
   assert.equal(s.stageWaitsFor(150), true);
   assert.equal(s.stageWaitsFor(200), false, 'it has work up to 200');
-  s.handlers!.paused = true;
+  handlers.paused = true;
   assert.equal(s.stageWaitsFor(150), false);
   assert.equal(new IndexerState(spec(), 0).stageWaitsFor(150), false, 'no downstream stage');
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type InjectedSinks } from '@temporalio/worker';
-import { quietBundlerLogger, workflowBundleOptions } from '../../src/workflow-bundle';
+import { quietBundlerLogger, workflowBundleOptions } from '../../src/worker/workflow-bundle';
 import { WORKFLOWS_PATH } from '../../src/worker';
 import type { ScheduledSinks } from '../helpers/scheduled-recorder';
 

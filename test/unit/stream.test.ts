@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load';
 import { buildSpecs } from '../../src/config/resolve';
-import { subjectCovers } from '../../src/stream/connection';
-import { messageId, publicationOf, retractionOf, type StreamBody } from '../../src/stream/message';
-import { parseNatsUrl } from '../../src/stream/nats-url';
-import { planReconcile } from '../../src/stream/reconcile';
-import type { StoredStreamMessage } from '../../src/stream/connection';
-import { StreamStage } from '../../src/workflows/stream-stage-state';
+import { subjectCovers } from '../../src/stages/stream/connection';
+import { messageId, publicationOf, retractionOf, type StreamBody } from '../../src/stages/stream/message';
+import { parseNatsUrl } from '../../src/stages/stream/nats-url';
+import { planReconcile } from '../../src/stages/stream/reconcile';
+import type { StoredStreamMessage } from '../../src/stages/stream/connection';
+import { StreamStage } from '../../src/stages/stream/state';
 
 const body = (blockNumber: number, logIndex: number, blockHash = `0xb${blockNumber}`, removed = false): StreamBody => ({
   chainId: 1,

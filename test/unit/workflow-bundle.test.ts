@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { withoutSourcesContent } from '../../src/workflow-bundle';
+import { withoutSourcesContent } from '../../src/worker/workflow-bundle';
 
 const inlineMap = (map: object) => `//# sourceMappingURL=data:application/json;charset=utf-8;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}`;
 const mapOf = (bundle: string) => JSON.parse(Buffer.from(bundle.slice(bundle.lastIndexOf('base64,') + 'base64,'.length), 'base64').toString('utf8')) as Record<string, unknown>;

@@ -1,0 +1,28 @@
+import { lockStageCursor, stageCheckpoint } from '../../db/stages';
+import type { StageRuntime } from '../runtime';
+import { handlersActivities, handlersFor, type HandlersEnv } from './activities';
+import { runSetup } from './batch';
+import { HANDLERS_STAGE, rewindHandlers } from './derived-state';
+import { handlersMetrics } from './metrics';
+import { undoLogDdl } from './undo-log';
+import type { HandlersPrepared } from './types';
+
+/** The handlers stage on the worker (docs/handlers.md): its activities, prepare, rewind and metrics. */
+export const handlersRuntime = {
+  name: HANDLERS_STAGE,
+  activities: handlersActivities(),
+  ddl: undoLogDdl,
+  // The module loads and names only configured events, or no table is created.
+  async check(env, spec) {
+    if (spec.handlers) await handlersFor(env, spec);
+  },
+  async prepare(client, { env, spec, tables }): Promise<HandlersPrepared> {
+    if (!spec.handlers) return {};
+    const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
+    const handlersCheckpoint = stageCheckpoint(await lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock));
+    await runSetup(client, { spec, tables, handlers: await handlersFor(env, spec) });
+    return { handlersCheckpoint };
+  },
+  rewind: (client, { schema, chainId, ancestor, eventTables }) => rewindHandlers(client, schema, chainId, ancestor, eventTables.map((t) => t.table)),
+  metrics: (registry) => handlersMetrics(registry),
+} satisfies StageRuntime<HandlersEnv>;
