@@ -10,7 +10,7 @@ export interface CommonColumn {
   added?: true;
 }
 
-/** Columns every event table starts with, in this order (DESIGN.md, "Tables", "Block and transaction fields"). */
+/** Columns every event table starts with, in this order (docs/tables.md, "Event tables", "Block and transaction fields"). */
 export const COMMON_COLUMNS: readonly CommonColumn[] = [
   { name: 'chain_id', sqlType: 'bigint' },
   { name: 'block_number', sqlType: 'bigint' },
@@ -40,7 +40,7 @@ const COMMON_NAMES = new Set<string>([...COMMON_COLUMNS, ...TRANSACTION_COLUMNS]
 
 export type ColumnKind = 'int' | 'address' | 'bool' | 'string' | 'bytes' | 'json' | 'topic';
 
-/** How an event argument is stored (DESIGN.md, "Argument types"). */
+/** How an event argument is stored (docs/tables.md, "Argument types"). */
 export function columnKind(param: AbiEventParameter): ColumnKind {
   const type = param.type;
   const isComposite = type.endsWith(']') || type.startsWith('tuple');
@@ -105,7 +105,7 @@ export function argumentColumns(event: AbiEvent): ArgColumn[] {
 
 /**
  * One table per selected event of a contract: `<contract>_<event>`, and when two selected events
- * share a name, each of them gets `_<first 8 hex digits of topic0>` (DESIGN.md, "Overloads").
+ * share a name, each of them gets `_<first 8 hex digits of topic0>` (docs/tables.md, "Overloads").
  */
 export function eventTables(contract: string, events: readonly AbiEvent[], options: { includeTransaction?: boolean } = {}): EventTable[] {
   const common = commonColumns(options.includeTransaction ?? false);

@@ -5,7 +5,7 @@
  * Why not viem's decoder: backfills decode millions of logs, and viem converts the hex to bytes,
  * checksums every address (a keccak per address) and builds values we then turn back into text.
  * Here a value is sliced from the text it arrives in and becomes the cell PostgreSQL stores
- * (DESIGN.md, "Argument types"): integers as decimal strings, addresses and bytes as lowercase hex,
+ * (docs/tables.md, "Argument types"): integers as decimal strings, addresses and bytes as lowercase hex,
  * strings with NUL removed, arrays and tuples as JSON text.
  *
  * What is accepted, and what a value becomes, is exactly what viem's decoder did before, dirty
@@ -179,7 +179,7 @@ function stringReader(label: string): Reader {
     if (chars >= BOM.length && src.hex.startsWith(BOM, from)) from += BOM.length;
     if (from === to) return '';
     const text = Buffer.from(src.hex.slice(from, to), 'hex').toString('utf8');
-    // PostgreSQL text cannot hold NUL characters (DESIGN.md, "Strings").
+    // PostgreSQL text cannot hold NUL characters (docs/tables.md, "Strings").
     return text.includes('\u0000') ? text.replace(/\u0000/g, '') : text;
   };
   return { dynamic: true, headSize: WORD, cell, json: (src, pos) => JSON.stringify(cell(src, pos)) };

@@ -1,6 +1,6 @@
 import { temporalEnv } from '../env';
 
-/** Settings every command reads from the environment (DESIGN.md, "Environment"). */
+/** Settings every command reads from the environment (docs/configuration.md, "Environment variables"). */
 export interface CliSettings {
   temporalAddress: string;
   namespace: string;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { stageConfigSchemas } from '../stages/configs';
 
-/** Config file schema (DESIGN.md, "Config"). Defaults live here so every caller sees the same. */
+/** Config file schema (docs/configuration.md, "Config file"). Defaults live here so every caller sees the same. */
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address');
 const blockNumber = z.number().int('must be a whole number').nonnegative('must be ≥ 0');
@@ -51,7 +51,7 @@ export const abiItemSchema = z.looseObject({
   anonymous: z.boolean().optional(),
 });
 
-/** Contracts discovered at run time: the addresses a factory's event names (DESIGN.md, "Factory contracts"). */
+/** Contracts discovered at run time: the addresses a factory's event names (docs/factories.md). */
 export const factoryConfigSchema = z.strictObject({
   address: z.union([address, z.array(address).min(1)]),
   event: z.string().min(1, 'must be an event signature like "event PairCreated(address indexed token0, address indexed token1, address pair, uint256)"'),

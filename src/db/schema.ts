@@ -122,7 +122,7 @@ async function existingColumns(client: PoolClient, schema: string, table: string
 
 /**
  * An existing table must hold every column the event needs, with its type. Columns newer than the
- * table (block and transaction fields, DESIGN.md) are added at its end: rows stored before the
+ * table (block and transaction fields, docs/tables.md) are added at its end: rows stored before the
  * upgrade have NULL there. Columns the table has beyond those are left alone (NULL from now on).
  */
 async function upgradeEventTable(client: PoolClient, schema: string, table: EventTable): Promise<void> {

@@ -1,6 +1,6 @@
 // The demo's handlers (`indexer dev` without a config): balances of the demo token, kept by the
 // indexer from its Transfer events, exactly once and undone on reorgs. A plain module that imports
-// nothing, like any handlers file (DESIGN.md, "Handlers"); see README, "Your own contracts".
+// nothing, like any handlers file (docs/handlers.md, "The handlers module"); see README, "Your own contracts".
 const ZERO = '0x0000000000000000000000000000000000000000';
 
 /** A change for the store: the row's balance moved by `amount`, one more transfer. */

@@ -51,7 +51,7 @@ export async function fillTransactions(rpc: ChainRpc, logs: DecodedLog[], tables
   }
 }
 
-/** Every block and transaction field a range's rows carry (DESIGN.md, "Block and transaction fields"). */
+/** Every block and transaction field a range's rows carry (docs/tables.md, "Block and transaction fields"). */
 export async function fillBlockFields(rpc: ChainRpc, logs: DecodedLog[], tables: readonly EventTable[], headers: readonly BlockHeader[] = []): Promise<void> {
   await fillBlockTimestamps(rpc, logs, headers);
   await fillTransactions(rpc, logs, tables);

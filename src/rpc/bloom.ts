@@ -128,7 +128,7 @@ export class BloomMatcher {
 }
 
 /**
- * The suspicious-block rule (DESIGN.md, "Endpoints that disagree"), for one block: the configured
+ * The suspicious-block rule (docs/endpoints.md, "Omitted logs: the bloom re-check"), for one block: the configured
  * (address, topic0) pairs its bloom admits minus those a log of the answer holds. Any pair left
  * means the block may hold a log the answer left out, even when the answer holds other logs of it.
  */

@@ -67,7 +67,7 @@ export abstract class StageState {
    * next save, which is then worth making sooner.
    */
   abstract waitsFor(storedCheckpoint: number, indexer: IndexerView): boolean;
-  /** The stage's object in the `status` query (DESIGN.md, "Status"). */
+  /** The stage's object in the `status` query (docs/operations.md, "Status"). */
   abstract status(indexer: IndexerView, now: number): object;
   /** What the next run is handed by continueAsNew. */
   abstract carried(): object;

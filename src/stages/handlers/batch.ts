@@ -15,7 +15,7 @@ import { handlerEvent } from './event';
 import { HANDLER_TYPES, databaseParameters } from './values';
 import type { BoundHandlers, HandlerDb } from './module';
 
-/** A handler threw: which one, on which event, and why (DESIGN.md's lastError wording). */
+/** A handler threw: which one, on which event, and why (docs/handlers.md: the lastError wording). */
 export interface HandlerFailure {
   key: string;
   block: number;

@@ -1,7 +1,7 @@
 import type { ArgColumn } from '../../abi/layout';
 import type { StoredEvent } from '../../db/stored-events';
 
-/** What a handler receives as `event` (DESIGN.md, "Handlers"). */
+/** What a handler receives as `event` (docs/handlers.md, "The handlers module"). */
 export interface HandlerEvent {
   chainId: number;
   /** The config's contract name and the ABI's event name. */

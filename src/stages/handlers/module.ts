@@ -12,7 +12,7 @@ export interface HandlerDb {
 
 export type Handler = (context: { event: HandlerEvent; db: HandlerDb; store: HandlerStore }) => unknown;
 
-/** The module's default export (DESIGN.md, "Handlers"). */
+/** The module's default export (docs/handlers.md, "The handlers module"). */
 export interface HandlersModule {
   setup?: (context: { db: HandlerDb }) => unknown;
   on: Record<string, Handler>;

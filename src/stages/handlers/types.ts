@@ -30,7 +30,7 @@ export interface RebuildHandlersResult {
   checkpoint: number;
 }
 
-/** `status.handlers` (DESIGN.md, "Stages"). */
+/** `status.handlers` (docs/design.md, "Stages and their cursors"). */
 export interface HandlersStatus {
   /** The last block whose events the handlers have all handled. */
   checkpoint: number;

@@ -3,7 +3,7 @@ import { LosslessNumber, isInteger, isSafeNumber, parse as parseLossless, string
 
 /**
  * Database values as handlers see them, and handlers' values as the database gets them, exact both
- * ways (DESIGN.md v3, "Exact values everywhere"). node-pg's defaults round in three places, each
+ * ways (docs/handlers.md, "Exact values"). node-pg's defaults round in three places, each
  * replaced here for what handlers read (`db.query` results and the store's rows):
  * - json and jsonb go through JSON.parse, which turns every number into a double: 10^30 comes back
  *   as 1e+30. Here an integer beyond 2^53 comes back as a bigint, another number a double cannot

@@ -1,7 +1,7 @@
 import type { EventTable } from '../../abi/layout';
 import type { StoredEvent } from '../../db/stored-events';
 
-/** One stream message's JSON body (DESIGN.md, "Stream"). */
+/** One stream message's JSON body (docs/stream.md, "Message ids"). */
 export interface StreamBody {
   chainId: number;
   contract: string;
@@ -44,7 +44,7 @@ export function chainSubjects(subject: string, chainId: number): string {
 }
 
 /**
- * `Nats-Msg-Id` (DESIGN.md, "Stream"): `<chainId>:<blockHash>:<logIndex>` for an event occurrence's
+ * `Nats-Msg-Id` (docs/stream.md, "Message ids"): `<chainId>:<blockHash>:<logIndex>` for an event occurrence's
  * first publication and `…:removed` for its retraction; the n-th publication (n ≥ 2) carries
  * `…:<n>` and its retraction `…:removed:<n>`. So an event published again after its retraction
  * is a new message, which JetStream's duplicate window never swallows, while a publication sent

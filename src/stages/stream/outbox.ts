@@ -106,7 +106,7 @@ export async function deleteOutbox(client: PoolClient, schema: string, chainId: 
 /**
  * Retractions now owed, into the outbox. Each one also counts for its event occurrence: the next
  * publication of that event (after a reset, a reorg back to these blocks, a repair) is the next
- * number, so it carries a message id of its own (DESIGN.md, "Stream").
+ * number, so it carries a message id of its own (docs/stream.md, "Message ids").
  */
 export async function insertOutbox(client: PoolClient, schema: string, chainId: number, retractions: readonly StreamMessage[]): Promise<void> {
   if (retractions.length === 0) return;

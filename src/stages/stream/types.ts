@@ -19,7 +19,7 @@ export interface PublishEventsResult {
   retractionsPending: boolean;
 }
 
-/** `status.stream` (DESIGN.md, "Stream"). */
+/** `status.stream` (docs/stream.md, "Message ids"). */
 export interface StreamStatus {
   /** The last block whose events are all published (and acknowledged by JetStream). */
   checkpoint: number;
