@@ -62,6 +62,8 @@ export interface ActivityMetrics {
   checkpoint: (spec: Pick<IndexerSpec, 'name' | 'chainId'>, block: number) => void;
   rollback: (spec: IndexerSpec, reason: 'reorg' | 'reset') => void;
   verificationMismatch: (spec: IndexerSpec) => void;
+  /** Events a verification's repair added, removed and changed. */
+  repair: (spec: IndexerSpec, r: { added: number; removed: number; changed: number }) => void;
 }
 
 export function createActivityEnv(deps: ActivityDeps): ActivityEnv {
@@ -143,5 +145,8 @@ function activityMetrics(metrics: IndexerMetrics | undefined): ActivityMetrics {
     checkpoint: (spec, block) => metrics?.checkpoint.set(labels(spec), block),
     rollback: (spec, reason) => metrics?.reorgs.inc({ ...labels(spec), reason }),
     verificationMismatch: (spec) => metrics?.verificationMismatches.inc(labels(spec)),
+    repair: (spec, r) => {
+      for (const kind of ['added', 'removed', 'changed'] as const) if (r[kind] > 0) metrics?.repairs.inc({ ...labels(spec), kind }, r[kind]);
+    },
   };
 }

@@ -123,6 +123,17 @@ export interface VerifyRangeResult {
   skipped: boolean;
   /** What differed, a few lines at most. */
   problems: string[];
+  /** What a repair changed: events added, removed and changed, the lowest block among them, and what each stage made of it. */
+  repair?: ChunkRepair;
+}
+
+export interface ChunkRepair {
+  fromBlock: number | null;
+  added: number;
+  removed: number;
+  changed: number;
+  /** By stage name: the summary its `StageState.repaired` reads. */
+  stages: Record<string, object>;
 }
 
 export type RecordVerificationInput = Omit<VerificationRecord, 'schema' | 'chainId'> & { spec: IndexerSpec };

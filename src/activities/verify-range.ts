@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { storedHashes } from '../db/blocks';
+import { repairRange } from '../db/repair';
 import { storedCanonicalRows } from '../db/verify';
+import { stageRuntimes } from '../stages/runtimes';
 import { fillBlockFields } from '../indexing/block-fields';
 import { canonicalRow } from '../indexing/canonical';
 import type { ActivityEnv } from './env';
@@ -15,8 +17,9 @@ function digest(rows: string[]): string {
 
 /**
  * Compares one chunk of stored data with the chain: every row (count and a digest of all columns)
- * and every stored block hash. A mismatching chunk is re-indexed in one transaction, unless a
- * rollback moved the checkpoint below it meanwhile (then it is skipped: the chain is moving there).
+ * and every stored block hash. A mismatching chunk is re-indexed in one transaction, every stage
+ * that went past it told in the same transaction, unless a rollback moved the checkpoint below it
+ * meanwhile (then it is skipped: the chain is moving there).
  */
 export async function verifyRange(env: ActivityEnv, input: VerifyRangeInput): Promise<VerifyRangeResult> {
   const result = await compareChunk(env, input);
@@ -58,6 +61,11 @@ async function compareChunk(env: ActivityEnv, input: VerifyRangeInput): Promise<
 
   const blocks = new Map(canonical.map((b) => [b.number, b]));
   for (const [number, hash] of fetched.blocks) blocks.set(number, { number, hash });
-  const written = await env.storeRange(spec, { fromBlock, toBlock, logs: fetched.logs, blocks: [...blocks.values()], repair: true });
-  return { ...base, mismatch: true, repaired: !written.skipped, skipped: Boolean(written.skipped) };
+  const write = { schema: spec.name, chainId: spec.chainId, tables: env.routerFor(spec).tables, fromBlock, toBlock, logs: fetched.logs, blocks: [...blocks.values()] };
+  // Every stage that went past the chunk is told in the repair's transaction (stages/runtime.ts, `repair`).
+  const repaired = await repairRange(pool, write, stageRuntimes.map((stage) => ({ name: stage.name, repair: stage.repair })));
+  if (repaired.skipped) return { ...base, mismatch: true, repaired: false, skipped: true };
+  env.metrics.repair(spec, repaired);
+  const { added, removed, changed, stages } = repaired;
+  return { ...base, mismatch: true, repaired: true, skipped: false, repair: { fromBlock: repaired.fromBlock, added, removed, changed, stages } };
 }

@@ -55,7 +55,7 @@ export async function verifyCommand(name: string, options: { from?: number; to?:
       }
       const verdict = result.mismatches === 0 ? 'data equals the chain' : result.unrepaired === 0 ? 'all mismatches repaired' : `${result.unrepaired} chunk(s) could NOT be repaired`;
       process.stdout.write(
-        `${indexer.workflowId}: blocks ${result.fromBlock}-${result.toBlock}, ${result.chunks} chunks checked, ${result.mismatches} mismatches, ${result.repaired} repaired, ${result.skipped} skipped, ${(result.durationMs / 1000).toFixed(1)}s: ${verdict}\n`,
+        `${indexer.workflowId}: blocks ${result.fromBlock}-${result.toBlock}, ${result.chunks} chunks checked, ${result.mismatches} mismatches, ${result.repaired} repaired (events ${result.added} added, ${result.removed} removed, ${result.changed} changed), ${result.skipped} skipped, ${(result.durationMs / 1000).toFixed(1)}s: ${verdict}\n`,
       );
       for (const problem of result.problems) process.stdout.write(`  ${problem}\n`);
     }

@@ -33,7 +33,8 @@ export function renderStatus(s: IndexerStatus): string[] {
   if (progress !== null && s.mode !== 'realtime') lines.push(`  ${bar(progress)} ${(progress * 100).toFixed(1)}%${formatEta(s)}`);
   lines.push(`  ${s.blocksPerSecond} blocks/s · ${s.logsPerSecond} logs/s · ${s.logsIndexed} logs indexed · ${s.reorgs} reorgs`);
   for (const stage of stageStatuses(s)) lines.push(...stage.render.lines(stage.status));
-  if (s.lastVerification) lines.push(`  last verification ${s.lastVerification.at}: ${s.lastVerification.mismatches} mismatches, ${s.lastVerification.repaired} repaired`);
+  const v = s.lastVerification;
+  if (v) lines.push(`  last verification ${v.at}: ${v.mismatches} mismatches, ${v.repaired} repaired${v.added || v.removed || v.changed ? ` (events ${v.added ?? 0} added, ${v.removed ?? 0} removed, ${v.changed ?? 0} changed)` : ''}`);
   lines.push(...renderEndpoints(s.rpc));
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
   return lines;

@@ -72,6 +72,8 @@ function bookkeepingDdl(schema: string): string[] {
        mismatches integer NOT NULL,
        repaired integer NOT NULL,
        details jsonb)`,
+    // Events each repair put right (the version that made repairs reach the stages added them).
+    `ALTER TABLE ${t(BOOKKEEPING.verifications)} ADD COLUMN IF NOT EXISTS added integer NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS removed integer NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS changed integer NOT NULL DEFAULT 0`,
     `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.stages)} (
        chain_id bigint NOT NULL,
        stage text NOT NULL,

@@ -32,6 +32,10 @@ export interface VerificationSummary {
   chunks: number;
   mismatches: number;
   repaired: number;
+  /** Events the repairs added (an endpoint had omitted them), removed (not on the chain) and changed. */
+  added: number;
+  removed: number;
+  changed: number;
 }
 
 export interface VerificationRecord extends VerificationSummary {
@@ -42,8 +46,8 @@ export interface VerificationRecord extends VerificationSummary {
 
 export async function recordVerification(pool: Pool, r: VerificationRecord): Promise<void> {
   await pool.query(
-    `INSERT INTO ${qualified(r.schema, BOOKKEEPING.verifications)} (chain_id, started_at, from_block, to_block, chunks, mismatches, repaired, details)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [r.chainId, r.startedAt, r.fromBlock, r.toBlock, r.chunks, r.mismatches, r.repaired, JSON.stringify(r.details)],
+    `INSERT INTO ${qualified(r.schema, BOOKKEEPING.verifications)} (chain_id, started_at, from_block, to_block, chunks, mismatches, repaired, added, removed, changed, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [r.chainId, r.startedAt, r.fromBlock, r.toBlock, r.chunks, r.mismatches, r.repaired, r.added, r.removed, r.changed, JSON.stringify(r.details)],
   );
 }

@@ -5,7 +5,6 @@ import type { CommonColumn, EventTable } from '../abi/layout';
 import { qualified, quoteIdent } from './identifiers';
 import type { DecodedLog } from '../indexing/log-router';
 import { markDiscovered, recordChildren, type FactoryChild } from './factory-children';
-import { lockChainHistory } from './locks';
 import { BOOKKEEPING } from './schema';
 import { inTransaction, type Pool, type PoolClient } from './pool';
 
@@ -25,19 +24,12 @@ export interface RangeWrite {
   advanceCheckpoint?: boolean;
   /** Realtime with factories: the children found in the range, recorded with it, and the discovery cursor moved to `toBlock`. */
   children?: { found: readonly FactoryChild[]; discoveryStart: number };
-  /**
-   * Repair of indexed data (verification): written only while the checkpoint is still at or above
-   * `toBlock`, under the lock rollbacks take, so a reorg or reset in flight wins and the chunk is skipped.
-   */
-  repair?: boolean;
 }
 
 export interface RangeWriteResult {
   rows: number;
   /** False when `advanceCheckpoint` was asked but the checkpoint was elsewhere (nothing was written). */
   checkpointAdvanced: boolean;
-  /** A repair that found the checkpoint below the range (a rollback came first): nothing was written. */
-  skipped?: boolean;
 }
 
 /** Below this many rows a multi-row INSERT is as fast as COPY and simpler to read in logs. */
@@ -164,66 +156,55 @@ async function insertRows(client: PoolClient, target: string, columns: string[],
  * so a re-run is idempotent), its block hashes and its completion record; all or nothing.
  */
 export async function writeRange(pool: Pool, w: RangeWrite): Promise<RangeWriteResult> {
+  return inTransaction(pool, (client) => writeRangeIn(client, w));
+}
+
+/** `writeRange`'s work inside a transaction of the caller's (a repair's). */
+export async function writeRangeIn(client: PoolClient, w: RangeWrite): Promise<RangeWriteResult> {
   const byTable = new Map<string, DecodedLog[]>();
   for (const log of w.logs) {
     const list = byTable.get(log.table);
     if (list) list.push(log);
     else byTable.set(log.table, [log]);
   }
-  return inTransaction(pool, async (client) => {
-    if (w.repair) {
-      await lockChainHistory(client, w.schema, w.chainId);
-      const { rows } = await client.query<{ block_number: string }>(
-        `SELECT block_number FROM ${qualified(w.schema, BOOKKEEPING.checkpoints)} WHERE chain_id = $1`,
-        [w.chainId],
-      );
-      if (!rows[0] || Number(rows[0].block_number) < w.toBlock) return { rows: 0, checkpointAdvanced: false, skipped: true };
-      // The range's stored hashes are replaced whole by canonical ones.
-      await client.query(`DELETE FROM ${qualified(w.schema, BOOKKEEPING.blocks)} WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3`, [
-        w.chainId,
-        w.fromBlock,
-        w.toBlock,
-      ]);
-    }
-    if (w.advanceCheckpoint) {
-      const { rowCount } = await client.query(
-        `UPDATE ${qualified(w.schema, BOOKKEEPING.checkpoints)} SET block_number = $2, updated_at = now() WHERE chain_id = $1 AND block_number = $3`,
-        [w.chainId, w.toBlock, w.fromBlock - 1],
-      );
-      if (rowCount !== 1) return { rows: 0, checkpointAdvanced: false };
-    }
-    for (const table of w.tables) {
-      await client.query(`DELETE FROM ${qualified(w.schema, table.table)} WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3`, [
-        w.chainId,
-        w.fromBlock,
-        w.toBlock,
-      ]);
-      const logs = byTable.get(table.table);
-      if (!logs) continue;
-      const columns = [...table.common.map((c) => c.name), ...table.columns.map((c) => c.name)];
-      if (logs.length >= COPY_THRESHOLD) await copyLines(client, qualified(w.schema, table.table), columns, linesOf(logs, copyLineOf(table, w.chainId)));
-      else {
-        const rows = logs.map((l) => [...table.common.map((c) => commonValue(c.name, w.chainId, l)), ...l.args]);
-        await insertRows(client, qualified(w.schema, table.table), columns, rows);
-      }
-    }
-    if (w.blocks.length > 0) {
-      const rows = w.blocks.map((b) => [w.chainId, b.number, b.hash, b.parentHash ?? null]);
-      await client.query(
-        `DELETE FROM ${qualified(w.schema, BOOKKEEPING.blocks)} WHERE chain_id = $1 AND block_number = ANY($2::bigint[])`,
-        [w.chainId, w.blocks.map((b) => b.number)],
-      );
-      await insertRows(client, qualified(w.schema, BOOKKEEPING.blocks), ['chain_id', 'block_number', 'block_hash', 'parent_hash'], rows);
-    }
-    if (w.children) {
-      await recordChildren(client, w.schema, w.chainId, w.children.found);
-      await markDiscovered(client, w.schema, w.chainId, w.children.discoveryStart, w.toBlock);
-    }
-    await client.query(
-      `INSERT INTO ${qualified(w.schema, BOOKKEEPING.ranges)} (chain_id, from_block, to_block, logs) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (chain_id, from_block) DO UPDATE SET to_block = EXCLUDED.to_block, logs = EXCLUDED.logs, completed_at = clock_timestamp()`,
-      [w.chainId, w.fromBlock, w.toBlock, w.logs.length],
+  if (w.advanceCheckpoint) {
+    const { rowCount } = await client.query(
+      `UPDATE ${qualified(w.schema, BOOKKEEPING.checkpoints)} SET block_number = $2, updated_at = now() WHERE chain_id = $1 AND block_number = $3`,
+      [w.chainId, w.toBlock, w.fromBlock - 1],
     );
-    return { rows: w.logs.length, checkpointAdvanced: true };
-  });
+    if (rowCount !== 1) return { rows: 0, checkpointAdvanced: false };
+  }
+  for (const table of w.tables) {
+    await client.query(`DELETE FROM ${qualified(w.schema, table.table)} WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3`, [
+      w.chainId,
+      w.fromBlock,
+      w.toBlock,
+    ]);
+    const logs = byTable.get(table.table);
+    if (!logs) continue;
+    const columns = [...table.common.map((c) => c.name), ...table.columns.map((c) => c.name)];
+    if (logs.length >= COPY_THRESHOLD) await copyLines(client, qualified(w.schema, table.table), columns, linesOf(logs, copyLineOf(table, w.chainId)));
+    else {
+      const rows = logs.map((l) => [...table.common.map((c) => commonValue(c.name, w.chainId, l)), ...l.args]);
+      await insertRows(client, qualified(w.schema, table.table), columns, rows);
+    }
+  }
+  if (w.blocks.length > 0) {
+    const rows = w.blocks.map((b) => [w.chainId, b.number, b.hash, b.parentHash ?? null]);
+    await client.query(
+      `DELETE FROM ${qualified(w.schema, BOOKKEEPING.blocks)} WHERE chain_id = $1 AND block_number = ANY($2::bigint[])`,
+      [w.chainId, w.blocks.map((b) => b.number)],
+    );
+    await insertRows(client, qualified(w.schema, BOOKKEEPING.blocks), ['chain_id', 'block_number', 'block_hash', 'parent_hash'], rows);
+  }
+  if (w.children) {
+    await recordChildren(client, w.schema, w.chainId, w.children.found);
+    await markDiscovered(client, w.schema, w.chainId, w.children.discoveryStart, w.toBlock);
+  }
+  await client.query(
+    `INSERT INTO ${qualified(w.schema, BOOKKEEPING.ranges)} (chain_id, from_block, to_block, logs) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (chain_id, from_block) DO UPDATE SET to_block = EXCLUDED.to_block, logs = EXCLUDED.logs, completed_at = clock_timestamp()`,
+    [w.chainId, w.fromBlock, w.toBlock, w.logs.length],
+  );
+  return { rows: w.logs.length, checkpointAdvanced: true };
 }

@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import type { EventTable } from '../abi/layout';
 import type { PoolClient } from '../db/pool';
+import type { RepairChange } from '../db/repair';
 import type { IndexerSpec } from '../spec';
 
 /**
@@ -31,6 +32,14 @@ export interface StageRuntime<Env = never> {
    * every registered stage, configured or not (a stage dropped from the config may have left state).
    */
   rewind(client: PoolClient, rollback: { schema: string; chainId: number; ancestor: number; eventTables: readonly EventTable[] }): Promise<void>;
+  /**
+   * Its side of a repair (verification put right events below the checkpoint: some left, some
+   * entered, some changed), in the repair's transaction, after the rows are replaced: a stage that
+   * went past the first repaired block must end as if the repaired events had been there from the
+   * start. Returns a small summary the workflow's stage state reads (`StageState.repaired`), or
+   * undefined when the stage had nothing to do.
+   */
+  repair(client: PoolClient, change: RepairChange): Promise<object | undefined>;
   /** Registers its metrics (the worker's /metrics lists them from the start). */
   metrics(registry: Registry): unknown;
 }

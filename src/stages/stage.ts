@@ -90,6 +90,12 @@ export abstract class StageState {
     if (fatal) this.paused = true;
   }
 
+  /**
+   * A repair (verification) changed stored events the stage had gone past: `summary` is what the
+   * stage's own `repair` did in the repair's transaction (stages/runtime.ts).
+   */
+  abstract repaired(summary: object): void;
+
   /** A rollback moved the stage's cursor down to `ancestor` in the database (in the rollback's transaction). */
   rewound(ancestor: number): void {
     this.epoch += 1;

@@ -40,6 +40,12 @@ export class IndexerMetrics {
   readonly head = new Gauge({ name: 'indexer_head_block', help: 'Chain head as last seen', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
   readonly lag = new Gauge({ name: 'indexer_lag_blocks', help: 'Head minus checkpoint', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
   readonly reorgs = new Counter({ name: 'indexer_reorgs_total', help: 'Rollbacks done (reorgs and resets)', labelNames: ['indexer', 'chain_id', 'reason'], registers: [this.registry] });
+  readonly repairs = new Counter({
+    name: 'indexer_repairs_total',
+    help: 'Events a verification repair put right: added (an endpoint had omitted them), removed (stored, not on the chain) or changed',
+    labelNames: ['indexer', 'chain_id', 'kind'],
+    registers: [this.registry],
+  });
   readonly verificationMismatches = new Counter({ name: 'indexer_verification_mismatches_total', help: 'Chunks whose stored data differed from the chain', labelNames: ['indexer', 'chain_id'], registers: [this.registry] });
 
   // From the `status` query of the running indexer workflows this worker's task queue serves

@@ -203,6 +203,14 @@ export class IndexerState {
     return { checkpoint: result.ancestor, rowsDeleted: result.rowsDeleted };
   }
 
+  /** A verification's repair changed stored events: each stage it told replays or publishes what it owes. */
+  recordRepair(repair: { stages: Record<string, object> }): void {
+    for (const { definition, state } of this.stages) {
+      const summary = repair.stages[definition.name];
+      if (summary) state.repaired(summary);
+    }
+  }
+
   /** Every downstream stage has done everything it may do up to the checkpoint. */
   get stagesCaughtUp(): boolean {
     return this.stages.every(({ state }) => state.caughtUp(this));

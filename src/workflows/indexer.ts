@@ -9,7 +9,7 @@ import { discoverChildrenTo } from './discovery';
 import { CheckpointSaver } from './checkpoint-saver';
 import { historyTooLong, type IndexerContext } from './indexer-context';
 import { IndexerState, type CarriedState } from './indexer-state';
-import { pauseSignal, resetUpdate, resumeSignal, statusQuery, stopSignal, verifyUpdate } from './messages';
+import { pauseSignal, repairedSignal, resetUpdate, resumeSignal, statusQuery, stopSignal, verifyUpdate } from './messages';
 import { persistently } from './persistently';
 import { runReset, runRollback } from './run-rollback';
 import { followTip } from './tip';
@@ -54,6 +54,7 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
   setHandler(pauseSignal, () => void (state.paused = true));
   setHandler(resumeSignal, () => state.resume());
   setHandler(stopSignal, () => void (state.stopRequested = true));
+  setHandler(repairedSignal, (repair) => state.recordRepair(repair));
   setHandler(statusQuery, () => state.status(workflowInfo(), Date.now()));
   setHandler(
     verifyUpdate,

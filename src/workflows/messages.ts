@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { EndpointHealth } from '../rpc/health';
+import type { ChunkRepair } from '../activities/types';
 import type { StageStatuses } from '../stages';
 import type { VerifyResult } from './verify';
 
@@ -23,7 +24,8 @@ export interface IndexerStatus extends StageStatuses {
   logsIndexed: number;
   reorgs: number;
   lastReorg: { at: string; block: number; depth: number; ancestor: number } | null;
-  lastVerification: { at: string; fromBlock: number; toBlock: number; mismatches: number; repaired: number } | null;
+  /** The last verification run: chunks that differed and were repaired, and the events its repairs added, removed and changed. */
+  lastVerification: { at: string; fromBlock: number; toBlock: number; mismatches: number; repaired: number; added?: number; removed?: number; changed?: number } | null;
   lastError: string | null;
   /** The chain's RPC endpoints as the worker that ran the latest activity sees them (redacted labels). */
   rpc: EndpointHealth[];
@@ -36,6 +38,8 @@ export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 export const stopSignal = defineSignal('stop');
 export const statusQuery = defineQuery<IndexerStatus>('status');
+/** From a verification child: a repair changed stored events that stages had gone past (each stage's summary). */
+export const repairedSignal = defineSignal<[ChunkRepair]>('repaired');
 
 export interface ResetInput {
   toBlock: number;

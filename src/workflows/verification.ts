@@ -12,7 +12,8 @@ export async function runVerification(ctx: IndexerContext, fromBlock: number, to
     staticSummary: `verify blocks ${fromBlock}-${toBlock}`,
     args: [{ spec: ctx.ref, fromBlock, toBlock, chunkSize: spec.tuning.maxBlockRange, maxChunks }],
   });
-  state.lastVerification = { at: result.startedAt, fromBlock: result.fromBlock, toBlock: result.toBlock, mismatches: result.mismatches, repaired: result.repaired };
+  const { mismatches, repaired, added, removed, changed } = result;
+  state.lastVerification = { at: result.startedAt, fromBlock: result.fromBlock, toBlock: result.toBlock, mismatches, repaired, added, removed, changed };
   return result;
 }
 

@@ -1,4 +1,5 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { getExternalWorkflowHandle, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { repairedSignal } from './messages';
 import type { VerificationSummary } from '../db/verify';
 import type { IndexerActivities } from '../activities';
 import { activityOptions } from './support/activity-options';
@@ -39,6 +40,9 @@ export async function verifyWorkflow(input: VerifyInput): Promise<VerifyResult> 
     chunks: 0,
     mismatches: 0,
     repaired: 0,
+    added: 0,
+    removed: 0,
+    changed: 0,
     unrepaired: 0,
     skipped: 0,
     durationMs: 0,
@@ -57,6 +61,17 @@ export async function verifyWorkflow(input: VerifyInput): Promise<VerifyResult> 
     }
     result.mismatches += 1;
     result.problems.push(...chunk.problems.map((p) => `${from}-${to}: ${p}`));
+    if (chunk.repair) {
+      result.added += chunk.repair.added;
+      result.removed += chunk.repair.removed;
+      result.changed += chunk.repair.changed;
+      // The stages the repair rewound are told at once: the indexer's view of them moves back now,
+      // not when the run ends (runs of versions before this one did not say).
+      const parent = workflowInfo().parent;
+      if (parent && Object.keys(chunk.repair.stages).length > 0 && patched('repairs-reach-stages')) {
+        await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(repairedSignal, chunk.repair);
+      }
+    }
     // Trust, but check the repair: the chunk must now equal the chain.
     const again = await verifyRange({ spec: input.spec, fromBlock: from, toBlock: to, repair: false });
     if (again.mismatch) result.unrepaired += 1;
@@ -72,6 +87,9 @@ export async function verifyWorkflow(input: VerifyInput): Promise<VerifyResult> 
     chunks: result.chunks,
     mismatches: result.mismatches,
     repaired: result.repaired,
+    added: result.added,
+    removed: result.removed,
+    changed: result.changed,
     details: { unrepaired: result.unrepaired, skipped: result.skipped, problems: result.problems },
   });
   return result;

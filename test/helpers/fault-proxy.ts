@@ -41,6 +41,11 @@ import { freePort } from './ports';
  *                    a load balancer that misroutes)
  * - `noBlockTimestamp` eth_getLogs answers without the logs' `blockTimestamp` (older nodes and
  *                    providers leave it out; headers have it)
+ * - `alterLog`       changes one log of an answer that has at least one (its `data`'s last byte,
+ *                    e.g. a Transfer's value, made different): a log that is not on the chain
+ * - `extraLog`       adds to an answer a copy of one of its logs at a log index its block does not
+ *                    have (+ 0x100): an event that is not on the chain, of an address and topic the
+ *                    block does have (no bloom reveals it)
  *
  * When a fault fires is set per fault: among the requests it applies to (its `methods`, and for
  * content faults only where it can: a getLogs answer with logs to copy, a range over the cap …),
@@ -61,7 +66,9 @@ export type FaultKind =
   | 'lag'
   | 'dropLog'
   | 'reroute'
-  | 'noBlockTimestamp';
+  | 'noBlockTimestamp'
+  | 'alterLog'
+  | 'extraLog';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'http429',
@@ -77,6 +84,8 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'dropLog',
   'reroute',
   'noBlockTimestamp',
+  'alterLog',
+  'extraLog',
 ];
 
 export interface FaultSchedule {
@@ -105,6 +114,8 @@ export interface FaultOptions {
   dropLog: FaultSchedule & { prefer?: 'alone' | 'crowded' | 'soleOfEvent' };
   reroute: FaultSchedule & { target: string };
   noBlockTimestamp: FaultSchedule;
+  alterLog: FaultSchedule;
+  extraLog: FaultSchedule;
 }
 
 interface Rule<K extends FaultKind = FaultKind> {
@@ -126,8 +137,10 @@ export interface FaultProxy {
   counts: Record<FaultKind, number>;
   /** HTTP requests received, JSON-RPC calls in them, calls per method, and requests per URL path. */
   stats: { requests: number; calls: number; batches: number; methods: Map<string, number>; paths: Map<string, number>; getLogsAddresses: number[] };
-  /** Every log `dropLog` removed (block number, log index), in order. */
+  /** Every log `dropLog` removed, `alterLog` changed or `extraLog` made up (block number, log index), in order. */
   dropped: Array<{ block: number; logIndex: number }>;
+  altered: Array<{ block: number; logIndex: number }>;
+  invented: Array<{ block: number; logIndex: number }>;
   /** The head the lagging node served last (undefined before `lag` fired). */
   readonly lagHead: number | undefined;
   resetCounts: () => void;
@@ -166,6 +179,8 @@ export async function startFaultProxy(target: string, options: { port?: number }
   const counts = emptyCounts();
   const stats = { requests: 0, calls: 0, batches: 0, methods: new Map<string, number>(), paths: new Map<string, number>(), getLogsAddresses: [] as number[] };
   const dropped: Array<{ block: number; logIndex: number }> = [];
+  const altered: Array<{ block: number; logIndex: number }> = [];
+  const invented: Array<{ block: number; logIndex: number }> = [];
   let lastLagHead: number | undefined;
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -282,6 +297,22 @@ export async function startFaultProxy(target: string, options: { port?: number }
       const victim = candidates.length > 0 ? candidates[Math.floor(candidates.length / 2)]! : logs[Math.floor(logs.length / 2)]!;
       dropped.push({ block: Number(BigInt(String(victim.blockNumber))), logIndex: Number(BigInt(String(victim.logIndex))) });
       return { ...answer, result: logs.filter((l) => l !== victim) };
+    }
+    const position = (l: Record<string, unknown>) => ({ block: Number(BigInt(String(l.blockNumber))), logIndex: Number(BigInt(String(l.logIndex))) });
+    if (fires('alterLog', [call.method], logs.length > 0)) {
+      const victim = logs[Math.floor(logs.length / 2)]!;
+      const data = String(victim.data);
+      const last = parseInt(data.slice(-2), 16);
+      const changed = { ...victim, data: `${data.slice(0, -2)}${((last + 1) % 256).toString(16).padStart(2, '0')}` };
+      altered.push(position(victim));
+      return { ...answer, result: logs.map((l) => (l === victim ? changed : l)) };
+    }
+    if (fires('extraLog', [call.method], logs.length > 0)) {
+      const model = logs[Math.floor(logs.length / 2)]!;
+      const copy = { ...model, logIndex: `0x${(Number(BigInt(String(model.logIndex))) + 0x100).toString(16)}` };
+      invented.push(position(copy));
+      const result = [...logs, copy].sort((a, b) => position(a).block - position(b).block || position(a).logIndex - position(b).logIndex);
+      return { ...answer, result };
     }
     const tooMany = option('tooManyResults');
     if (tooMany && fires('tooManyResults', [call.method], logs.length > tooMany.maxLogs)) {
@@ -467,6 +498,8 @@ export async function startFaultProxy(target: string, options: { port?: number }
     counts,
     stats,
     dropped,
+    altered,
+    invented,
     get lagHead() {
       return lastLagHead;
     },

@@ -53,7 +53,7 @@ const before = (a: StreamBody, b: StreamBody) => a.blockNumber < b.blockNumber |
  * seen twice, and each publication and retraction carries its number. Returns the live events at
  * the end, the retractions seen, and how many events were published again after a retraction.
  */
-export function replay(messages: readonly Seen[]): { live: StreamBody[]; retractions: StreamBody[]; republished: number } {
+export function replay(messages: readonly Seen[]): { live: StreamBody[]; retractions: StreamBody[]; republished: number; repaired: number } {
   const live: StreamBody[] = [];
   const retractions: StreamBody[] = [];
   const ids = new Set<string>();
@@ -62,6 +62,7 @@ export function replay(messages: readonly Seen[]): { live: StreamBody[]; retract
   const published = new Map<string, number>();
   const retracted = new Map<string, number>();
   let republished = 0;
+  let repaired = 0;
   for (const m of messages) {
     assert.ok(!ids.has(m.msgId), `message id ${m.msgId} appears twice (seq ${m.seq})`);
     ids.add(m.msgId);
@@ -75,6 +76,24 @@ export function replay(messages: readonly Seen[]): { live: StreamBody[]; retract
     assert.equal(m.msgId, expectedId, `Nats-Msg-Id of seq ${m.seq}`);
     assert.equal(m.subject.split('.').slice(-3).join('.'), `${m.body.chainId}.${m.body.contract}.${m.body.event}`, `subject of seq ${m.seq}`);
     const top = live[live.length - 1];
+    if (m.body.repair) {
+      // A repair's message (DESIGN.md, "A repair reaches every stage"): it may arrive out of chain
+      // order; a retraction takes back that very event, a publication puts it in its place.
+      const { repair: _, ...plain } = m.body;
+      const at = live.findIndex((e) => e.blockNumber === plain.blockNumber && e.logIndex === plain.logIndex);
+      if (plain.removed) {
+        assert.ok(at >= 0, `repair retraction of ${pos(plain)} (seq ${m.seq}) with no such live event`);
+        assert.deepStrictEqual({ ...plain, removed: false }, live[at], `repair retraction at seq ${m.seq} is not of the live event ${pos(plain)}`);
+        live.splice(at, 1);
+        retractions.push(plain);
+      } else {
+        assert.ok(at < 0, `repair publication of ${pos(plain)} (seq ${m.seq}) while one is live there`);
+        const before = live.findIndex((e) => !(e.blockNumber < plain.blockNumber || (e.blockNumber === plain.blockNumber && e.logIndex < plain.logIndex)));
+        live.splice(before < 0 ? live.length : before, 0, plain);
+        repaired += 1;
+      }
+      continue;
+    }
     if (m.body.removed) {
       assert.ok(top, `retraction of ${pos(m.body)} (seq ${m.seq}) with nothing live`);
       assert.deepStrictEqual({ ...m.body, removed: false }, top, `retraction at seq ${m.seq} is not of the newest live event ${pos(top)}`);
@@ -85,5 +104,5 @@ export function replay(messages: readonly Seen[]): { live: StreamBody[]; retract
       live.push(m.body);
     }
   }
-  return { live, retractions, republished };
+  return { live, retractions, republished, repaired };
 }

@@ -2,7 +2,7 @@ import { lockStageCursor, stageCheckpoint } from '../../db/stages';
 import type { StageRuntime } from '../runtime';
 import { handlersActivities, handlersFor, type HandlersEnv } from './activities';
 import { runSetup } from './batch';
-import { HANDLERS_STAGE, rewindHandlers } from './derived-state';
+import { HANDLERS_STAGE, repairHandlers, rewindHandlers } from './derived-state';
 import { handlersMetrics } from './metrics';
 import { undoLogDdl } from './undo-log';
 import type { HandlersPrepared } from './types';
@@ -23,6 +23,7 @@ export const handlersRuntime = {
     await runSetup(client, { spec, tables, handlers: await handlersFor(env, spec) });
     return { handlersCheckpoint };
   },
-  rewind: (client, { schema, chainId, ancestor, eventTables }) => rewindHandlers(client, schema, chainId, ancestor, eventTables.map((t) => t.table)),
+  rewind: async (client, { schema, chainId, ancestor, eventTables }) => void (await rewindHandlers(client, schema, chainId, ancestor, eventTables.map((t) => t.table))),
+  repair: (client, { schema, chainId, fromBlock, eventTables }) => repairHandlers(client, schema, chainId, fromBlock, eventTables.map((t) => t.table)),
   metrics: (registry) => handlersMetrics(registry),
 } satisfies StageRuntime<HandlersEnv>;

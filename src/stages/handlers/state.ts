@@ -1,4 +1,5 @@
 import { StageState, type IndexerView } from '../stage';
+import type { HandlersRepair } from './derived-state';
 import type { HandleEventsResult, HandlersCarried, HandlersStatus } from './types';
 
 /**
@@ -11,10 +12,14 @@ export class HandlersStage extends StageState {
   pendingRebuild: { rebuildId: string } | null = null;
   rebuildOutcome: { error?: string } | null = null;
   rebuilding = false;
+  /** A repair (verification) made the stage handle events again, until it has caught up. */
+  repairing: { fromBlock: number; via: 'undo' | 'rebuild' } | null = null;
 
   constructor(startCheckpoint: number, carried?: HandlersCarried) {
     super({ checkpoint: carried?.checkpoint ?? startCheckpoint, paused: carried?.paused ?? false, lastError: carried?.lastError ?? null });
     this.eventsHandled = carried?.eventsHandled ?? 0;
+    this.repairing = carried?.repairing ?? null;
+    this.rebuilding = carried?.rebuilding ?? false;
   }
 
   /** There is something to handle up to the stored ingest checkpoint, and nothing holds the stage. */
@@ -34,8 +39,23 @@ export class HandlersStage extends StageState {
       this.paused = true;
     } else {
       this.lastError = null;
-      if (result.caughtUp && this.checkpoint >= upTo) this.rebuilding = false;
+      if (result.caughtUp && this.checkpoint >= upTo) {
+        this.rebuilding = false;
+        this.repairing = null;
+      }
     }
+  }
+
+  /**
+   * A repair changed events the handlers had handled: the repair's transaction undid their changes
+   * from the first repaired block on (or, beyond the undo log, emptied derived state for a rebuild)
+   * and moved the cursor: the stage replays from there.
+   */
+  repaired(summary: object): void {
+    const { replayFrom, via, fromBlock } = summary as HandlersRepair;
+    this.rewound(replayFrom);
+    this.repairing = { fromBlock, via };
+    if (via === 'rebuild') this.rebuilding = true;
   }
 
   /** `indexer rebuild` emptied derived state: the replay starts before the first event. */
@@ -71,10 +91,17 @@ export class HandlersStage extends StageState {
       lastError: this.lastError,
       paused: this.paused,
       rebuilding: this.rebuilding,
+      repairing: this.repairing,
     };
   }
 
   carried(): HandlersCarried {
-    return { checkpoint: this.checkpoint, eventsHandled: this.eventsHandled, paused: this.paused, lastError: this.lastError };
+    return {
+      checkpoint: this.checkpoint,
+      eventsHandled: this.eventsHandled,
+      paused: this.paused,
+      lastError: this.lastError,
+      ...(this.repairing ? { repairing: this.repairing, rebuilding: this.rebuilding } : {}),
+    };
   }
 }

@@ -42,8 +42,10 @@ export interface HandlersStatus {
   lastError: string | null;
   /** Stopped by a failing handler until `indexer resume` (ingest goes on). */
   paused: boolean;
-  /** `indexer rebuild` is replaying stored events. */
+  /** `indexer rebuild` (or a repair beyond the undo log) is replaying stored events. */
   rebuilding: boolean;
+  /** A repair (verification) changed events the handlers had handled: replaying from `fromBlock` by the undo log, or by a rebuild; null once caught up. */
+  repairing: { fromBlock: number; via: 'undo' | 'rebuild' } | null;
 }
 
 /** What the handlers stage carries from one run of the indexer workflow to the next. */
@@ -52,6 +54,9 @@ export interface HandlersCarried {
   eventsHandled: number;
   paused: boolean;
   lastError: string | null;
+  /** A repair's replay in progress (absent from runs of versions before repairs reached the stages). */
+  repairing?: HandlersStatus['repairing'];
+  rebuilding?: boolean;
 }
 
 /** What prepareIndexer reports of the handlers stage. */

@@ -16,6 +16,8 @@ export interface StreamBody {
   /** By ABI argument name (unnamed: "0", "1" …), as stored: integers as decimal strings, tuples as objects. */
   args: Record<string, unknown>;
   removed: boolean;
+  /** Put right by a verification's repair (and then possibly out of chain order); absent otherwise. */
+  repair?: true;
 }
 
 /** What the stage publishes: subject, dedup id and body, positioned in the chain. */

@@ -4,7 +4,8 @@ import { qualified, quoteIdent } from '../../db/identifiers';
 import type { PoolClient } from '../../db/pool';
 import { BOOKKEEPING } from '../../db/schema';
 import { WHOLE_BLOCK } from '../../db/stages';
-import { readStoredEvents } from '../../db/stored-events';
+import type { RepairChange } from '../../db/repair';
+import { readStoredEvents, type StoredEvent } from '../../db/stored-events';
 
 export const STREAM_STAGE = 'stream';
 
@@ -37,6 +38,8 @@ export function streamDdl(schema: string): string[] {
        subject text NOT NULL,
        body text NOT NULL,
        PRIMARY KEY (chain_id, msg_id))`,
+    // 0: a retraction, 1: a repair's publication (a retraction goes first at one position). Added by the version that repairs.
+    `ALTER TABLE ${t(STREAM_TABLES.outbox)} ADD COLUMN IF NOT EXISTS kind smallint NOT NULL DEFAULT 0`,
     `CREATE TABLE IF NOT EXISTS ${t(STREAM_TABLES.retractions)} (
        chain_id bigint NOT NULL,
        block_hash text NOT NULL,
@@ -83,11 +86,11 @@ interface OutboxRow {
   body: string;
 }
 
-/** The retractions owed, newest event first (the order they are published in). */
+/** The messages owed (retractions, and a repair's publications), newest event first (the order they are published in). */
 export async function readOutbox(client: PoolClient, schema: string, chainId: number, limit: number): Promise<StreamMessage[]> {
   const { rows } = await client.query<OutboxRow>(
     `SELECT msg_id, block_number, log_index, subject, body FROM ${qualified(schema, STREAM_TABLES.outbox)}
-      WHERE chain_id = $1 ORDER BY block_number DESC, log_index DESC LIMIT $2`,
+      WHERE chain_id = $1 ORDER BY block_number DESC, log_index DESC, kind LIMIT $2`,
     [chainId, limit],
   );
   return rows.map((r) => ({ msgId: r.msg_id, subject: r.subject, blockNumber: Number(r.block_number), logIndex: r.log_index, body: JSON.parse(r.body), publication: publicationOf(r.msg_id) }));
@@ -104,12 +107,31 @@ export async function deleteOutbox(client: PoolClient, schema: string, chainId: 
 }
 
 /**
- * Retractions now owed, into the outbox. Each one also counts for its event occurrence: the next
- * publication of that event (after a reset, a reorg back to these blocks, a repair) is the next
- * number, so it carries a message id of its own (docs/stream.md, "Message ids").
+ * Messages now owed, into the outbox: retractions, and a repair's publications. Each retraction
+ * also counts for its event occurrence: the next publication of that event (after a reset, a reorg
+ * back to these blocks, a repair) is the next number, so it carries a message id of its own
+ * (docs/stream.md, "Message ids").
  */
-export async function insertOutbox(client: PoolClient, schema: string, chainId: number, retractions: readonly StreamMessage[]): Promise<void> {
-  if (retractions.length === 0) return;
+export async function insertOutbox(client: PoolClient, schema: string, chainId: number, messages: readonly StreamMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  const retractions = messages.filter((m) => m.body.removed);
+  if (retractions.length > 0) await countRetractions(client, schema, chainId, retractions);
+  await client.query(
+    `INSERT INTO ${qualified(schema, STREAM_TABLES.outbox)} (chain_id, msg_id, block_number, log_index, subject, body, kind)
+     SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::smallint[]) ON CONFLICT (chain_id, msg_id) DO NOTHING`,
+    [
+      chainId,
+      messages.map((r) => r.msgId),
+      messages.map((r) => r.blockNumber),
+      messages.map((r) => r.logIndex),
+      messages.map((r) => r.subject),
+      messages.map((r) => JSON.stringify(r.body)),
+      messages.map((r) => (r.body.removed ? 0 : 1)),
+    ],
+  );
+}
+
+async function countRetractions(client: PoolClient, schema: string, chainId: number, retractions: readonly StreamMessage[]): Promise<void> {
   await client.query(
     `INSERT INTO ${qualified(schema, STREAM_TABLES.retractions)} AS r (chain_id, block_hash, log_index, block_number, retractions)
      SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::int[])
@@ -122,18 +144,7 @@ export async function insertOutbox(client: PoolClient, schema: string, chainId: 
       retractions.map((r) => r.publication),
     ],
   );
-  await client.query(
-    `INSERT INTO ${qualified(schema, STREAM_TABLES.outbox)} (chain_id, msg_id, block_number, log_index, subject, body)
-     SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::int[], $5::text[], $6::text[]) ON CONFLICT (chain_id, msg_id) DO NOTHING`,
-    [
-      chainId,
-      retractions.map((r) => r.msgId),
-      retractions.map((r) => r.blockNumber),
-      retractions.map((r) => r.logIndex),
-      retractions.map((r) => r.subject),
-      retractions.map((r) => JSON.stringify(r.body)),
-    ],
-  );
+
 }
 
 const RETRACTION_CHUNK = 5_000;
@@ -167,18 +178,9 @@ export async function nextPublications(
  * them, newest first, before any event of the new fork; a crash in between loses nothing.
  */
 export async function recordRetractions(client: PoolClient, schema: string, chainId: number, ancestor: number, tables: readonly EventTable[]): Promise<number> {
-  // A schema made before the stream existed (a workflow carried over an upgrade) has nothing to retract.
-  const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [qualified(schema, STREAM_TABLES.stream)]);
-  if (!exists.rows[0]?.t) return 0;
-  const { rows } = await client.query<{ block_number: string; log_index: number; subject: string }>(
-    `SELECT s.block_number, s.log_index, p.subject FROM ${qualified(schema, BOOKKEEPING.stages)} s
-       JOIN ${qualified(schema, STREAM_TABLES.stream)} p ON p.chain_id = s.chain_id
-      WHERE s.chain_id = $1 AND s.stage = $2 FOR UPDATE OF s`,
-    [chainId, STREAM_STAGE],
-  );
-  const stage = rows[0];
-  if (!stage || Number(stage.block_number) <= ancestor) return 0;
-  const cursor = { block: Number(stage.block_number), logIndex: stage.log_index };
+  const stage = await publishedThrough(client, schema, chainId);
+  if (!stage || stage.cursor.block <= ancestor) return 0;
+  const { cursor } = stage;
   let after = { block: ancestor, logIndex: WHOLE_BLOCK };
   let recorded = 0;
   for (;;) {
@@ -193,6 +195,45 @@ export async function recordRetractions(client: PoolClient, schema: string, chai
     const last = events[events.length - 1]!;
     after = { block: last.blockNumber, logIndex: last.logIndex };
   }
+}
+
+/**
+ * The stream's side of a repair, in the repair's transaction: of the events it already published
+ * (at or below its cursor), each that left or changed is retracted and each that entered or
+ * changed is published, every message marked `"repair": true` (retractions first at one position,
+ * newest first, as the outbox is published); events above the cursor are published in order as
+ * usual. Replaying the stream (apply events, undo retractions) stays exactly the canonical events.
+ */
+export async function recordRepair(client: PoolClient, schema: string, chainId: number, change: Pick<RepairChange, 'left' | 'entered'>): Promise<{ owed: number } | undefined> {
+  const stage = await publishedThrough(client, schema, chainId);
+  if (!stage) return undefined;
+  const { cursor, subject } = stage;
+  const published = (e: StoredEvent) => e.blockNumber < cursor.block || (e.blockNumber === cursor.block && e.logIndex <= cursor.logIndex);
+  const left = change.left.filter(published);
+  const entered = change.entered.filter(published);
+  if (left.length === 0 && entered.length === 0) return undefined;
+  const repair = (m: StreamMessage): StreamMessage => ({ ...m, body: { ...m.body, repair: true } });
+  const retracted = await nextPublications(client, schema, chainId, left);
+  await insertOutbox(client, schema, chainId, left.map((e, i) => repair(retractionOf(eventMessage(subject, chainId, e, retracted[i])))));
+  // After those retractions count: a changed event is published under its next number.
+  const publications = await nextPublications(client, schema, chainId, entered);
+  await insertOutbox(client, schema, chainId, entered.map((e, i) => repair(eventMessage(subject, chainId, e, publications[i]))));
+  return { owed: left.length + entered.length };
+}
+
+/** Where the stream has published to (its cursor, locked for the transaction) and its subject; null without a stream. */
+async function publishedThrough(client: PoolClient, schema: string, chainId: number): Promise<{ cursor: { block: number; logIndex: number }; subject: string } | null> {
+  // A schema made before the stream existed (a workflow carried over an upgrade) has published nothing.
+  const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [qualified(schema, STREAM_TABLES.stream)]);
+  if (!exists.rows[0]?.t) return null;
+  const { rows } = await client.query<{ block_number: string; log_index: number; subject: string }>(
+    `SELECT s.block_number, s.log_index, p.subject FROM ${qualified(schema, BOOKKEEPING.stages)} s
+       JOIN ${qualified(schema, STREAM_TABLES.stream)} p ON p.chain_id = s.chain_id
+      WHERE s.chain_id = $1 AND s.stage = $2 FOR UPDATE OF s`,
+    [chainId, STREAM_STAGE],
+  );
+  const row = rows[0];
+  return row ? { cursor: { block: Number(row.block_number), logIndex: row.log_index }, subject: row.subject } : null;
 }
 
 /** The stored block hash of each position asked for (reconciliation checks tail messages against them). */

@@ -11,7 +11,7 @@ export interface EventPosition {
 export interface ReconcileInput {
   /** The chain's messages the stream holds beyond the last one the database recorded, in stream order. */
   tail: readonly StoredStreamMessage[];
-  /** The outbox's next retractions, in the order the stage publishes them (newest event first). */
+  /** The outbox's next messages (retractions, a repair's publications), in the order the stage publishes them (newest event first). */
   outbox: ReadonlyArray<{ msgId: string }>;
   /** The stored events right after the stage's cursor, in chain order (at least as many as the tail holds). */
   nextEvents: readonly EventPosition[];
@@ -22,7 +22,7 @@ export interface ReconcileInput {
 export interface ReconcilePlan {
   /** Where the cursor moves: the last stored event the tail shows published (null: stays). */
   cursor: { blockNumber: number; logIndex: number } | null;
-  /** Outbox rows whose retraction is already in the stream. */
+  /** Outbox rows whose message is already in the stream. */
   retracted: string[];
   /** Published events a rollback has since removed: their retractions join the outbox. */
   orphans: StreamMessage[];
@@ -40,8 +40,8 @@ export interface ReconcilePlan {
  * does not know of. Within JetStream's duplicate window a re-publish would be dropped by its
  * `Nats-Msg-Id`; beyond it, or if a rollback has since changed the chain, only this walk keeps the
  * stream exactly-once: each tail message is matched, in order, against what the stage would
- * publish next (outbox retractions newest first, then stored events after the cursor).
- * - the next expected retraction or event: recorded as published;
+ * publish next (the outbox's messages newest first, then stored events after the cursor).
+ * - the next expected outbox message or event: recorded as published;
  * - an event no longer stored (a rollback removed it): its retraction is owed;
  * - anything after a message that never reached the stream (possible only when the server refused
  *   one message and took the next): deleted, so the stream stays in chain order.
@@ -61,18 +61,20 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
       plan.seq = m.seq;
       continue;
     }
+    if (input.outbox[nextRetraction]?.msgId === m.msgId) {
+      plan.retracted.push(m.msgId);
+      nextRetraction += 1;
+      plan.seq = m.seq;
+      continue;
+    }
+    if (input.outbox.some((row) => row.msgId === m.msgId)) {
+      broken = true;
+      plan.outOfOrder.push(m.seq);
+      continue;
+    }
     if (m.body.removed) {
-      if (input.outbox[nextRetraction]?.msgId === m.msgId) {
-        plan.retracted.push(m.msgId);
-        nextRetraction += 1;
-        plan.seq = m.seq;
-      } else if (input.outbox.some((row) => row.msgId === m.msgId)) {
-        broken = true;
-        plan.outOfOrder.push(m.seq);
-      } else {
-        plan.foreign += 1;
-        plan.seq = m.seq;
-      }
+      plan.foreign += 1;
+      plan.seq = m.seq;
       continue;
     }
     const expected = input.nextEvents[nextEvent];

@@ -1,7 +1,7 @@
 import { lockStageCursor, stageCheckpoint } from '../../db/stages';
 import type { StageRuntime } from '../runtime';
 import { streamActivities, type StreamEnv } from './activities';
-import { STREAM_STAGE, countOutbox, recordRetractions, streamDdl } from './outbox';
+import { STREAM_STAGE, countOutbox, recordRepair, recordRetractions, streamDdl } from './outbox';
 import { streamMetrics } from './metrics';
 import type { StreamPrepared } from './types';
 
@@ -19,5 +19,6 @@ export const streamRuntime = {
   },
   // Every published event about to go gets its retraction in the outbox, in the rollback's transaction.
   rewind: async (client, { schema, chainId, ancestor, eventTables }) => void (await recordRetractions(client, schema, chainId, ancestor, eventTables)),
+  repair: (client, { schema, chainId, left, entered }) => recordRepair(client, schema, chainId, { left, entered }),
   metrics: (registry) => streamMetrics(registry),
 } satisfies StageRuntime<StreamEnv>;

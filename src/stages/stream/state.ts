@@ -51,6 +51,11 @@ export class StreamStage extends StageState {
     this.lastError = null;
   }
 
+  /** A repair put retractions and publications (marked `repair`) in the outbox. */
+  repaired(): void {
+    this.retractionsPending = true;
+  }
+
   /** A rollback moved the cursor down to `ancestor` and may have left retractions in the outbox. */
   override rewound(ancestor: number): void {
     super.rewound(ancestor);
