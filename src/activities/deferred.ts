@@ -16,6 +16,7 @@ export const ACTIVITY_NAMES = [
   'saveCheckpoint',
   'handleEvents',
   'discoverChildren',
+  'createReadIndexes',
   'rebuildHandlers',
   'publishEvents',
 ] as const satisfies ReadonlyArray<keyof IndexerActivities>;

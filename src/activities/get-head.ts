@@ -1,3 +1,4 @@
+import { recordHead } from '../db/checkpoint';
 import type { ActivityEnv } from './env';
 import type { GetHeadInput, GetHeadResult } from './types';
 
@@ -6,5 +7,6 @@ export async function getHead(env: ActivityEnv, { spec }: GetHeadInput): Promise
   const rpc = env.rpcFor(spec);
   const head = await rpc.getBlockNumber();
   env.metrics.head(spec, head);
+  await recordHead(env.pool, spec.name, spec.chainId, head);
   return { head, safeHead: Math.max(-1, head - spec.tuning.confirmations), rpc: rpc.health(), notice: rpc.notice() };
 }

@@ -3,6 +3,7 @@ import type { ScheduledActivities } from '../stages/stage';
 import { stageActivityBodies, type StageActivityBodies, type StageEnv } from '../stages/runtimes';
 import { createActivityEnv, type ActivityDeps, type ActivityEnv } from './env';
 import { toActivityFailure } from './failure';
+import { createReadIndexes } from './create-read-indexes';
 import { discoverChildren } from './discover-children';
 import { findCommonAncestor } from './find-common-ancestor';
 import { getHead } from './get-head';
@@ -66,6 +67,7 @@ export function createActivities(deps: ActivityDeps) {
     recordVerification: activity(recordVerification),
     saveCheckpoint: activity(saveCheckpoint),
     discoverChildren: activity(discoverChildren),
+    createReadIndexes: activity(createReadIndexes),
     ...stageActivities,
   };
 }

@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { storedHash } from '../db/blocks';
+import { recordHead } from '../db/checkpoint';
 import { RpcRequestError } from '../errors';
 import { pruneBlockHashes } from '../db/rollback';
 import type { Pool } from '../db/pool';
@@ -52,6 +53,7 @@ export async function syncTip(env: ActivityEnv, input: SyncTipInput): Promise<Sy
     env.metrics.checkpoint(spec, result.toBlock);
   }
   env.metrics.head(spec, result.head);
+  await recordHead(env.pool, spec.name, spec.chainId, result.head);
   env.metrics.lag(spec, Math.max(0, result.head - Math.max(result.toBlock, input.checkpoint)));
   return { ...result, rpc: rpc.health(), notice: result.notice ?? rpc.notice() };
 }

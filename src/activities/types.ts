@@ -60,6 +60,9 @@ export interface SaveCheckpointInput {
   name: string;
   chainId: number;
   block: number;
+  /** The mode and head the status shows (absent from runs of versions before the read API). */
+  mode?: string;
+  head?: number | null;
 }
 
 export interface SyncTipInput {
@@ -149,4 +152,12 @@ export interface DiscoverChildrenResult {
   through: number;
   children: number;
   rpc?: EndpointHealth[];
+}
+
+export interface CreateReadIndexesInput {
+  spec: IndexerSpec;
+}
+export interface CreateReadIndexesResult {
+  /** Indexes built now (0: they were there). */
+  built: number;
 }

@@ -11,13 +11,22 @@ export async function readCheckpoint(pool: Queryable, schema: string, chainId: n
   return rows[0] ? Number(rows[0].block_number) : undefined;
 }
 
-/** Sets the checkpoint (the workflow's contiguous watermark). */
-export async function writeCheckpoint(pool: Pool, schema: string, chainId: number, block: number): Promise<void> {
+/**
+ * Sets the checkpoint (the workflow's contiguous watermark), and with it what the workflow's status
+ * shows of the indexer, for readers without Temporal (the read API's _meta): its mode and the head.
+ */
+export async function writeCheckpoint(pool: Pool, schema: string, chainId: number, block: number, shown: { mode?: string; head?: number | null } = {}): Promise<void> {
   await pool.query(
-    `INSERT INTO ${qualified(schema, BOOKKEEPING.checkpoints)} (chain_id, block_number) VALUES ($1, $2)
-     ON CONFLICT (chain_id) DO UPDATE SET block_number = EXCLUDED.block_number, updated_at = now()`,
-    [chainId, block],
+    `INSERT INTO ${qualified(schema, BOOKKEEPING.checkpoints)} (chain_id, block_number, mode, head) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (chain_id) DO UPDATE SET block_number = EXCLUDED.block_number, updated_at = now(),
+       mode = coalesce(EXCLUDED.mode, ${qualified(schema, BOOKKEEPING.checkpoints)}.mode), head = coalesce(EXCLUDED.head, ${qualified(schema, BOOKKEEPING.checkpoints)}.head)`,
+    [chainId, block, shown.mode ?? null, shown.head ?? null],
   );
+}
+
+/** The chain's head as an activity last saw it (the read API's _meta). */
+export async function recordHead(pool: Queryable, schema: string, chainId: number, head: number): Promise<void> {
+  await pool.query(`UPDATE ${qualified(schema, BOOKKEEPING.checkpoints)} SET head = $2 WHERE chain_id = $1 AND head IS DISTINCT FROM $2`, [chainId, head]);
 }
 
 /** Rows stored for a chain across the given tables. */

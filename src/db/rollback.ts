@@ -5,7 +5,8 @@ import { BOOKKEEPING } from './schema';
 import { inTransaction, type Pool } from './pool';
 import { forgetChildrenAbove } from './factory-children';
 import type { PoolClient } from './pool';
-import { rewindStages } from './stages';
+import { notifyProgress } from './notify';
+import { rewindStages, stageCheckpoint } from './stages';
 
 export interface RollbackWrite {
   schema: string;
@@ -50,6 +51,18 @@ export async function rollbackTo(pool: Pool, w: RollbackWrite, stages: readonly 
        ON CONFLICT (chain_id) DO UPDATE SET block_number = EXCLUDED.block_number, updated_at = now()`,
       [w.chainId, w.ancestor],
     );
+    // The read API's subscribers refetch when the rollback commits (docs/api.md).
+    const handlers = await client.query<{ block_number: string; log_index: number }>(
+      `SELECT block_number, log_index FROM ${qualified(w.schema, BOOKKEEPING.stages)} WHERE chain_id = $1 AND stage = 'handlers'`,
+      [w.chainId],
+    );
+    const cursor = handlers.rows[0];
+    await notifyProgress(client, w.schema, {
+      chainId: w.chainId,
+      checkpoint: w.ancestor,
+      handlersCheckpoint: cursor ? stageCheckpoint({ block: Number(cursor.block_number), logIndex: cursor.log_index }) : null,
+      reorg: true,
+    });
     await client.query(
       `INSERT INTO ${qualified(w.schema, BOOKKEEPING.reorgs)}
          (chain_id, detected_block, common_ancestor, depth, old_hash, new_hash, rows_deleted, reason, key)

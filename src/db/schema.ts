@@ -36,6 +36,8 @@ function bookkeepingDdl(schema: string): string[] {
        chain_id bigint PRIMARY KEY,
        block_number bigint NOT NULL,
        updated_at timestamptz NOT NULL DEFAULT now())`,
+    // What the read API's _meta shows besides the checkpoint (docs/api.md): the head as last seen, the workflow's mode.
+    `ALTER TABLE ${t(BOOKKEEPING.checkpoints)} ADD COLUMN IF NOT EXISTS head bigint, ADD COLUMN IF NOT EXISTS mode text`,
     `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.blocks)} (
        chain_id bigint NOT NULL,
        block_number bigint NOT NULL,

@@ -14,6 +14,8 @@ const SAVE_INTERVAL_MS = 2_000;
 const SAVE_INTERVAL_WHILE_AWAITED_MS = 250;
 /** Runs recorded before a waiting stage shortened the interval replay without it (their saves came later). */
 const SAVE_SOONER_FOR_WAITING_STAGES = 'save-checkpoint-sooner-for-waiting-stages';
+/** Runs recorded before the mode was stored beside the checkpoint (the read API's _meta) saved only when the checkpoint moved. */
+const SAVE_MODE_CHANGES = 'save-checkpoint-on-mode-change';
 
 /**
  * Keeps `_checkpoints` near the workflow's watermark (the truth while the run lives), at most
@@ -23,6 +25,7 @@ const SAVE_SOONER_FOR_WAITING_STAGES = 'save-checkpoint-sooner-for-waiting-stage
  */
 export class CheckpointSaver {
   private saved: number | null = null;
+  private savedMode: string | null = null;
   private lastSaveAt = 0;
 
   constructor(
@@ -40,13 +43,21 @@ export class CheckpointSaver {
     this.saved = block;
   }
 
+  /**
+   * Saves the checkpoint when it moved (at most every couple of seconds unless `force`), with the
+   * mode and head the status shows; and, forced, when only the mode changed (readers without
+   * Temporal, the read API's _meta, see it too).
+   */
   async flush(force: boolean): Promise<void> {
-    if (this.saved === this.state.checkpoint) return;
+    const mode = this.state.statusMode;
+    const moved = this.saved !== this.state.checkpoint;
+    if (!moved && !(force && this.saved !== null && mode !== this.savedMode && patched(SAVE_MODE_CHANGES))) return;
     if (!force && !this.due()) return;
     const block = this.state.checkpoint;
     const { name, chainId } = this.spec;
-    await persistently(this.state, () => activities.saveCheckpoint({ name, chainId, block }), { bookkeeping: true });
+    await persistently(this.state, () => activities.saveCheckpoint({ name, chainId, block, mode, head: this.state.head }), { bookkeeping: true });
     this.saved = block;
+    this.savedMode = mode;
     this.lastSaveAt = Date.now();
   }
 

@@ -19,6 +19,8 @@ export interface CarriedState extends VerificationScheduleState, StagesCarried {
   lastVerification: IndexerStatus['lastVerification'];
   /** Factories: every block ≤ this has had its factory events read. */
   discovered?: number;
+  /** The read API's indexes are built (workflows/read-indexes.ts). */
+  readIndexes?: true;
   /**
    * Following the tip when the run ended: the next run's status (and the mode gauge read from it)
    * says so until its own first head probe, rather than flickering to backfill at every
@@ -75,6 +77,8 @@ export class IndexerState {
   rpc: IndexerStatus['rpc'] = [];
   /** Factories: every block ≤ this has had its factory events read; null when the spec has no factory. */
   discovered: number | null;
+  /** The read API's indexes: to build once the backfill is over, being built, or built. */
+  readIndexes: 'wanted' | 'building' | 'built';
   /** `indexer reset`: the block to roll back to, and the outcome its update handler waits for. */
   pendingReset: number | null = null;
   resetOutcome: { result?: ResetResult; error?: string } | null = null;
@@ -96,6 +100,7 @@ export class IndexerState {
     this.rangeSize = carried?.rangeSize ?? Math.min(spec.tuning.maxBlockRange, INITIAL_RANGE_SIZE);
     this.reorgs = carried?.reorgs ?? 0;
     this.lastReorg = carried?.lastReorg ?? null;
+    this.readIndexes = carried?.readIndexes ? 'built' : 'wanted';
     this.lastVerification = carried?.lastVerification ?? null;
     this.stages = STAGES.filter((definition) => definition.configured(spec)).map((definition) => ({
       definition: definition as unknown as RunningStage['definition'],
@@ -157,6 +162,11 @@ export class IndexerState {
   /** The mode the status shows (and the next run is handed): the carried one until this run's first head probe. */
   private get shownMode(): IndexerMode {
     return this.carriedMode ?? this.mode;
+  }
+
+  /** The mode the status query shows. */
+  get statusMode(): IndexerMode {
+    return this.paused ? 'paused' : this.shownMode;
   }
 
   /** A head probe's answer; from the first one on, the status shows this run's own mode. */
@@ -251,12 +261,13 @@ export class IndexerState {
       chainId: this.spec.chainId,
       workflowId: run.workflowId,
       runId: run.runId,
-      mode: this.paused ? 'paused' : this.shownMode,
+      mode: this.statusMode,
       paused: this.paused,
       checkpoint: this.checkpoint,
       head: this.head,
       safeHead: this.safeHead,
-      lag: this.safeHead === null ? null : Math.max(0, this.safeHead - this.checkpoint),
+      // Against what is left to index: an indexer done at its endBlock lags 0, whatever the head.
+      lag: this.safeHead === null ? null : Math.max(0, this.targetFor(this.safeHead) - this.checkpoint),
       blocksPerSecond: this.rates.perSecond(now, 'blocks'),
       logsPerSecond: this.rates.perSecond(now, 'logs'),
       logsIndexed: this.logsIndexed,
@@ -289,6 +300,7 @@ export class IndexerState {
       ...this.verification.carried(),
       ...Object.fromEntries(this.stages.map(({ definition, state }) => [definition.name, state.carried()])),
       ...(this.discovered !== null ? { discovered: this.discovered } : {}),
+      ...(this.readIndexes === 'built' ? { readIndexes: true as const } : {}),
       ...(this.shownMode === 'realtime' ? { mode: 'realtime' as const } : {}),
     };
   }

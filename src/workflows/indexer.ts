@@ -12,6 +12,7 @@ import { IndexerState, type CarriedState } from './indexer-state';
 import { pauseSignal, repairedSignal, resetUpdate, resumeSignal, statusQuery, stopSignal, verifyUpdate } from './messages';
 import { persistently } from './persistently';
 import { runReset, runRollback } from './run-rollback';
+import { startReadIndexes } from './read-indexes';
 import { followTip } from './tip';
 import { runVerification, startScheduledVerification } from './verification';
 
@@ -122,6 +123,7 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
     }
     if (step === 'stop') break;
     if (step === 'wait-for-resume') {
+      await ctx.checkpoints.flush(true); // `paused` stored for readers without Temporal
       await condition(() => state.pauseEnds);
       continue;
     }
@@ -129,16 +131,17 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
       state.mode = 'done';
       publishMode();
       await ctx.checkpoints.flush(true);
+      startReadIndexes(ctx);
       // Done means every stage is done too (a failing handler holds it until fixed and resumed).
-      await condition(() => state.stagesCaughtUp || state.stopRequested);
+      await condition(() => (state.stagesCaughtUp && state.readIndexes !== 'building') || state.stopRequested);
       await endStages();
       return result(false);
     }
     if (step === 'continue-as-new') {
       await ctx.checkpoints.flush(true);
       await endStages();
-      // Children end with this run: let a running verification finish first.
-      await condition(() => !state.verification.busy && allHandlersFinished());
+      // Children end with this run: let a running verification (and index build) finish first.
+      await condition(() => !state.verification.busy && state.readIndexes !== 'building' && allHandlersFinished());
       return continueAsNew<typeof indexerWorkflow>({ spec, state: state.carried(), searchAttributes: input.searchAttributes });
     }
 
@@ -163,6 +166,7 @@ export async function indexerWorkflow(input: IndexerWorkflowInput): Promise<Inde
       state.mode = 'realtime';
       await ctx.checkpoints.flush(true);
       publishMode();
+      startReadIndexes(ctx);
     }
 
     // Near the head: one syncTip at a time, each checking the hash chain from the checkpoint on.

@@ -233,3 +233,17 @@ test('a handlers stage that has done everything stored waits for the next checkp
   assert.equal(s.stageWaitsFor(150), false);
   assert.equal(new IndexerState(spec(), 0).stageWaitsFor(150), false, 'no downstream stage');
 });
+
+test('an indexer done at its endBlock lags 0, whatever the head: lag is measured against what is left to index', () => {
+  const s = new IndexerState(spec({ endBlock: 500 }), 0);
+  s.noteHead({ head: 564, safeHead: 564 });
+  s.watermark.reset(500);
+  assert.equal(s.nextStep(false), 'done');
+  assert.equal(s.status({ workflowId: 'w', runId: 'r' }, 0).lag, 0);
+  s.watermark.reset(450);
+  assert.equal(s.status({ workflowId: 'w', runId: 'r' }, 0).lag, 50, 'still 50 blocks to its end');
+  const following = new IndexerState(spec(), 0);
+  following.noteHead({ head: 564, safeHead: 560 });
+  following.watermark.reset(500);
+  assert.equal(following.status({ workflowId: 'w', runId: 'r' }, 0).lag, 60, 'without an end: against the safe head');
+});

@@ -6,6 +6,7 @@ import { lockChainHistoryShared } from '../../db/locks';
 import { CommittedDespiteFailure, inPipelinedTransaction, type Pool, type PoolClient } from '../../db/pool';
 import { WHOLE_BLOCK, lockStageCursor, saveStageCursor, stageCheckpoint, type StageCursor } from '../../db/stages';
 import { HANDLERS_STAGE } from './derived-state';
+import { notifyProgress } from '../../db/notify';
 import { readStoredEvents, type StoredEvent } from '../../db/stored-events';
 import { addUndoTriggers, derivedTablesWithoutUndoTriggers, installUndoTriggers, setHandledBlock, trimUndoLog } from './undo-log';
 import { InvalidHandlersError, oneLine } from '../../errors';
@@ -310,6 +311,8 @@ async function handleInTransaction(
       recording !== null && setHandledBlock(client, spec.chainId, null),
       trim && trimUndoLog(client, spec.name, spec.chainId, final),
       saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, saved),
+      // The read API's subscribers learn of the batch when it commits (docs/api.md).
+      events.length > 0 && notifyProgress(client, spec.name, { chainId: spec.chainId, checkpoint: stored, handlersCheckpoint: stageCheckpoint(saved), reorg: false }),
     ]),
   };
 }
