@@ -165,8 +165,15 @@ export class BatchDb {
 
   private send(text: string, values?: unknown[]): Promise<unknown> {
     const name = values && values.length > 0 ? statementName(this.client, this.schema, text) : undefined;
+    let prepared: unknown[] | undefined;
+    try {
+      prepared = databaseParameters(values);
+    } catch (error) {
+      // A value that cannot be written (a circular object) fails its statement, as pg's own would.
+      return Promise.reject(error);
+    }
     this.holdWrites();
-    const query = { text, values: databaseParameters(values), types: HANDLER_TYPES };
+    const query = { text, values: prepared, types: HANDLER_TYPES };
     return this.client.query(name ? { name, ...query } : query);
   }
 

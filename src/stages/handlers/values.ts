@@ -35,9 +35,11 @@ const OID = {
  */
 export class ExactNumber extends LosslessNumber {
   toJSON(): never {
-    throw new TypeError(`${this.value} is written exactly by the indexer's own JSON writer only`);
+    throw new TypeError(`${this.value} ${EXACT_ONLY}`);
   }
 }
+
+const EXACT_ONLY = "is written exactly by the indexer's own JSON writer only";
 
 /** A JSON number: a number where a double holds it exactly, else a bigint (integers) or an ExactNumber. */
 function jsonNumber(text: string): unknown {
@@ -59,9 +61,9 @@ export function toDatabaseJson(value: unknown): string {
   try {
     return JSON.stringify(value);
   } catch (error) {
-    // Only a bigint or an ExactNumber makes JSON.stringify throw on plain data: those go through
-    // the lossless writer (slower, so only then).
-    if (!(error instanceof TypeError)) throw error;
+    // A bigint or an ExactNumber goes through the lossless writer (slower, so only then); any
+    // other failure (a circular object) is the caller's.
+    if (!(error instanceof TypeError) || !(/BigInt/.test(error.message) || error.message.includes(EXACT_ONLY))) throw error;
     return stringifyLossless(value) ?? 'null';
   }
 }
