@@ -55,8 +55,29 @@ export interface IndexerSpec extends StageSpecs {
   /** The key of the chain in the config (`local`, `mainnet` …). */
   chain: string;
   contracts: ContractSpec[];
+  /** Block handlers' sources on this chain (config `blocks`): every `every` blocks from `startBlock`. */
+  blocks?: BlockSourceSpec[];
   tuning: ChainTuning;
   verify?: { intervalMs?: number; maxChunksPerRun?: number };
+}
+
+export interface BlockSourceSpec {
+  /** The config's name: handler key `"<name>:block"`. */
+  name: string;
+  every: number;
+  startBlock: number;
+  endBlock?: number;
+}
+
+/** The first block anything of the spec (a contract, a block source) is indexed from. */
+export function specStartBlock(spec: Pick<IndexerSpec, 'contracts' | 'blocks'>): number {
+  return Math.min(...spec.contracts.map((c) => c.startBlock), ...(spec.blocks ?? []).map((b) => b.startBlock));
+}
+
+/** Where indexing ends: the last endBlock when every contract and block source has one, else null (follow the head). */
+export function specEndBlock(spec: Pick<IndexerSpec, 'contracts' | 'blocks'>): number | null {
+  const sources = [...spec.contracts, ...(spec.blocks ?? [])];
+  return sources.every((s) => s.endBlock !== undefined) ? Math.max(...sources.map((s) => s.endBlock!)) : null;
 }
 
 export function indexerWorkflowId(name: string, chainId: number): string {

@@ -1,4 +1,5 @@
 import { storedHashes } from '../db/blocks';
+import { specStartBlock } from '../spec';
 import { readCheckpoint } from '../db/checkpoint';
 import { ReorgTooDeepError } from '../errors';
 import type { ActivityEnv } from './env';
@@ -16,7 +17,7 @@ export async function findCommonAncestor(env: ActivityEnv, { spec, detectedBlock
   // and asking it would roll back too little (and a second rollback would follow).
   const chain = env.rpcFor(spec);
   const rpc = chain.pinnedTo((await chain.probeHeads()).tip);
-  const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
+  const startBlock = specStartBlock(spec);
   const lowest = detectedBlock - spec.tuning.maxReorgDepth;
   const stored = await storedHashes(pool, spec.name, spec.chainId, Math.max(lowest, startBlock), detectedBlock);
   const atDetected = stored.find((s) => s.number === detectedBlock)?.hash ?? null;

@@ -1,5 +1,6 @@
 import { RpcRequestError } from '../errors';
 import { fillBlockFields } from '../indexing/block-fields';
+import { intervalBlocks, type IntervalBlock } from '../indexing/interval-blocks';
 import type { DecodedLog, LogRouter, LogSource } from '../indexing/log-router';
 import { getHeaderChain, type BlockHeader, type ChainRpc, type RawLog } from '../rpc/client';
 import { splitsRange } from '../rpc/policy';
@@ -14,8 +15,9 @@ import type { IndexRangeInput, IndexRangeResult } from './types';
 export async function indexRange(env: ActivityEnv, { spec, fromBlock, toBlock, trackHashesFrom }: IndexRangeInput): Promise<IndexRangeResult> {
   const started = Date.now();
   const rpc = env.rpcFor(spec);
-  const { fetched, blocks } = await fetchTrackedRange(rpc, await env.rangeRouter(spec, toBlock), fromBlock, toBlock, trackHashesFrom);
-  const written = await env.storeRange(spec, { fromBlock, toBlock, logs: fetched.logs, blocks });
+  const { fetched, blocks, headers } = await fetchTrackedRange(rpc, await env.rangeRouter(spec, toBlock), fromBlock, toBlock, trackHashesFrom);
+  const interval = await intervalBlocks(rpc, spec, fromBlock, toBlock, headers);
+  const written = await env.storeRange(spec, { fromBlock, toBlock, logs: fetched.logs, blocks: withIntervalBlocks(blocks, interval), intervalBlocks: interval });
   const durationMs = Date.now() - started;
   env.metrics.range(spec, 'backfill', { logs: written.rows, durationMs, splits: fetched.splits });
   env.log().debug({ fromBlock, toBlock, logs: written.rows, splits: fetched.splits, durationMs }, 'range indexed');
@@ -104,11 +106,23 @@ export async function fetchTrackedRange(
   fromBlock: number,
   toBlock: number,
   trackFrom: number | undefined,
-): Promise<{ fetched: FetchedRange; blocks: Array<{ number: number; hash: string; parentHash?: string }> }> {
+): Promise<{ fetched: FetchedRange; blocks: Array<{ number: number; hash: string; parentHash?: string }>; headers?: ReadonlyMap<number, BlockHeader> }> {
   const headers = trackFrom !== undefined && toBlock >= trackFrom ? await getHeaderChain(rpc, Math.max(fromBlock, trackFrom), toBlock) : [];
-  const fetched = await fetchRange(rpc, router, fromBlock, toBlock, headers.length > 0 ? { headers: new Map(headers.map((h) => [h.number, h])) } : {});
+  const byNumber = headers.length > 0 ? new Map(headers.map((h) => [h.number, h])) : undefined;
+  const fetched = await fetchRange(rpc, router, fromBlock, toBlock, byNumber ? { headers: byNumber } : {});
   await fillBlockFields(rpc, fetched.logs, router.tables, headers);
-  return { fetched, blocks: hashesToStore(rpc, fetched, headers) };
+  return { fetched, blocks: hashesToStore(rpc, fetched, headers), headers: byNumber };
+}
+
+/** The range's block hashes to store, and the block handlers' blocks' (they are in the stored hash chain too). */
+export function withIntervalBlocks(
+  blocks: Array<{ number: number; hash: string; parentHash?: string }>,
+  interval: readonly IntervalBlock[] | undefined,
+): Array<{ number: number; hash: string; parentHash?: string }> {
+  if (!interval?.length) return blocks;
+  const byNumber = new Map(blocks.map((b) => [b.number, b]));
+  for (const b of interval) if (!byNumber.has(b.number)) byNumber.set(b.number, { number: b.number, hash: b.hash, parentHash: b.parentHash });
+  return [...byNumber.values()];
 }
 
 /**

@@ -1,4 +1,5 @@
 import { countRows, readCheckpoint, writeCheckpoint } from '../db/checkpoint';
+import { specStartBlock } from '../spec';
 import { discoveredThrough } from '../db/factory-children';
 import { ensureSchema } from '../db/schema';
 import { stageRuntimes } from '../stages/runtimes';
@@ -14,7 +15,7 @@ export async function prepareIndexer(env: ActivityEnv, { spec }: PrepareIndexerI
   await env.rpcFor(spec).assertChainId();
   for (const stage of stageRuntimes) await stage.check?.(env, spec);
   const router = env.routerFor(spec);
-  const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
+  const startBlock = specStartBlock(spec);
   const watcher = env.factoriesFor(spec);
   let discovered: number | undefined;
   const stages: object[] = [];

@@ -7,9 +7,10 @@ import type { Pool } from '../db/pool';
 import { getHeaderChain, type ChainRpc, type HeadProbe } from '../rpc/client';
 import { tipVerdict, type TipVerdict } from '../rpc/heads';
 import { rpcDecision } from '../rpc/policy';
-import type { IndexerSpec } from '../spec';
+import { specEndBlock, type IndexerSpec } from '../spec';
 import { childrenUpTo } from '../db/factory-children';
 import { fillBlockFields } from '../indexing/block-fields';
+import { intervalBlocks } from '../indexing/interval-blocks';
 import type { FoundChild } from '../indexing/factories';
 import type { ActivityEnv } from './env';
 import { fetchRange } from './index-range';
@@ -67,7 +68,7 @@ async function indexTip(env: ActivityEnv, rpc: ChainRpc, input: SyncTipInput): P
   const started = Date.now();
   const deps = { pool: env.pool, rpc };
   const { spec, checkpoint } = input;
-  const endBlock = spec.contracts.every((c) => c.endBlock !== undefined) ? Math.max(...spec.contracts.map((c) => c.endBlock!)) : Infinity;
+  const endBlock = specEndBlock(spec) ?? Infinity;
   const { probe, verdict, unchanged } = await waitForNewHead(deps, input);
   const head = probe.head;
   const safeHead = Math.max(-1, head - spec.tuning.confirmations);
@@ -147,11 +148,13 @@ async function syncView(
   const fetched = await fetchRange(rpc, router, checkpoint + 1, toBlock, { headers: byNumber });
   sameFork(fetched.blocks);
   await fillBlockFields(rpc, fetched.logs, router.tables, headers);
+  const interval = await intervalBlocks(rpc, spec, checkpoint + 1, toBlock, byNumber);
   const written = await env.storeRange(spec, {
     fromBlock: checkpoint + 1,
     toBlock,
     logs: fetched.logs,
     blocks: headers.map((h) => ({ number: h.number, hash: h.hash, parentHash: h.parentHash })),
+    ...(interval ? { intervalBlocks: interval } : {}),
     advanceCheckpoint: true,
     ...(router.hasFactories ? { children: { found: discovered, discoveryStart: env.factoriesFor(spec).startBlock } } : {}),
   });

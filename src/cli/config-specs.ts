@@ -5,7 +5,7 @@ import { ChainIdMismatchError, RpcRequestError, oneLine } from '../errors';
 import { ChainRpc } from '../rpc/client';
 import { configRpcUrls, envRpcUrls } from '../rpc/endpoints';
 import type { IndexerSpec } from '../spec';
-import { bindHandlers, importHandlers } from '../stages/handlers/module';
+import { bindHandlers, handledTables, importHandlers } from '../stages/handlers/module';
 import { LogRouter } from '../indexing/log-router';
 import { Redactor, redactUrl } from '../redact';
 
@@ -29,7 +29,7 @@ export async function loadSpecs(configPath: string | undefined): Promise<LoadedS
 /** The handlers module loads and each of its keys names an event some chain indexes. */
 async function checkHandlers(file: string, specs: IndexerSpec[]): Promise<void> {
   const module = await importHandlers(file);
-  const tables = specs.flatMap((spec) => new LogRouter(spec).tables);
+  const tables = specs.flatMap((spec) => handledTables(spec, new LogRouter(spec).tables));
   bindHandlers(module, tables);
 }
 

@@ -95,6 +95,35 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
     if (other) throw new InvalidConfigError(`chains.${key}.id: chain id ${chain.id} is already used by chains.${other}`);
     seenIds.set(chain.id, key);
   }
+  /** The chain's spec, made when its first source (a contract, a block source) comes. */
+  const specFor = (key: string): IndexerSpec => {
+    let spec = specs.get(key);
+    if (spec) return spec;
+    const chain = config.chains[key]!;
+    spec = {
+      name: config.name,
+      chainId: chain.id,
+      chain: key,
+      contracts: [],
+      tuning: {
+        confirmations: chain.confirmations,
+        pollIntervalMs: chain.pollIntervalMs,
+        maxBlockRange: chain.maxBlockRange,
+        maxInFlight: chain.maxInFlight,
+        maxReorgDepth: chain.maxReorgDepth,
+        rpcTimeoutMs: chain.rpcTimeoutMs,
+        rpcRequestsPerSecond: chain.rpcRequestsPerSecond,
+        maxAddressesPerRequest: chain.maxAddressesPerRequest,
+        ...(chain.crossCheck ? { crossCheck: chain.crossCheck } : {}),
+      },
+      verify: config.verify?.interval
+        ? { intervalMs: parseDurationMs(config.verify.interval), maxChunksPerRun: config.verify.maxChunksPerRun }
+        : undefined,
+      ...stageSpecs(config),
+    };
+    specs.set(key, spec);
+    return spec;
+  };
   const tablesByName = new Map<string, string>();
   config.contracts.forEach((contract, i) => {
     const chain = config.chains[contract.chain];
@@ -118,31 +147,7 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
       if (owner && owner !== id) throw new InvalidConfigError(`contracts.${contract.name}: table "${t.table}" would hold both ${owner} and ${id}; rename a contract`);
       tablesByName.set(t.table, id);
     }
-    let spec = specs.get(contract.chain);
-    if (!spec) {
-      spec = {
-        name: config.name,
-        chainId: chain.id,
-        chain: contract.chain,
-        contracts: [],
-        tuning: {
-          confirmations: chain.confirmations,
-          pollIntervalMs: chain.pollIntervalMs,
-          maxBlockRange: chain.maxBlockRange,
-          maxInFlight: chain.maxInFlight,
-          maxReorgDepth: chain.maxReorgDepth,
-          rpcTimeoutMs: chain.rpcTimeoutMs,
-          rpcRequestsPerSecond: chain.rpcRequestsPerSecond,
-          maxAddressesPerRequest: chain.maxAddressesPerRequest,
-          ...(chain.crossCheck ? { crossCheck: chain.crossCheck } : {}),
-        },
-        verify: config.verify?.interval
-          ? { intervalMs: parseDurationMs(config.verify.interval), maxChunksPerRun: config.verify.maxChunksPerRun }
-          : undefined,
-        ...stageSpecs(config),
-      };
-      specs.set(contract.chain, spec);
-    }
+    const spec = specFor(contract.chain);
     if (spec.contracts.some((c) => c.name === contract.name)) {
       throw new InvalidConfigError(`contracts[${i}].name: "${contract.name}" appears twice on chain ${contract.chain}`);
     }
@@ -159,5 +164,13 @@ export function buildSpecs(config: ResolvedConfig, warn: Warn): IndexerSpec[] {
       ...(contract.include?.length ? { include: [...new Set(contract.include)] } : {}),
     });
   });
+  for (const [name, source] of Object.entries(config.blocks ?? {})) {
+    if (!config.chains[source.chain]) {
+      throw new InvalidConfigError(`blocks.${name}.chain: unknown chain "${source.chain}" (configured: ${Object.keys(config.chains).join(', ') || 'none'})`);
+    }
+    if (source.endBlock !== undefined && source.endBlock < source.startBlock) throw new InvalidConfigError(`blocks.${name}.endBlock: ${source.endBlock} is below startBlock ${source.startBlock}`);
+    const spec = specFor(source.chain);
+    (spec.blocks ??= []).push({ name, every: source.every, startBlock: source.startBlock, ...(source.endBlock !== undefined ? { endBlock: source.endBlock } : {}) });
+  }
   return [...specs.values()];
 }

@@ -76,10 +76,22 @@ export const configSchema = z.strictObject({
     .regex(/^[a-z][a-z0-9_]*$/, 'must match [a-z][a-z0-9_]* (it is also the PostgreSQL schema name)')
     .max(48, 'must be at most 48 characters'),
   chains: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'chain keys hold only letters, digits, _ and -'), chainConfigSchema),
-  contracts: z.array(contractConfigSchema).min(1, 'must list at least one contract'),
+  contracts: z.array(contractConfigSchema).default([]),
+  /** Blocks handlers run on every N blocks (docs/handlers.md, "Block handlers"): `"<Name>:block"`. */
+  blocks: z
+    .record(
+      z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'block source names start with a letter and hold only letters, digits and _'),
+      z.strictObject({
+        chain: z.string().min(1),
+        every: z.number().int('must be a whole number of blocks').min(1, 'must be a whole number of blocks ≥ 1'),
+        startBlock: blockNumber.default(0),
+        endBlock: blockNumber.optional(),
+      }),
+    )
+    .optional(),
   verify: z.strictObject({ interval: duration.optional(), maxChunksPerRun: z.number().int().min(1).optional() }).optional(),
   ...stageConfigSchemas,
-});
+}).refine((c) => c.contracts.length > 0 || Object.keys(c.blocks ?? {}).length > 0, { message: 'must list at least one contract (or a block source in blocks)', path: ['contracts'] });
 
 export type ChainConfig = z.output<typeof chainConfigSchema>;
 export type ContractConfig = z.output<typeof contractConfigSchema>;

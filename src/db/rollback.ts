@@ -45,6 +45,7 @@ export async function rollbackTo(pool: Pool, w: RollbackWrite, stages: readonly 
     await rewindStages(client, w.schema, w.chainId, w.ancestor);
     await forgetChildrenAbove(client, w.schema, w.chainId, w.ancestor);
     await client.query(`DELETE FROM ${qualified(w.schema, BOOKKEEPING.blocks)} WHERE chain_id = $1 AND block_number > $2`, [w.chainId, w.ancestor]);
+    await client.query(`DELETE FROM ${qualified(w.schema, BOOKKEEPING.intervalBlocks)} WHERE chain_id = $1 AND block_number > $2`, [w.chainId, w.ancestor]);
     await client.query(`DELETE FROM ${qualified(w.schema, BOOKKEEPING.ranges)} WHERE chain_id = $1 AND to_block > $2`, [w.chainId, w.ancestor]);
     await client.query(
       `INSERT INTO ${qualified(w.schema, BOOKKEEPING.checkpoints)} (chain_id, block_number) VALUES ($1, $2)

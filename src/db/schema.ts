@@ -14,6 +14,8 @@ export const BOOKKEEPING = {
   stages: '_stages',
   /** Contracts a factory created: each child's address and the factory event that named it. */
   factoryChildren: '_factory_children',
+  /** Block handlers' blocks (config `blocks`): recorded by ingest like events (indexing/interval-blocks.ts). */
+  intervalBlocks: '_interval_blocks',
   /** The specs activities refer to by hash (spec.ts, SpecRef). */
   specs: '_specs',
 } as const;
@@ -86,6 +88,13 @@ function bookkeepingDdl(schema: string): string[] {
        setup_pending boolean NOT NULL DEFAULT false,
        updated_at timestamptz NOT NULL DEFAULT now(),
        PRIMARY KEY (chain_id, stage))`,
+    `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.intervalBlocks)} (
+       chain_id bigint NOT NULL,
+       source text NOT NULL,
+       block_number bigint NOT NULL,
+       block_hash text NOT NULL,
+       block_timestamp timestamptz NOT NULL,
+       PRIMARY KEY (chain_id, block_number, source))`,
     `CREATE TABLE IF NOT EXISTS ${t(BOOKKEEPING.specs)} (
        hash text PRIMARY KEY,
        spec jsonb NOT NULL,

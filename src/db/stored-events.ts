@@ -1,6 +1,9 @@
 import type { EventTable } from '../abi/layout';
 import type { EventPosition } from '../indexing/log-router';
+import { BLOCK_EVENT_LOG_INDEX, blockSourceTable } from '../indexing/interval-blocks';
+import type { BlockSourceSpec } from '../spec';
 import { qualified, quoteIdent } from './identifiers';
+import { BOOKKEEPING } from './schema';
 import type { PoolClient } from './pool';
 
 /** One stored event row, as the downstream stages read it back. */
@@ -33,9 +36,13 @@ export async function readStoredEvents(
   after: { block: number; logIndex: number },
   upTo: number,
   limit: number,
+  blockSources: readonly BlockSourceSpec[] = [],
 ): Promise<StoredEvent[]> {
   // Every table's read issued at once: on a pipelined connection one round trip, not one per table.
-  const perTable = await Promise.all(tables.map((table) => readTable(client, schema, chainId, table, after, upTo, limit)));
+  const perTable = await Promise.all([
+    ...tables.map((table) => readTable(client, schema, chainId, table, after, upTo, limit)),
+    ...(blockSources.length > 0 ? [readIntervalBlocks(client, schema, chainId, blockSources, after, upTo, limit)] : []),
+  ]);
   const events = perTable.length === 1 ? perTable[0]! : perTable.flat();
   events.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
   return events.length > limit ? events.slice(0, limit) : events;
@@ -79,6 +86,40 @@ async function readTable(
     });
   }
   return events;
+}
+
+/**
+ * Block handlers' blocks after `after` up to `upTo`, as events after every log of their block
+ * (indexing/interval-blocks.ts): one per source, in the order of the sources' names.
+ */
+async function readIntervalBlocks(
+  client: PoolClient,
+  schema: string,
+  chainId: number,
+  sources: readonly BlockSourceSpec[],
+  after: { block: number; logIndex: number },
+  upTo: number,
+  limit: number,
+): Promise<StoredEvent[]> {
+  const names = sources.map((s) => s.name).sort();
+  const tables = new Map(names.map((name) => [name, blockSourceTable({ name })]));
+  const { rows } = await client.query<{ source: string; block_number: string; block_hash: string; ts: number; log_index: number }>(
+    `SELECT * FROM (SELECT source, block_number, block_hash, extract(epoch FROM block_timestamp)::float8 AS ts, $6 + array_position($2::text[], source) - 1 AS log_index
+                      FROM ${qualified(schema, BOOKKEEPING.intervalBlocks)} WHERE chain_id = $1 AND source = ANY($2::text[]) AND block_number >= $3 AND block_number <= $5) b
+      WHERE (block_number, log_index) > ($3, $4) ORDER BY block_number, log_index LIMIT $7`,
+    [chainId, names, after.block, after.logIndex, upTo, BLOCK_EVENT_LOG_INDEX, limit],
+  );
+  return rows.map((r) => ({
+    table: tables.get(r.source)!,
+    blockNumber: Number(r.block_number),
+    blockHash: r.block_hash,
+    blockTimestamp: r.ts,
+    logIndex: r.log_index,
+    txHash: '',
+    txIndex: null,
+    address: '',
+    cells: [],
+  }));
 }
 
 /** Event tables this process has seen analyzed (or analyzed itself). */

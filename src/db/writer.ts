@@ -5,6 +5,7 @@ import type { CommonColumn, EventTable } from '../abi/layout';
 import { qualified, quoteIdent } from './identifiers';
 import type { DecodedLog } from '../indexing/log-router';
 import { markDiscovered, recordChildren, type FactoryChild } from './factory-children';
+import type { IntervalBlock } from '../indexing/interval-blocks';
 import { BOOKKEEPING } from './schema';
 import { inTransaction, type Pool, type PoolClient } from './pool';
 
@@ -24,6 +25,8 @@ export interface RangeWrite {
   advanceCheckpoint?: boolean;
   /** Realtime with factories: the children found in the range, recorded with it, and the discovery cursor moved to `toBlock`. */
   children?: { found: readonly FactoryChild[]; discoveryStart: number };
+  /** Block handlers' blocks of the range (when the spec has block sources): they replace what the range held. */
+  intervalBlocks?: readonly IntervalBlock[];
 }
 
 export interface RangeWriteResult {
@@ -187,6 +190,13 @@ export async function writeRangeIn(client: PoolClient, w: RangeWrite): Promise<R
     else {
       const rows = logs.map((l) => [...table.common.map((c) => commonValue(c.name, w.chainId, l)), ...l.args]);
       await insertRows(client, qualified(w.schema, table.table), columns, rows);
+    }
+  }
+  if (w.intervalBlocks) {
+    await client.query(`DELETE FROM ${qualified(w.schema, BOOKKEEPING.intervalBlocks)} WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3`, [w.chainId, w.fromBlock, w.toBlock]);
+    if (w.intervalBlocks.length > 0) {
+      const rows = w.intervalBlocks.map((b) => [w.chainId, b.source, b.number, b.hash, new Date(b.timestamp * 1000).toISOString()]);
+      await insertRows(client, qualified(w.schema, BOOKKEEPING.intervalBlocks), ['chain_id', 'source', 'block_number', 'block_hash', 'block_timestamp'], rows);
     }
   }
   if (w.blocks.length > 0) {

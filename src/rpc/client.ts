@@ -9,6 +9,7 @@ import { rpcFailure } from './policy';
 import { Router, type RpcCheckStats, type View } from './routing';
 
 export type { BlockHeader, CrossCheckMode, EndpointHealth, HeadProbe, LogFilter, RawLog, RpcCheckStats };
+export { RpcRevert } from './endpoint';
 
 export interface ChainRpcOptions extends Partial<Omit<EndpointOptions, 'chainId'>> {
   /** The chain's `crossCheck` setting; "all" with two or more endpoints when unset. */
@@ -140,6 +141,33 @@ export class ChainRpc {
         endpoint.callEach<RawTransaction>('eth_getTransactionByHash', params, checkTransactions(chunk)),
       );
       out.push(...(result as Array<Record<string, unknown>>));
+    }
+    return out;
+  }
+
+  /**
+   * Chain reads of handlers (eth_call, eth_getBalance, eth_getCode, eth_getStorageAt), each at a
+   * block no higher than `needs`: one JSON-RPC batch per method (with the chain id), from an
+   * endpoint that has that block, with failover, limits and the breaker like every request. A call
+   * that reverts is an answer (RpcRevert in its place); any other failure fails them all (retried
+   * by the caller, never taken for a revert).
+   */
+  async readMany(calls: ReadonlyArray<{ method: string; params: unknown[] }>, needs: number, perBatch = 100): Promise<unknown[]> {
+    const out = new Array<unknown>(calls.length);
+    const byMethod = new Map<string, number[]>();
+    calls.forEach((call, i) => {
+      const list = byMethod.get(call.method);
+      if (list) list.push(i);
+      else byMethod.set(call.method, [i]);
+    });
+    for (const [method, indexes] of byMethod) {
+      for (let i = 0; i < indexes.length; i += perBatch) {
+        const chunk = indexes.slice(i, i + perBatch);
+        const { result } = await this.router.request(method, needs, (endpoint) =>
+          endpoint.callEach<unknown>(method, chunk.map((index) => calls[index]!.params), undefined, { needs, revertsAnswer: true }),
+        );
+        chunk.forEach((index, j) => (out[index] = result[j]));
+      }
     }
     return out;
   }

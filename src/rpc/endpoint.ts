@@ -6,7 +6,7 @@ import { oneLine } from '../errors';
 import { redactUrl } from '../redact';
 import { rpcSpan } from '../tracing';
 import type { BreakerState, EndpointHealth } from './health';
-import { batchAnswerError, classifyRpcError, rpcDecision, rpcFailure } from './policy';
+import { batchAnswerError, classifyRpcError, rpcDecision, rpcFailure, rpcFailureClass } from './policy';
 
 
 export type { BreakerState, EndpointHealth };
@@ -32,6 +32,24 @@ export interface CallOptions {
    * asks the node's head in the same batch, and a missing header is "behind", not a failure.
    */
   needs?: number;
+  /** A call that reverts is an answer (an RpcRevert in its place), not a failure: chain reads (eth_call) of handlers. */
+  revertsAnswer?: boolean;
+}
+
+/** A call the chain executed and that reverted: the answer, as the node gave it (the same at that block on any node). */
+export class RpcRevert {
+  constructor(
+    readonly message: string,
+    readonly data: string | undefined,
+  ) {}
+}
+
+/** The revert an error is, when it is one (JSON-RPC code 3, "execution reverted"), with its data. */
+function revertOf(method: string, error: unknown): RpcRevert | undefined {
+  if (rpcFailureClass(method, error) !== 'reverted') return undefined;
+  const e = error as { shortMessage?: string; message?: string; data?: unknown; cause?: { data?: unknown; message?: string } };
+  const data = [e.data, e.cause?.data].find((d): d is string => typeof d === 'string' && HEX.test(d));
+  return new RpcRevert(String(e.cause?.message ?? e.shortMessage ?? e.message ?? 'execution reverted').split('\n')[0]!, data);
 }
 
 const STATE: Record<CircuitState, BreakerState> = {
@@ -42,7 +60,7 @@ const STATE: Record<CircuitState, BreakerState> = {
 };
 
 /** Requests whose answers are chain data: each is bound to the chain id that served it. */
-const DATA_METHODS = new Set(['eth_getLogs', 'eth_getBlockByNumber', 'eth_blockNumber', 'eth_getTransactionByHash']);
+const DATA_METHODS = new Set(['eth_getLogs', 'eth_getBlockByNumber', 'eth_blockNumber', 'eth_getTransactionByHash', 'eth_call', 'eth_getBalance', 'eth_getCode', 'eth_getStorageAt']);
 /** Without batches (websocket, or an endpoint refusing them) the chain id is checked this often. */
 const CHAIN_RECHECK_MS = 30_000;
 const HEX = /^0x[0-9a-fA-F]+$/;
@@ -229,16 +247,18 @@ export class Endpoint {
       this.checkHead(method, await this.single<string>('eth_blockNumber', []), options.needs);
     }
     const results: T[] = [];
-    for (const params of paramsList) results.push(await this.single<T>(method, params));
+    for (const params of paramsList) results.push(await this.single<T>(method, params, options));
     return results;
   }
 
-  private async single<T>(method: string, params: unknown[]): Promise<T> {
+  private async single<T>(method: string, params: unknown[], options: CallOptions = {}): Promise<T> {
     this.stats.requests += 1;
     this.socketUsed = this.isWebSocket;
     try {
       return (await this.request({ method: method as never, params: params as never })) as T;
     } catch (error) {
+      const revert = options.revertsAnswer ? revertOf(method, error) : undefined;
+      if (revert) return revert as T;
       throw this.toError(method, error);
     }
   }
@@ -273,7 +293,12 @@ export class Endpoint {
     return ids.calls.map((id) => {
       const answer = byId.get(id);
       if (!answer) throw this.toError(method, new Error(`the batch's answer lacks ${paramsList.length === 1 ? 'the' : 'a'} ${method} call`));
-      if (answer.error) throw this.toError(method, batchAnswerError(answer.error));
+      if (answer.error) {
+        const error = Object.assign(batchAnswerError(answer.error), { data: (answer.error as { data?: unknown }).data });
+        const revert = options.revertsAnswer ? revertOf(method, error) : undefined;
+        if (revert) return revert as T;
+        throw this.toError(method, error);
+      }
       return answer.result as T;
     });
   }

@@ -1,4 +1,5 @@
 import type { IndexerSpec } from '../spec';
+import { specStartBlock, specEndBlock } from '../spec';
 import { describeFailure, type Failure } from './support/failure';
 import { STAGES, type RunningStage, type StageStatuses, type StagesCarried } from '../stages';
 import type { StageState } from '../stages/stage';
@@ -89,8 +90,8 @@ export class IndexerState {
     now: number,
     carried?: CarriedState,
   ) {
-    this.startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
-    this.endBlock = spec.contracts.every((c) => c.endBlock !== undefined) ? Math.max(...spec.contracts.map((c) => c.endBlock!)) : null;
+    this.startBlock = specStartBlock(spec);
+    this.endBlock = specEndBlock(spec);
     this.watermark = new Watermark(carried?.checkpoint ?? this.startBlock - 1);
     this.verification = new VerificationSchedule(spec, this.startBlock, now, carried);
     this.paused = carried?.paused ?? false;

@@ -136,7 +136,16 @@ export interface FaultProxy {
   /** How many times each fault fired since the proxy started (or `resetCounts`). */
   counts: Record<FaultKind, number>;
   /** HTTP requests received, JSON-RPC calls in them, calls per method, and requests per URL path. */
-  stats: { requests: number; calls: number; batches: number; methods: Map<string, number>; paths: Map<string, number>; getLogsAddresses: number[] };
+  stats: {
+    requests: number;
+    calls: number;
+    batches: number;
+    methods: Map<string, number>;
+    paths: Map<string, number>;
+    getLogsAddresses: number[];
+    /** The block each chain read (eth_call, eth_getBalance, eth_getCode, eth_getStorageAt) asked about, and the lagging node's head then (undefined without `lag`). */
+    reads: Array<{ method: string; block: number; lagHead: number | undefined }>;
+  };
   /** Every log `dropLog` removed, `alterLog` changed or `extraLog` made up (block number, log index), in order. */
   dropped: Array<{ block: number; logIndex: number }>;
   altered: Array<{ block: number; logIndex: number }>;
@@ -177,7 +186,15 @@ export async function startFaultProxy(target: string, options: { port?: number }
   const port = options.port ?? (await freePort());
   const rules = new Map<FaultKind, Rule>();
   const counts = emptyCounts();
-  const stats = { requests: 0, calls: 0, batches: 0, methods: new Map<string, number>(), paths: new Map<string, number>(), getLogsAddresses: [] as number[] };
+  const stats = {
+    requests: 0,
+    calls: 0,
+    batches: 0,
+    methods: new Map<string, number>(),
+    paths: new Map<string, number>(),
+    getLogsAddresses: [] as number[],
+    reads: [] as Array<{ method: string; block: number; lagHead: number | undefined }>,
+  };
   const dropped: Array<{ block: number; logIndex: number }> = [];
   const altered: Array<{ block: number; logIndex: number }> = [];
   const invented: Array<{ block: number; logIndex: number }> = [];
@@ -366,7 +383,11 @@ export async function startFaultProxy(target: string, options: { port?: number }
     const methods = calls.map((c) => String(c.method));
     stats.calls += calls.length;
     for (const m of methods) stats.methods.set(m, (stats.methods.get(m) ?? 0) + 1);
+    const READS: Record<string, number> = { eth_call: 1, eth_getBalance: 1, eth_getCode: 1, eth_getStorageAt: 2 };
     for (const c of calls) {
+      const at = READS[String(c.method)];
+      const block = at === undefined ? undefined : hexNumber(c.params?.[at]);
+      if (block !== undefined) stats.reads.push({ method: String(c.method), block, lagHead: option('lag') ? lastLagHead : undefined });
       if (c.method !== 'eth_getLogs') continue;
       const address = (c.params?.[0] as { address?: unknown } | undefined)?.address;
       stats.getLogsAddresses.push(Array.isArray(address) ? address.length : address === undefined ? 0 : 1);
@@ -511,6 +532,7 @@ export async function startFaultProxy(target: string, options: { port?: number }
       stats.methods.clear();
       stats.paths.clear();
       stats.getLogsAddresses.length = 0;
+      stats.reads.length = 0;
     },
     setDelay: (ms) => {
       delayMs = ms;

@@ -1,14 +1,16 @@
 import type { Registry } from 'prom-client';
+import { specStartBlock } from '../../spec';
 import type { Pool } from '../../db/pool';
 import { lockChainHistory } from '../../db/locks';
 import { inTransaction } from '../../db/pool';
 import type { LogRouter } from '../../indexing/log-router';
 import type { Logger } from '../../logger';
+import type { ChainRpc } from '../../rpc/client';
 import type { IndexerSpec } from '../../spec';
 import { runSetup } from './batch';
 import { emptyDerivedState } from './derived-state';
 import { handlersMetrics } from './metrics';
-import { bindHandlers, importHandlers, type BoundHandlers } from './module';
+import { bindHandlers, handledTables, importHandlers, type BoundHandlers } from './module';
 import { handleBatches } from './overlapped';
 import type { HandleEventsInput, HandleEventsResult, RebuildHandlersInput, RebuildHandlersResult } from './types';
 
@@ -18,6 +20,8 @@ export interface HandlersEnv {
   /** Connections in pg's pipeline mode: statements a handler does not await do not wait for each other. */
   pipelinedPool: Pool;
   routerFor: (spec: IndexerSpec) => LogRouter;
+  /** The chain's endpoints (handlers' reads of the chain). */
+  rpcFor: (spec: IndexerSpec) => ChainRpc;
   log: () => Logger;
   metricsRegistry?: Registry;
 }
@@ -39,7 +43,7 @@ export function handlersFor(env: HandlersEnv, spec: IndexerSpec): Promise<BoundH
   const key = `${file}:${spec.name}:${spec.chainId}`;
   let bound = modules.get(key);
   if (!bound) {
-    bound = importHandlers(file).then((module) => bindHandlers(module, env.routerFor(spec).tables));
+    bound = importHandlers(file).then((module) => bindHandlers(module, handledTables(spec, env.routerFor(spec).tables)));
     bound.catch(() => modules.delete(key));
     modules.set(key, bound);
   }
@@ -54,7 +58,7 @@ export function handlersFor(env: HandlersEnv, spec: IndexerSpec): Promise<BoundH
  */
 export async function handleEvents(env: HandlersEnv, { spec, toBlock, head }: HandleEventsInput): Promise<HandleEventsResult> {
   const started = Date.now();
-  const target = { pool: env.pipelinedPool, spec, tables: env.routerFor(spec).tables, handlers: await handlersFor(env, spec), head };
+  const target = { pool: env.pipelinedPool, spec, tables: env.routerFor(spec).tables, handlers: await handlersFor(env, spec), head, rpc: () => env.rpcFor(spec) };
   const { events, checkpoint, caughtUp, failure } = await handleBatches(target, toBlock, BATCH_EVENTS, ACTIVITY_BUDGET_MS);
   const durationMs = Date.now() - started;
   handlersMetrics(env.metricsRegistry).handled(spec, { events, durationMs, checkpoint });
@@ -71,7 +75,7 @@ export async function handleEvents(env: HandlersEnv, { spec, toBlock, head }: Ha
 export async function rebuildHandlers(env: HandlersEnv, { spec, rebuildId }: RebuildHandlersInput): Promise<RebuildHandlersResult> {
   const tables = env.routerFor(spec).tables;
   const handlers = await handlersFor(env, spec);
-  const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
+  const startBlock = specStartBlock(spec);
   const done = await inTransaction(env.pool, async (client) => {
     await lockChainHistory(client, spec.name, spec.chainId);
     const already = await emptyDerivedState(client, spec.name, spec.chainId, startBlock, tables.map((t) => t.table), { rebuildId });

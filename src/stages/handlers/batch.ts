@@ -1,4 +1,5 @@
 import type { EventTable } from '../../abi/layout';
+import { specStartBlock } from '../../spec';
 import { readCheckpoint } from '../../db/checkpoint';
 import { isTransientDatabaseError } from '../../db/transient';
 import { quoteIdent } from '../../db/identifiers';
@@ -14,7 +15,9 @@ import type { IndexerSpec } from '../../spec';
 import { BatchDb, type StatementFailure } from './batch-db';
 import { handlerEvent } from './event';
 import { HANDLER_TYPES, databaseParameters } from './values';
-import type { BoundHandlers, HandlerDb } from './module';
+import type { BoundHandlers, HandlerContext, HandlerDb } from './module';
+import { ChainReads, type HandlerClient } from './chain-reads';
+import type { ChainRpc } from '../../rpc/client';
 
 /** A handler threw: which one, on which event, and why (docs/handlers.md: the lastError wording). */
 export interface HandlerFailure {
@@ -90,6 +93,8 @@ export interface HandlersTarget {
   handlers: BoundHandlers;
   /** The chain's head as the workflow last saw it: what can still be reorganised is measured from it. */
   head?: number;
+  /** The chain's endpoints, for handlers' reads of the chain (asked only on a read the cache cannot answer). */
+  rpc?: () => ChainRpc;
 }
 
 /** `db` for setup: the batch's client, nothing else of it, its values exact as in handlers. */
@@ -213,7 +218,7 @@ async function handleInTransaction(
   steps: Steps,
 ): Promise<{ result: BatchResult; last: Promise<unknown> }> {
   const { spec, tables, handlers } = target;
-  const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
+  const startBlock = specStartBlock(spec);
   // Statements issued together go out together on the batch's pipelined connection (one round trip
   // per group instead of one per statement), and the server runs them in the order issued. The
   // events the last batch said come next are read before the cursor's lock, which waits for that
@@ -222,7 +227,7 @@ async function handleInTransaction(
   const locked = lockChainHistoryShared(client, spec.name, spec.chainId);
   const checkpointRead = readCheckpoint(client, spec.name, spec.chainId);
   const searchPath = client.query(`SET LOCAL search_path TO ${quoteIdent(spec.name)}`);
-  const readAhead = expected && readStoredEvents(client, spec.name, spec.chainId, tables, expected.after, expected.upTo, limit);
+  const readAhead = expected && readStoredEvents(client, spec.name, spec.chainId, tables, expected.after, expected.upTo, limit, spec.blocks);
   const cursorLocked = lockStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, startBlock);
   // After the cursor's lock, so tables the batch before created are there: they get their undo
   // triggers before anything is written.
@@ -257,7 +262,7 @@ async function handleInTransaction(
     }
     readTo = upTo;
     start = cursor;
-    events = await readStoredEvents(client, spec.name, spec.chainId, tables, cursor, readTo, limit);
+    events = await readStoredEvents(client, spec.name, spec.chainId, tables, cursor, readTo, limit, spec.blocks);
   }
   // The events read ahead stand if the batch before committed where they start, and no setup or
   // new table came between (both need statements before the handlers'); otherwise the batch is
@@ -280,6 +285,7 @@ async function handleInTransaction(
   else cursorLocked.then(() => steps.tell(next), () => undefined);
   await steps.after;
   const db = new BatchDb(client, spec.name);
+  const reads = new ChainReads(client, spec.name, spec.chainId, target.rpc ?? noChainReads(spec.name), { from: events[0]?.blockNumber ?? 0, to: last?.blockNumber ?? 0 });
   // Blocks this far below the head can no longer be reorganised: their changes are not recorded
   // (backfill pays no undo log), and the log is trimmed up to here. Measured from the head, not
   // the stored checkpoint, which a backfill's handlers follow closely (from it, they would record
@@ -290,7 +296,10 @@ async function handleInTransaction(
   const final = Math.max(stored - reach, Math.min((target.head ?? stored) - reach, stored));
   let recording: number | null = null;
   try {
-    recording = await runHandlers(client, target, db, events, final, exact);
+    recording = await runHandlers(client, target, db, reads, events, final, exact);
+    // A read that failed (not a revert) fails the batch, whether or not a handler caught it.
+    await reads.settled();
+    if (reads.failure) throw reads.failure;
     // The batch after this one may run its handlers while this one writes its store and commits.
     // Not after handlers that sent statements of their own: those ran while the handlers did, and
     // the next batch's would only pile up behind its cursor's lock, thousands held in memory.
@@ -311,9 +320,30 @@ async function handleInTransaction(
       recording !== null && setHandledBlock(client, spec.chainId, null),
       trim && trimUndoLog(client, spec.name, spec.chainId, final),
       saveStageCursor(client, spec.name, spec.chainId, HANDLERS_STAGE, saved),
+      reads.save(),
       // The read API's subscribers learn of the batch when it commits (docs/api.md).
       events.length > 0 && notifyProgress(client, spec.name, { chainId: spec.chainId, checkpoint: stored, handlersCheckpoint: stageCheckpoint(saved), reorg: false }),
     ]),
+  };
+}
+
+/** What a handler gets: the event, its `db` and `store`, and (made when first used) its `client`. */
+function handlerContext(chainId: number, event: StoredEvent, dbAndStore: ReturnType<BatchDb['forEvent']>, reads: ChainReads, key: string): HandlerContext {
+  let client: HandlerClient | undefined;
+  return {
+    event: handlerEvent(chainId, event),
+    ...dbAndStore,
+    get client() {
+      client ??= reads.clientFor(`${key} (block ${event.blockNumber} log ${event.logIndex})`, event.blockNumber, event.blockHash);
+      return client;
+    },
+  };
+}
+
+/** Where no endpoint is at hand (a test's batch): a read the cache cannot answer says so. */
+function noChainReads(indexer: string): () => ChainRpc {
+  return () => {
+    throw new Error(`indexer ${indexer}: this worker has no RPC endpoint for the chain, and the read is not in the cache`);
   };
 }
 
@@ -321,7 +351,7 @@ async function handleInTransaction(
  * Each event through its handler, in order; returns the block the undo log was left recording
  * (null: none). Changes to blocks above `final` are recorded under their block's mark.
  */
-async function runHandlers(client: PoolClient, target: HandlersTarget, db: BatchDb, events: readonly StoredEvent[], final: number, exact: boolean): Promise<number | null> {
+async function runHandlers(client: PoolClient, target: HandlersTarget, db: BatchDb, reads: ChainReads, events: readonly StoredEvent[], final: number, exact: boolean): Promise<number | null> {
   const { spec, handlers } = target;
   let block: number | null = null;
   let recording: number | null = null;
@@ -341,7 +371,7 @@ async function runHandlers(client: PoolClient, target: HandlersTarget, db: Batch
       recording = record;
     }
     try {
-      await bound.handle({ event: handlerEvent(spec.chainId, event), ...db.forEvent(index) });
+      await bound.handle(handlerContext(spec.chainId, event, db.forEvent(index), reads, bound.key));
       if (exact) {
         await db.flushStore();
         const failed = await db.settle();
@@ -349,6 +379,8 @@ async function runHandlers(client: PoolClient, target: HandlersTarget, db: Batch
       }
     } catch (error) {
       if (error instanceof HandlerThrew) throw error;
+      // A read of the chain that failed is not the handler's failure: the batch is handled again.
+      if (reads.failure) throw reads.failure;
       // An earlier event's un-awaited statement may have failed first (and failed this one's).
       throw handlerThrew(events, handlers, (await db.settle()) ?? { eventIndex: index, error });
     }

@@ -1,5 +1,6 @@
 import type { ArgColumn } from '../../abi/layout';
 import type { StoredEvent } from '../../db/stored-events';
+import { isBlockSourceTable } from '../../indexing/interval-blocks';
 
 /** What a handler receives as `event` (docs/handlers.md, "The handlers module"). */
 export interface HandlerEvent {
@@ -21,9 +22,18 @@ interface AbiParamLike {
   components?: readonly AbiParamLike[];
 }
 
-/** A stored row back as the handler's `event`: the arguments typed from the ABI again. */
-export function handlerEvent(chainId: number, stored: StoredEvent): HandlerEvent {
+/** What a block handler (`"<Name>:block"`) receives as `event`. */
+export interface HandlerBlockEvent {
+  chainId: number;
+  /** The block source's name in the config. */
+  name: string;
+  block: { number: number; hash: string; timestamp: number | null };
+}
+
+/** A stored row back as the handler's `event`: the arguments typed from the ABI again (a block source's block as its own event). */
+export function handlerEvent(chainId: number, stored: StoredEvent): HandlerEvent | HandlerBlockEvent {
   const { table } = stored;
+  if (isBlockSourceTable(table)) return { chainId, name: table.contract, block: { number: stored.blockNumber, hash: stored.blockHash, timestamp: stored.blockTimestamp } };
   const args: Record<string, unknown> = {};
   table.columns.forEach((column, i) => {
     args[column.param.name || String(i)] = cellValue(column, stored.cells[i]);

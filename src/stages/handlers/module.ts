@@ -1,8 +1,11 @@
 import type { EventTable } from '../../abi/layout';
+import { blockSourceTable } from '../../indexing/interval-blocks';
+import type { IndexerSpec } from '../../spec';
 import { existsSync } from 'node:fs';
 import { importUserModule } from '../../user-module';
 import { InvalidHandlersError, oneLine } from '../../errors';
-import type { HandlerEvent } from './event';
+import type { HandlerBlockEvent, HandlerEvent } from './event';
+import type { HandlerClient } from './chain-reads';
 import type { HandlerStore } from './store';
 
 /** What handlers get to touch: queries inside the batch's transaction, search_path = the indexer's schema. */
@@ -10,7 +13,16 @@ export interface HandlerDb {
   query: <R extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]) => Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
-export type Handler = (context: { event: HandlerEvent; db: HandlerDb; store: HandlerStore }) => unknown;
+/** What a handler gets: its event, `db` and `store` in the batch's transaction, and `client`, reads of the chain at the event's block. */
+export interface HandlerContext {
+  /** A log's event, or a block handler's block (`"<Name>:block"`). */
+  event: HandlerEvent | HandlerBlockEvent;
+  db: HandlerDb;
+  store: HandlerStore;
+  client: HandlerClient;
+}
+
+export type Handler = (context: HandlerContext) => unknown;
 
 /** The module's default export (docs/handlers.md, "The handlers module"). */
 export interface HandlersModule {
@@ -48,6 +60,11 @@ export async function importHandlers(file: string): Promise<HandlersModule> {
     if (typeof handle !== 'function') throw new InvalidHandlersError(`handlers: "${key}" in ${file} is not a function`);
   }
   return { setup: exported.setup, on };
+}
+
+/** What handlers may be registered for: the spec's event tables, and its block sources (`"<Name>:block"`). */
+export function handledTables(spec: Pick<IndexerSpec, 'blocks'>, eventTables: readonly EventTable[]): EventTable[] {
+  return [...eventTables, ...(spec.blocks ?? []).map(blockSourceTable)];
 }
 
 /** Matches the module's keys to the indexer's event tables; a key naming no indexed event is an error. */

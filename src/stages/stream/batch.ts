@@ -1,4 +1,5 @@
 import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
+import { specStartBlock } from '../../spec';
 import type { EventTable } from '../../abi/layout';
 import { readCheckpoint } from '../../db/checkpoint';
 import { lockChainHistory } from '../../db/locks';
@@ -80,7 +81,7 @@ async function publishInTransaction(
   const { name, chainId } = spec;
   const { stream, subject } = spec.stream;
   const filter = chainSubjects(subject, chainId);
-  const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
+  const startBlock = specStartBlock(spec);
   await lockChainHistory(client, name, chainId);
   let cursor: StageCursor = await lockStageCursor(client, name, chainId, STREAM_STAGE, startBlock);
   const last = await lastMessageOn(jsm, stream, filter);

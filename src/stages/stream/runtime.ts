@@ -1,4 +1,5 @@
 import { lockStageCursor, stageCheckpoint } from '../../db/stages';
+import { specStartBlock } from '../../spec';
 import type { StageRuntime } from '../runtime';
 import { streamActivities, type StreamEnv } from './activities';
 import { STREAM_STAGE, countOutbox, recordRepair, recordRetractions, streamDdl } from './outbox';
@@ -12,7 +13,7 @@ export const streamRuntime = {
   ddl: streamDdl,
   async prepare(client, { spec }): Promise<StreamPrepared> {
     if (!spec.stream) return {};
-    const startBlock = Math.min(...spec.contracts.map((c) => c.startBlock));
+    const startBlock = specStartBlock(spec);
     const cursor = await lockStageCursor(client, spec.name, spec.chainId, STREAM_STAGE, startBlock);
     // A rollback in an earlier run may have left retractions owed.
     return { streamCheckpoint: stageCheckpoint(cursor), streamRetractionsPending: (await countOutbox(client, spec.name, spec.chainId)) > 0 };
