@@ -1,6 +1,7 @@
 import { condition } from '@temporalio/workflow';
 import type { IndexRangeResult } from '../activities/types';
-import { WORK_ATTEMPTS, activities, activityOptions } from './support/activity-options';
+import { activities } from './activities';
+import { WORK_ATTEMPTS, activityOptions } from './support/activity-options';
 import { BackfillWindow, type BlockRange } from './backfill-window';
 import { Backoff } from './support/failure';
 import { historyTooLong, type IndexerContext } from './indexer-context';

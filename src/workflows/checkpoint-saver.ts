@@ -1,6 +1,6 @@
 import { patched } from '@temporalio/workflow';
 import type { IndexerSpec } from '../spec';
-import { activities } from './support/activity-options';
+import { activities } from './activities';
 import type { IndexerState } from './indexer-state';
 import { persistently } from './persistently';
 

@@ -3,7 +3,7 @@ import { ResetFailedError } from '../errors';
 import { INDEXER_MODE } from '../search-attributes';
 import { specRef, type IndexerSpec } from '../spec';
 import type { StageContext } from '../stages/stage';
-import { activities } from './support/activity-options';
+import { activities } from './activities';
 import { backfillTo } from './backfill';
 import { discoverChildrenTo } from './discovery';
 import { CheckpointSaver } from './checkpoint-saver';

@@ -2,7 +2,17 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { EndpointHealth } from '../rpc/health';
 import type { ChunkRepair } from '../activities/types';
 import type { StageStatuses } from '../stages';
-import type { VerifyResult } from './verify';
+import type { VerificationSummary } from '../db/verify';
+
+/** What a verification run found and did (the `verify` update's answer, and each scheduled run's). */
+export interface VerifyResult extends VerificationSummary {
+  /** Mismatching chunks that still differ after re-indexing. */
+  unrepaired: number;
+  /** Chunks left alone because a rollback moved the checkpoint below them meanwhile. */
+  skipped: number;
+  durationMs: number;
+  problems: string[];
+}
 
 export type IndexerMode = 'backfill' | 'realtime' | 'paused' | 'rolling-back' | 'done';
 

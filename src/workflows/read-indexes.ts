@@ -1,7 +1,8 @@
 import { patched } from '@temporalio/workflow';
 import type { IndexerContext } from './indexer-context';
 import { persistently } from './persistently';
-import { WORK_ATTEMPTS, activities, activityOptions } from './support/activity-options';
+import { activities } from './activities';
+import { WORK_ATTEMPTS, activityOptions } from './support/activity-options';
 
 /** Runs recorded before the read API's indexes existed replay without them. */
 const READ_INDEXES = 'read-indexes-after-backfill';

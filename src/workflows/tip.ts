@@ -1,4 +1,5 @@
-import { WORK_ATTEMPTS, activities, activityOptions } from './support/activity-options';
+import { activities } from './activities';
+import { WORK_ATTEMPTS, activityOptions } from './support/activity-options';
 import type { IndexerContext } from './indexer-context';
 import { persistently } from './persistently';
 

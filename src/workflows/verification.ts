@@ -1,7 +1,8 @@
 import { executeChild } from '@temporalio/workflow';
 import { describeFailure } from './support/failure';
 import type { IndexerContext } from './indexer-context';
-import { verifyWorkflow, type VerifyResult } from './verify';
+import type { VerifyResult } from './messages';
+import { verifyWorkflow } from './verify';
 
 /** Runs one verification child (scheduled, or `indexer verify`) and shows its outcome in the status. */
 export async function runVerification(ctx: IndexerContext, fromBlock: number, toBlock: number, maxChunks?: number): Promise<VerifyResult> {

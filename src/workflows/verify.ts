@@ -1,6 +1,5 @@
 import { getExternalWorkflowHandle, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import { repairedSignal } from './messages';
-import type { VerificationSummary } from '../db/verify';
+import { repairedSignal, type VerifyResult } from './messages';
 import type { IndexerActivities } from '../activities';
 import { activityOptions } from './support/activity-options';
 import type { SpecOrRef } from '../spec';
@@ -14,15 +13,6 @@ export interface VerifyInput {
   chunkSize: number;
   /** Stop after this many chunks (the run's RPC budget); unlimited when unset. */
   maxChunks?: number;
-}
-
-export interface VerifyResult extends VerificationSummary {
-  /** Mismatching chunks that still differ after re-indexing. */
-  unrepaired: number;
-  /** Chunks left alone because a rollback moved the checkpoint below them meanwhile. */
-  skipped: number;
-  durationMs: number;
-  problems: string[];
 }
 
 const { verifyRange, recordVerification } = proxyActivities<IndexerActivities>(activityOptions('10 minutes', 10));

@@ -1,6 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
 import type { ActivityOptions, Duration } from '@temporalio/common';
-import type { IndexerActivities } from '../../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../../errors';
 
 /**
@@ -37,6 +35,3 @@ export function activityOptions(startToCloseTimeout: Duration, maximumAttempts?:
     },
   };
 }
-
-/** Activities whose options are chosen per call (executeWithOptions), e.g. to name their blocks in the Web UI. */
-export const activities = proxyActivities<IndexerActivities>(activityOptions('1 minute', WORK_ATTEMPTS));
