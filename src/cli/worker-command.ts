@@ -7,7 +7,7 @@ import { redactUrl } from '../redact';
 import { startTracing } from '../tracing';
 import { bootIndexerWorker, type IndexerWorker } from '../worker';
 import { cliSettings } from './settings';
-import type { WorkerPreparation } from './worker-preparation';
+import type { WorkerCommandOptions, WorkerPreparation } from './worker-preparation';
 
 let runtimeInstalled = false;
 
@@ -31,13 +31,7 @@ export function installTemporalRuntime(logger: Logger, options: { sdkMetricsAddr
   });
 }
 
-export interface WorkerCommandOptions {
-  config?: string;
-  /** Explicit opt-in: when DATABASE_URL is not set, an embedded PostgreSQL (on this port, or 54329). */
-  embeddedPostgres?: boolean | number;
-  /** Where the embedded PostgreSQL keeps its data. */
-  stateDir?: string;
-}
+export type { WorkerCommandOptions };
 
 /**
  * `indexer worker`: check every configured chain's id, then host workflows and activities until

@@ -12,7 +12,15 @@ import { exportIndexerStatuses } from '../worker/status-metrics';
 import { resolveNatsServers, resolveNatsUrl } from '../stages/stream/nats-url';
 import type { IndexerWorker, WorkerHostSettings } from '../worker';
 import { chainRpcUrls, checkChainId } from './config-specs';
-import type { WorkerCommandOptions } from './worker-command';
+
+/** `indexer worker`'s options. */
+export interface WorkerCommandOptions {
+  config?: string;
+  /** Explicit opt-in: when DATABASE_URL is not set, an embedded PostgreSQL (on this port, or 54329). */
+  embeddedPostgres?: boolean | number;
+  /** Where the embedded PostgreSQL keeps its data. */
+  stateDir?: string;
+}
 
 /**
  * What `indexer worker` reads, checks and starts for its activities: the config, every chain's
