@@ -295,6 +295,7 @@ async function handleInTransaction(
   const reach = 2 * spec.tuning.maxReorgDepth + spec.tuning.confirmations;
   const final = Math.max(stored - reach, Math.min((target.head ?? stored) - reach, stored));
   let recording: number | null = null;
+  reads.expect(events.map((event) => ({ key: handlers.byTable.get(event.table.table)?.key ?? '', block: event.blockNumber, hash: event.blockHash, event: () => handlerEvent(spec.chainId, event) })));
   try {
     recording = await runHandlers(client, target, db, reads, events, final, exact);
     // A read that failed (not a revert) fails the batch, whether or not a handler caught it.
@@ -308,6 +309,7 @@ async function handleInTransaction(
     const failed = (await db.settle()) ?? (await db.swallowedFailure());
     if (failed) throw handlerThrew(events, handlers, failed);
   } catch (error) {
+    reads.close();
     await confirmed();
     throw error;
   }
@@ -328,13 +330,13 @@ async function handleInTransaction(
 }
 
 /** What a handler gets: the event, its `db` and `store`, and (made when first used) its `client`. */
-function handlerContext(chainId: number, event: StoredEvent, dbAndStore: ReturnType<BatchDb['forEvent']>, reads: ChainReads, key: string): HandlerContext {
+function handlerContext(chainId: number, event: StoredEvent, index: number, dbAndStore: ReturnType<BatchDb['forEvent']>, reads: ChainReads, key: string): HandlerContext {
   let client: HandlerClient | undefined;
   return {
     event: handlerEvent(chainId, event),
     ...dbAndStore,
     get client() {
-      client ??= reads.clientFor(`${key} (block ${event.blockNumber} log ${event.logIndex})`, event.blockNumber, event.blockHash);
+      client ??= reads.clientFor(`${key} (block ${event.blockNumber} log ${event.logIndex})`, index, event.blockNumber, event.blockHash);
       return client;
     },
   };
@@ -371,7 +373,7 @@ async function runHandlers(client: PoolClient, target: HandlersTarget, db: Batch
       recording = record;
     }
     try {
-      await bound.handle(handlerContext(spec.chainId, event, db.forEvent(index), reads, bound.key));
+      await bound.handle(handlerContext(spec.chainId, event, index, db.forEvent(index), reads, bound.key));
       if (exact) {
         await db.flushStore();
         const failed = await db.settle();

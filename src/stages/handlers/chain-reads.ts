@@ -3,6 +3,8 @@ import { createPublicClient, custom, type PublicClient } from 'viem';
 import { qualified } from '../../db/identifiers';
 import type { PoolClient } from '../../db/pool';
 import { RpcRevert, type ChainRpc } from '../../rpc/client';
+import type { HandlerBlockEvent, HandlerEvent } from './event';
+import { EventFields, ReadProfiles, type PredictedRead, type ReadTemplate } from './read-profile';
 
 /**
  * Handlers read the chain (DESIGN.md v3, "Handlers read the chain"): `client.readContract`,
@@ -14,7 +16,10 @@ import { RpcRevert, type ChainRpc } from '../../rpc/client';
  * blocks it removes (./derived-state.ts). Calls a batch makes in one turn go out as JSON-RPC batches
  * through the chain's endpoints (failover, limits, lag rules: no endpoint is asked about a block
  * above its head). A failure that is not a revert fails the batch (it is handled again), whether
- * or not the handler caught it: it is never taken for an answer.
+ * or not the handler caught it: it is never taken for an answer. The reads a handler makes per event
+ * are learned (./read-profile.ts) and, from the second event on, sent for the batch's next events
+ * ahead of the handler, in large batches: a cold run waits for few round trips instead of one per
+ * event. Only answers a handler asked for enter the cache.
  */
 
 export const RPC_CACHE = '_rpc_cache';
@@ -53,6 +58,21 @@ interface Answer {
   revert?: { message: string; data?: string };
 }
 
+/** Calls per JSON-RPC batch the prefetch sends, and batches of it on the wire at once. */
+const PREFETCH_PER_REQUEST = 100;
+const PREFETCH_IN_FLIGHT = 4;
+
+/** What each worker learned of each indexer's handlers' reads (per schema and chain), kept across batches. */
+const profilesByIndexer = new Map<string, ReadProfiles>();
+
+/** An event of the batch as its reads are predicted: its handler's key, its block, its fields (made when needed). */
+export interface UpcomingEvent {
+  key: string;
+  block: number;
+  hash: string;
+  event: () => HandlerEvent | HandlerBlockEvent;
+}
+
 interface Pending {
   method: string;
   params: unknown[];
@@ -66,18 +86,28 @@ interface Pending {
 export class ChainReads {
   /** Answers by `block:hash:request`: preloaded for the batch's blocks, and added to as calls come back. */
   private readonly answers = new Map<string, Answer>();
-  /** Block number → hash of the blocks whose events the batch handles: the key's hash, and the lag rule's block. */
-  private readonly hashes = new Map<number, string>();
+  /** The event whose handler reads now: its position in the batch, its block, and the reads it made so far. */
+  private current: { index: number; block: number; hash: string; reads: number } | undefined;
+  private upcoming: readonly UpcomingEvent[] = [];
+  private readonly fields = new Map<number, EventFields>();
+  private readonly profiles: ReadProfiles;
+  /** Predicted answers not asked for yet, and predictions still on the wire. */
+  private readonly prefetched = new Map<string, { answer: Answer; template: ReadTemplate }>();
+  private readonly prefetching = new Map<string, Promise<void>>();
+  /** Templates whose predictions this batch sent, and how many of those were asked for. */
+  private readonly predictions = new Map<ReadTemplate, { sent: number; used: number }>();
   private pending: Pending[] = [];
   /** The next batch on the wire, gathering reads; and every batch still out. */
   private gathering: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private preloaded: Promise<void> | undefined;
   private readonly learned: Array<{ block: number; hash: string; request: string; answer: Answer }> = [];
+  /** Set once the batch has saved or failed: predictions not sent yet are not. */
+  private closed = false;
   /** The first failure that was not a revert: the batch must not commit. */
   failure: unknown;
   /** Requests the batch sent to endpoints, and answered from the cache. */
-  readonly counts = { sent: 0, cached: 0 };
+  readonly counts = { sent: 0, cached: 0, prefetched: 0, prefetchUsed: 0 };
   private readonly viem: PublicClient;
 
   constructor(
@@ -88,6 +118,8 @@ export class ChainReads {
     /** The blocks of the batch's events: their cache entries are read at the first read. */
     private readonly blocks: { from: number; to: number },
   ) {
+    this.profiles = profilesByIndexer.get(`${schema}:${chainId}`) ?? new ReadProfiles();
+    profilesByIndexer.set(`${schema}:${chainId}`, this.profiles);
     this.viem = createPublicClient({ transport: custom({ request: ({ method, params }) => this.request(method, params as unknown[]) }, { retryCount: 0 }) });
   }
 
@@ -105,9 +137,15 @@ export class ChainReads {
     for (const r of rows) this.answers.set(`${r.block_number}:${r.block_hash}:${r.request}`, r.revert !== null ? { revert: JSON.parse(r.revert) } : { result: JSON.parse(r.result!) });
   }
 
-  /** The client a handler gets for an event of block `number` (hash `hash`). */
-  clientFor(handler: string, number: number, hash: string): HandlerClient {
-    this.hashes.set(number, hash);
+  /** The batch's events, in the order their handlers run: what the prefetch predicts reads for. */
+  expect(upcoming: readonly UpcomingEvent[]): void {
+    this.upcoming = upcoming;
+    if (this.profiles.predicting) this.prefetchFrom(0);
+  }
+
+  /** The client a handler gets for the batch's `index`th event (block `number`, hash `hash`). */
+  clientFor(handler: string, index: number, number: number, hash: string): HandlerClient {
+    this.current = { index, block: number, hash, reads: 0 };
     const at = (action: string, blockNumber: unknown, blockTag: unknown): bigint => {
       if (blockTag !== undefined && blockTag !== null) {
         throw new Error(`client.${action} at block "${String(blockTag)}" in ${handler}: reads are pinned to the event's block (${number}) or an earlier one, so a replay reads the same; give blockNumber instead`);
@@ -150,13 +188,21 @@ export class ChainReads {
     const blockParam = params[position];
     if (typeof blockParam !== 'string' || !/^0x[0-9a-f]+$/i.test(blockParam)) throw new Error(`${method} without a block number: reads are pinned to a block`);
     const block = Number(BigInt(blockParam));
-    const hash = this.hashes.get(block) ?? '';
-    const request = JSON.stringify([method, params.filter((_, i) => i !== position)]);
-    const key = `${block}:${hash}:${createHash('sha256').update(request).digest('hex')}`;
+    const current = this.current;
+    if (current) this.learn(current, method, params, position, block);
+    const key = this.keyOf(method, params, position, block);
     await this.preload();
+    await this.prefetching.get(key);
     let answer = this.answers.get(key);
+    const predicted = this.prefetched.get(key);
     if (answer) this.counts.cached += 1;
-    else {
+    else if (predicted) {
+      answer = predicted.answer;
+      this.prefetched.delete(key);
+      this.remember(key, answer);
+      this.predictions.get(predicted.template)!.used += 1;
+      this.counts.prefetchUsed += 1;
+    } else {
       answer = await new Promise<Answer>((resolve, reject) => {
         this.pending.push({ method, params, block, key, resolve, reject });
         // Every read the handlers make in this turn goes in one batch on the wire.
@@ -172,6 +218,98 @@ export class ChainReads {
     return answer.result;
   }
 
+  /**
+   * The cache's key of a read: block, hash and the request's sha256. The hash is the event's block
+   * hash for a read at the event's own block, else empty (whatever batch the read falls in, so a
+   * replay computes the same key); a rollback drops entries by block number either way.
+   */
+  private keyOf(method: string, params: unknown[], position: number, block: number): string {
+    const hash = this.current && block === this.current.block ? this.current.hash : '';
+    const request = JSON.stringify([method, params.filter((_, i) => i !== position)]);
+    return `${block}:${hash}:${createHash('sha256').update(request).digest('hex')}`;
+  }
+
+  /** An answer the handler got: kept for the batch's later reads and, when it commits, in the cache. */
+  private remember(key: string, answer: Answer): void {
+    this.answers.set(key, answer);
+    const [block, hash, request] = key.split(':') as [string, string, string];
+    this.learned.push({ block: Number(block), hash, request, answer });
+  }
+
+  private fieldsOf(index: number): EventFields {
+    let fields = this.fields.get(index);
+    if (!fields) this.fields.set(index, (fields = new EventFields(this.upcoming[index]!.event())));
+    return fields;
+  }
+
+  /** The handler's read, learned from; once its template predicts, the batch's next events' reads go out ahead. */
+  private learn(current: NonNullable<ChainReads['current']>, method: string, params: unknown[], position: number, block: number): void {
+    const upcoming = this.upcoming[current.index];
+    if (!upcoming) return;
+    const ordinal = current.reads++;
+    const template = this.profiles.observe(upcoming.key, ordinal, this.fieldsOf(current.index), current.block, method, params, position, block);
+    if (template && !this.predictions.has(template) && this.profiles.predicting) this.prefetchFrom(current.index + 1);
+  }
+
+  /** Sends the predicted reads of the batch's events from `index` on, for templates not predicted in this batch yet. */
+  private prefetchFrom(index: number): void {
+    void (async () => {
+      await this.preload();
+      const reads: Array<PredictedRead & { key: string }> = [];
+      const seen = new Set<string>();
+      const fresh = new Set<ReadTemplate>();
+      for (let i = index; i < this.upcoming.length; i++) {
+        const { key: handler, block, hash } = this.upcoming[i]!;
+        for (const read of this.profiles.predict(handler, () => this.fieldsOf(i), block)) {
+          if (this.predictions.has(read.template) && !fresh.has(read.template)) continue;
+          fresh.add(read.template);
+          const position = read.template.blockPosition;
+          const key = `${read.block}:${read.block === block ? hash : ''}:${createHash('sha256').update(JSON.stringify([read.method, read.params.filter((_, j) => j !== position)])).digest('hex')}`;
+          if (seen.has(key) || this.answers.has(key) || this.prefetched.has(key) || this.prefetching.has(key)) continue;
+          seen.add(key);
+          reads.push({ ...read, key });
+        }
+      }
+      for (const template of fresh) if (!this.predictions.has(template)) this.predictions.set(template, { sent: 0, used: 0 });
+      await this.sendPredicted(reads);
+    })().catch(() => undefined);
+  }
+
+  /**
+   * Predicted reads in JSON-RPC batches, a few on the wire at once, in the order the handlers will
+   * ask for them; each read is marked as coming before its batch is sent, so the handler waits for
+   * it instead of asking again. A batch that fails is dropped (the handler's own read then goes out).
+   */
+  private async sendPredicted(reads: Array<PredictedRead & { key: string }>): Promise<void> {
+    const chunks: Array<{ reads: typeof reads; sent: Promise<void>; send: () => void }> = [];
+    for (let i = 0; i < reads.length; i += PREFETCH_PER_REQUEST) {
+      const chunk = reads.slice(i, i + PREFETCH_PER_REQUEST);
+      let send!: () => void;
+      const sent = new Promise<void>((start) => (send = start)).then(async () => {
+        if (this.closed) return;
+        const answers = await this.rpc().readMany(chunk, Math.max(...chunk.map((r) => r.block)), PREFETCH_PER_REQUEST);
+        this.counts.prefetched += chunk.length;
+        chunk.forEach((read, j) => {
+          this.prefetched.set(read.key, { answer: answerOf(answers[j]), template: read.template });
+          this.predictions.get(read.template)!.sent += 1;
+        });
+      }).catch(() => undefined).finally(() => {
+        for (const read of chunk) this.prefetching.delete(read.key);
+      });
+      for (const read of chunk) this.prefetching.set(read.key, sent);
+      chunks.push({ reads: chunk, sent, send });
+    }
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < chunks.length) {
+        const chunk = chunks[next++]!;
+        chunk.send();
+        await chunk.sent;
+      }
+    };
+    await Promise.all(Array.from({ length: PREFETCH_IN_FLIGHT }, lane));
+  }
+
   private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
@@ -182,17 +320,20 @@ export class ChainReads {
       const answers = await this.rpc().readMany(batch, Math.max(...batch.map((p) => p.block)));
       this.counts.sent += batch.length;
       batch.forEach((p, i) => {
-        const raw = answers[i];
-        const answer: Answer = raw instanceof RpcRevert ? { revert: { message: raw.message, ...(raw.data ? { data: raw.data } : {}) } } : { result: raw };
-        this.answers.set(p.key, answer);
-        const [block, hash, request] = p.key.split(':') as [string, string, string];
-        this.learned.push({ block: Number(block), hash, request, answer });
+        const answer = answerOf(answers[i]);
+        this.remember(p.key, answer);
         p.resolve(answer);
       });
     } catch (error) {
+      this.closed = true;
       this.failure ??= new ChainReadFailed(`chain reads at block ${Math.min(...batch.map((p) => p.block))}: ${error instanceof Error ? error.message : String(error)}`);
       for (const p of batch) p.reject(this.failure);
     }
+  }
+
+  /** The batch failed: predictions not sent yet are not. */
+  close(): void {
+    this.closed = true;
   }
 
   /** Every read sent has come back (or failed). */
@@ -200,8 +341,11 @@ export class ChainReads {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
-  /** Writes what the batch learned into the cache (in the batch's transaction). */
+  /** Writes what the batch learned into the cache (in the batch's transaction), and judges its predictions. */
   async save(): Promise<void> {
+    this.closed = true;
+    for (const [template, { sent, used }] of this.predictions) this.profiles.judge(template, sent, used);
+    this.predictions.clear();
     if (this.learned.length === 0) return;
     const rows = this.learned.splice(0);
     await this.db.query(
@@ -217,6 +361,11 @@ export class ChainReads {
       ],
     );
   }
+}
+
+/** An endpoint's answer to a read: a result, or a revert (an answer too). */
+function answerOf(raw: unknown): Answer {
+  return raw instanceof RpcRevert ? { revert: { message: raw.message, ...(raw.data ? { data: raw.data } : {}) } } : { result: raw };
 }
 
 /** A revert as viem's transport raises it: viem's actions turn it into their own errors (the revert reason decoded). */
