@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { DevOptions } from './cli/dev-command';
+import type { ServeOptions } from './cli/serve-command';
 import type { TailOptions } from './cli/tail-command';
 import type { WorkerCommandOptions } from './cli/worker-command';
 import { debugRequested } from './env';
@@ -35,6 +36,7 @@ export function buildCli(): Command {
     .option('--anvil-port <port>', 'demo chain port (another free one when taken)', port, 8545)
     .option('--postgres-port <port>', 'embedded PostgreSQL port', port, 54329)
     .option('--metrics-port <port>', 'the worker\'s /metrics and /health (another free one when taken)', port, 9464)
+    .option('--api-port <port>', 'the GraphQL API (default: API_PORT, else 42069; another free one when taken)', port)
     .option('--state-dir <dir>', 'where Temporal and anvil keep their state', DEV_STATE_DIR)
     .action(async (opts: DevOptions) => (await import('./cli/dev-command')).devCommand(opts));
 
@@ -95,6 +97,13 @@ export function buildCli(): Command {
     .option('--json', 'the message bodies as they are, one JSON object per line')
     .option('-c, --config <path>', "the indexer's config (stream names and stream.nats.url; default: asked of the running indexer)")
     .action(async (name: string, opts: TailOptions) => (await import('./cli/tail-command')).tailCommand(name, opts));
+
+  program
+    .command('serve [names...]')
+    .description('the GraphQL read API over the indexers\' tables (default: every indexer in DATABASE_URL); reads PostgreSQL only')
+    .option('--port <port>', 'port (default: API_PORT, else 42069)', port)
+    .option('--host <host>', 'address to listen on (default: API_HOST, else 127.0.0.1)')
+    .action(async (names: string[], opts: ServeOptions) => (await import('./cli/serve-command')).serveCommand(names, opts));
 
   program
     .command('list')

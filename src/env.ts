@@ -235,3 +235,31 @@ export function searchPath(env: Env = process.env): string[] {
 
 /** Where local runs keep their state (Temporal's, anvil's, the embedded PostgreSQL's, NATS'), relative to the working directory. */
 export const DEV_STATE_DIR = '.indexer';
+
+// --- The read API (v3: indexer serve) -------------------------------------------------------
+
+export interface ApiEnv {
+  /** API_PORT, default 42069: GraphQL, the IDE, /health and /metrics. */
+  port: number;
+  /** API_HOST, default 127.0.0.1 (0.0.0.0 to serve other machines). */
+  host: string;
+  /** API_STATEMENT_TIMEOUT_MS, default 5000: PostgreSQL cancels a request's statement that runs longer. */
+  statementTimeoutMs: number;
+}
+
+/** `indexer serve`'s settings (docs/api.md). */
+export function apiEnv(env: Env = process.env): ApiEnv {
+  return {
+    port: read('API_PORT', env, port) ?? 42069,
+    host: read('API_HOST', env, z.string().regex(/^[^\s/]+$/, 'must be a host name or address, e.g. 0.0.0.0')) ?? '127.0.0.1',
+    statementTimeoutMs: read('API_STATEMENT_TIMEOUT_MS', env, positiveInteger) ?? 5000,
+  };
+}
+
+/**
+ * GRAPHILE_ENV (PostGraphile's, read when grafast loads): production unless set, so the API runs
+ * in grafast's production mode without printing a warning about the variable at every start.
+ */
+export function defaultGraphileEnv(env: Env = process.env): void {
+  if (raw('GRAPHILE_ENV', env) === undefined && raw('NODE_ENV', env) === undefined) env.GRAPHILE_ENV = 'production';
+}

@@ -7,7 +7,8 @@ import { buildSpecs } from '../config/resolve';
 import type { ResolvedConfig } from '../config/schema';
 import { startAnvil, type Anvil } from '../dev/anvil';
 import { resolveDatabase } from '../dev/database';
-import { databaseUrl, temporalEnv } from '../env';
+import { apiEnv, databaseUrl, temporalEnv } from '../env';
+import { loadApiServer } from './serve-command';
 import { demoTokenArtifact, startDemoChain } from '../dev/demo';
 import { startTemporalDevServer } from '../dev/temporal-server';
 import { natsServerBinary, rememberDevNatsUrl, startNatsServer } from '../dev/nats-server';
@@ -37,6 +38,8 @@ export interface DevOptions {
   anvilPort?: number;
   postgresPort?: number;
   metricsPort?: number;
+  /** The GraphQL API's port (another free one when taken). */
+  apiPort?: number;
   /** Where Temporal's and anvil's state (and the worker log) live; `.indexer` by default. */
   stateDir?: string;
 }
@@ -82,11 +85,26 @@ async function devNats(stateDir: string, say: (line: string) => void, cleanups: 
   return listening ? DEFAULT_NATS_URL : undefined;
 }
 
+/** The API for `indexer dev`: on `port`, or another free one when it is taken. */
+async function startDevApi(port: number, databaseUrl: string, name: string, logger: ReturnType<typeof createLogger>) {
+  const free = (await isFree(port)) ? port : await getPort({ host: '127.0.0.1' });
+  const { startApiServer } = await loadApiServer();
+  return startApiServer({ databaseUrl, port: free, host: '127.0.0.1', statementTimeoutMs: apiEnv().statementTimeoutMs, indexers: [name], logger });
+}
+
+/** One query to try, as a curl command: the demo's richest balances, or where a user's indexer stands. */
+function exampleQuery(url: string, demo: boolean): string {
+  const query = demo
+    ? '{ balances(first: 5, orderBy: BALANCE_DESC) { nodes { account balance transfers } } _meta { chainId checkpoint handlersCheckpoint } }'
+    : '{ _meta { chainId checkpoint handlersCheckpoint head mode reorgs } }';
+  return `curl -s ${url} -H 'content-type: application/json' -d '${JSON.stringify({ query })}'`;
+}
+
 /**
  * `indexer dev`: everything local. The Temporal dev server (state kept in .indexer/ so a restart
  * resumes the same workflows), PostgreSQL (embedded unless DATABASE_URL), anvil with a demo token
- * and steady transfers (unless a config names its own chains), a worker, the workflows, and a
- * live status view. Ctrl-C stops everything it started.
+ * and steady transfers (unless a config names its own chains), a worker, the workflows, the
+ * GraphQL read API, and a live status view. Ctrl-C stops everything it started.
  */
 export async function devCommand(options: DevOptions): Promise<void> {
   const TEMPORAL_PORT = options.temporalPort ?? 7233;
@@ -200,6 +218,10 @@ export async function devCommand(options: DevOptions): Promise<void> {
     exportIndexerStatuses({ client, taskQueue: settings.taskQueue, metrics, logger });
     await startIndexers(client, specs, settings.taskQueue);
 
+    // The read API over the indexer's tables (docs/api.md), as `indexer serve` runs it.
+    const api = await startDevApi(options.apiPort ?? apiEnv().port, database.url, config.name, logger);
+    cleanups.push(() => api.close());
+
     const header = [
       '',
       `Temporal     ${settings.temporalAddress}${uiUrl ? `   Web UI ${uiUrl}/namespaces/${settings.namespace}/workflows` : ''}`,
@@ -211,6 +233,8 @@ export async function devCommand(options: DevOptions): Promise<void> {
           ]
         : []),
       `metrics      ${ops.url}/metrics   (health: /health/live, /health/ready)`,
+      `GraphQL      ${api.graphqlUrl(config.name)}   (open it in a browser for the IDE)`,
+      `  e.g.       ${exampleQuery(api.graphqlUrl(config.name), !configPath)}`,
       `worker log   ${path.relative(process.cwd(), logFile)}`,
       'Ctrl-C stops everything; indexer dev again resumes from the checkpoint.',
       '',

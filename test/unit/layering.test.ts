@@ -80,6 +80,7 @@ const LAYERS: string[][] = [
   ['cli'],
   ['worker.ts'],
   ['worker'],
+  ['api'],
   ['dev'],
   ['activities'],
   ['workflows'],
