@@ -140,7 +140,6 @@ export class ChainReads {
   /** The batch's events, in the order their handlers run: what the prefetch predicts reads for. */
   expect(upcoming: readonly UpcomingEvent[]): void {
     this.upcoming = upcoming;
-    if (this.profiles.predicting) this.prefetchFrom(0);
   }
 
   /** The client a handler gets for the batch's `index`th event (block `number`, hash `hash`). */
@@ -189,7 +188,8 @@ export class ChainReads {
     if (typeof blockParam !== 'string' || !/^0x[0-9a-f]+$/i.test(blockParam)) throw new Error(`${method} without a block number: reads are pinned to a block`);
     const block = Number(BigInt(blockParam));
     const current = this.current;
-    if (current) this.learn(current, method, params, position, block);
+    // The nth read of this event, counted whether or not it is learned from (a template is per n).
+    const ordinal = current ? current.reads++ : 0;
     const key = this.keyOf(method, params, position, block);
     await this.preload();
     await this.prefetching.get(key);
@@ -203,6 +203,8 @@ export class ChainReads {
       this.predictions.get(predicted.template)!.used += 1;
       this.counts.prefetchUsed += 1;
     } else {
+      // Learned from only when neither the cache nor a prediction had it: a warm replay learns nothing, predicts nothing.
+      if (current) this.learn(current, ordinal, method, params, position, block);
       answer = await new Promise<Answer>((resolve, reject) => {
         this.pending.push({ method, params, block, key, resolve, reject });
         // Every read the handlers make in this turn goes in one batch on the wire.
@@ -242,11 +244,14 @@ export class ChainReads {
     return fields;
   }
 
-  /** The handler's read, learned from; once its template predicts, the batch's next events' reads go out ahead. */
-  private learn(current: NonNullable<ChainReads['current']>, method: string, params: unknown[], position: number, block: number): void {
+  /**
+   * A read that had to go out, learned from; once its template predicts, the reads of the batch's
+   * next events go out ahead (once per template and batch: a batch whose first read misses the cache
+   * predicts the rest of it).
+   */
+  private learn(current: NonNullable<ChainReads['current']>, ordinal: number, method: string, params: unknown[], position: number, block: number): void {
     const upcoming = this.upcoming[current.index];
     if (!upcoming) return;
-    const ordinal = current.reads++;
     const template = this.profiles.observe(upcoming.key, ordinal, this.fieldsOf(current.index), current.block, method, params, position, block);
     if (template && !this.predictions.has(template) && this.profiles.predicting) this.prefetchFrom(current.index + 1);
   }
