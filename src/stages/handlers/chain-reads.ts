@@ -94,6 +94,8 @@ export class ChainReads {
   /** Predicted answers not asked for yet, and predictions still on the wire. */
   private readonly prefetched = new Map<string, { answer: Answer; template: ReadTemplate }>();
   private readonly prefetching = new Map<string, Promise<void>>();
+  /** Templates whose misses started a prediction pass in this batch. */
+  private readonly triggered = new Set<ReadTemplate>();
   /** Templates whose predictions this batch sent, and how many of those were asked for. */
   private readonly predictions = new Map<ReadTemplate, { sent: number; used: number }>();
   private pending: Pending[] = [];
@@ -253,7 +255,10 @@ export class ChainReads {
     const upcoming = this.upcoming[current.index];
     if (!upcoming) return;
     const template = this.profiles.observe(upcoming.key, ordinal, this.fieldsOf(current.index), current.block, method, params, position, block);
-    if (template && !this.predictions.has(template) && this.profiles.predicting) this.prefetchFrom(current.index + 1);
+    if (!template || this.predictions.has(template) || this.triggered.has(template) || !this.profiles.predicting) return;
+    // Marked now, not when the pass has read the cache: the reads meanwhile must not start passes of their own.
+    this.triggered.add(template);
+    this.prefetchFrom(current.index + 1);
   }
 
   /** Sends the predicted reads of the batch's events from `index` on, for templates not predicted in this batch yet. */
